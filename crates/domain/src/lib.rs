@@ -1,0 +1,23 @@
+//! Pure domain rules of the tenant control plane.
+//!
+//! Everything here is plain data and functions: tenant ids and the names derived from them, the image
+//! reference grammar and the deploy rule, the tenant lifecycle, the records the state of record keeps, and
+//! the ports (repository traits) that the persistence crate implements. No I/O lives here: CI checks that
+//! this crate depends on no database, HTTP or async-runtime crate (`cargo tree -i`).
+
+pub mod deploy_rule;
+pub mod events;
+pub mod image_ref;
+pub mod lifecycle;
+pub mod model;
+pub mod naming;
+pub mod ports;
+pub mod tenant_id;
+
+pub use deploy_rule::{DeployImage, DeployImageError, RegistryTarget};
+pub use events::EventType;
+pub use image_ref::{Digest, ImageRef, ImageRefError};
+pub use lifecycle::{CliStatus, TenantInfoStatus, TenantState, TransitionError};
+pub use model::*;
+pub use ports::*;
+pub use tenant_id::{CustomerId, TenantId, TenantIdError};

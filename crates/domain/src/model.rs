@@ -1,0 +1,349 @@
+//! Records of the state of record: customers, plans, tenants, deployments, events, jobs, registry pushes.
+//!
+//! Plain data shared by persistence (which stores them), the provisioner (which changes them) and the API
+//! (which renders them). No secret value is ever part of a record: Fly holds app secrets, we keep names.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::events::EventType;
+use crate::lifecycle::{TenantState, TransitionError};
+use crate::naming;
+use crate::tenant_id::{CustomerId, TenantId};
+
+/// Regions offered to customers (the first is the default).
+pub const OFFERED_REGIONS: [&str; 8] = ["iad", "lhr", "fra", "ams", "sin", "nrt", "syd", "gru"];
+/// Region used when a create request names none.
+pub const DEFAULT_REGION: &str = "iad";
+
+/// Whether a customer may use the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    Active,
+    Suspended,
+}
+
+impl CustomerStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::Suspended].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A customer, found by the identity provider's subject (`sub` of the JWT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub subject: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: CustomerStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What is known of a customer on first sight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub subject: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// A plan: the size of each tenant's machine and volume, and how many tenants a customer may have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Stable slug, e.g. `free`, `basic`.
+    pub id: String,
+    pub name: String,
+    pub memory_mb: i32,
+    pub cpus: i32,
+    pub volume_gb: i32,
+    pub max_tenants: i32,
+}
+
+/// A tenant and every name and resource id it owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub customer_id: CustomerId,
+    pub name: String,
+    pub plan_id: String,
+    pub region: String,
+    pub state: TenantState,
+    /// Customer-readable explanation of the state (why it failed, which cleanup step is retrying).
+    pub status_message: Option<String>,
+    pub fly_app_name: String,
+    pub machine_id: Option<String>,
+    pub volume_id: Option<String>,
+    pub hostname: String,
+    pub internal_hostname: String,
+    pub database_name: String,
+    pub database_role: String,
+    /// Digest of the image the machine currently runs.
+    pub deployed_digest: Option<String>,
+    /// Incremented on every update; an update with a stale version is refused.
+    pub row_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Tenant {
+    /// Moves to `to` if the lifecycle allows it, replacing the status message.
+    pub fn transition(&mut self, to: TenantState, message: Option<String>) -> Result<(), TransitionError> {
+        self.state = self.state.transition(to)?;
+        self.status_message = message;
+        Ok(())
+    }
+
+    /// Public URL of the tenant's app.
+    pub fn app_url(&self) -> String {
+        format!("https://{}", self.hostname)
+    }
+}
+
+/// A tenant about to be inserted; all names derive from the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub customer_id: CustomerId,
+    pub name: String,
+    pub plan_id: String,
+    pub region: String,
+    pub fly_app_name: String,
+    pub hostname: String,
+    pub internal_hostname: String,
+    pub database_name: String,
+    pub database_role: String,
+}
+
+impl NewTenant {
+    /// A new tenant in `pending`, with every name computed by the naming rules.
+    pub fn new(
+        id: TenantId,
+        customer_id: CustomerId,
+        name: impl Into<String>,
+        plan_id: impl Into<String>,
+        region: impl Into<String>,
+        subdomain_suffix: &str,
+    ) -> Self {
+        Self {
+            id,
+            customer_id,
+            name: name.into(),
+            plan_id: plan_id.into(),
+            region: region.into(),
+            fly_app_name: naming::fly_app_name(&id),
+            hostname: naming::public_hostname(&id, subdomain_suffix),
+            internal_hostname: naming::internal_hostname(&id),
+            database_name: naming::tenant_database_name(&id),
+            database_role: naming::tenant_role_name(&id),
+        }
+    }
+}
+
+/// Outcome of one deploy attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    /// Accepted, waiting for the worker.
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    /// A newer deploy was accepted before this one ran.
+    Superseded,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InProgress => "in_progress",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::InProgress, Self::Succeeded, Self::Failed, Self::Superseded]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Superseded)
+    }
+}
+
+/// One deploy attempt, kept forever so the history (and a rollback target) is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// The image reference the customer sent.
+    pub image: String,
+    /// The digest the tag resolved to at deploy time.
+    pub digest: Option<String>,
+    pub status: DeploymentStatus,
+    pub error: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment {
+    pub tenant_id: TenantId,
+    pub image: String,
+    pub digest: Option<String>,
+}
+
+/// One entry of a tenant's ordered event log (what `/status` and the events stream show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantEvent {
+    /// Monotonic sequence number; events of a tenant are ordered by it.
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub event_type: EventType,
+    /// The tenant's CLI status word when the event happened.
+    pub status: String,
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenantEvent {
+    pub tenant_id: TenantId,
+    pub event_type: EventType,
+    pub status: String,
+    pub message: Option<String>,
+}
+
+impl NewTenantEvent {
+    /// An event carrying the CLI status of `state`.
+    pub fn new(tenant_id: TenantId, event_type: EventType, state: TenantState, message: Option<String>) -> Self {
+        Self { tenant_id, event_type, status: state.cli_status().as_str().to_owned(), message }
+    }
+}
+
+/// What a background job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Provision,
+    Deploy,
+    Cleanup,
+}
+
+impl JobKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Deploy => "deploy",
+            Self::Cleanup => "cleanup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Provision, Self::Deploy, Self::Cleanup].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for `run_after`.
+    Queued,
+    /// Claimed by a worker whose lease has not expired (an expired lease makes it claimable again).
+    Running,
+    Done,
+    /// Gave up after its maximum attempts; needs an operator.
+    Dead,
+}
+
+impl JobState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Running, Self::Done, Self::Dead].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A durable unit of background work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub tenant_id: Option<TenantId>,
+    pub payload: serde_json::Value,
+    pub state: JobState,
+    /// Times the job was claimed.
+    pub attempts: i32,
+    /// `None`: retried until done (cleanup must never give up).
+    pub max_attempts: Option<i32>,
+    pub run_after: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub tenant_id: Option<TenantId>,
+    pub payload: serde_json::Value,
+    pub max_attempts: Option<i32>,
+}
+
+/// Queue figures for metrics and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub running: i64,
+    pub dead: i64,
+    /// Queued jobs that have failed at least once (being retried).
+    pub retrying: i64,
+}
+
+/// A manifest pushed through the registry gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPush {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    /// Tag or digest the manifest was pushed under.
+    pub reference: String,
+    pub digest: String,
+    pub media_type: Option<String>,
+    pub pushed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRegistryPush {
+    pub tenant_id: TenantId,
+    pub reference: String,
+    pub digest: String,
+    pub media_type: Option<String>,
+    /// Digests the manifest references (layers, config, child manifests): the tenant may read them back.
+    pub referenced_digests: Vec<String>,
+}

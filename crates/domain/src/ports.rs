@@ -1,0 +1,166 @@
+//! Ports: the storage interfaces the use cases need, implemented by the persistence crate.
+//!
+//! Object-safe (`async_trait`) so services hold `Arc<dyn TenantRepository>` and tests can swap any of
+//! them. Errors are one typed enum a caller can act on.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::tenant_id::{CustomerId, TenantId};
+
+/// A storage failure, typed so the API can map it (404, 409, 503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// A unique constraint refused the change (`what` names it in words a customer can read).
+    #[error("conflict: {what}")]
+    Conflict { what: String },
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("{entity} was changed concurrently; reload and retry")]
+    StaleVersion { entity: &'static str },
+    /// The database is unreachable, overloaded or timed out: retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug or a corrupt row); not retried.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+impl RepoError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+#[async_trait]
+pub trait CustomerRepository: Send + Sync {
+    async fn get(&self, id: CustomerId) -> RepoResult<Customer>;
+    async fn find_by_subject(&self, subject: &str) -> RepoResult<Option<Customer>>;
+    /// Returns the customer for `new.subject`, creating it if absent (safe under concurrency).
+    async fn find_or_create(&self, new: NewCustomer) -> RepoResult<Customer>;
+}
+
+#[async_trait]
+pub trait PlanRepository: Send + Sync {
+    async fn list(&self) -> RepoResult<Vec<Plan>>;
+    async fn get(&self, id: &str) -> RepoResult<Plan>;
+}
+
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    /// Inserts a `pending` tenant; `Conflict` when a unique name is taken.
+    async fn insert(&self, new: NewTenant) -> RepoResult<Tenant>;
+    /// Any tenant, deleted ones included (internal use: workers, gateway).
+    async fn get(&self, id: TenantId) -> RepoResult<Tenant>;
+    /// The tenant only if `customer` owns it; another customer's tenant is `NotFound`, like a missing one.
+    async fn get_for_customer(&self, id: TenantId, customer: CustomerId) -> RepoResult<Tenant>;
+    /// A customer's tenants that are not deleted, oldest first.
+    async fn list_for_customer(&self, customer: CustomerId) -> RepoResult<Vec<Tenant>>;
+    /// Tenants not deleted of a customer (for the plan's `max_tenants`).
+    async fn count_live_for_customer(&self, customer: CustomerId) -> RepoResult<i64>;
+    /// Writes every mutable field if `tenant.row_version` is still current; returns the stored row with
+    /// the next version. `StaleVersion` otherwise. Sets `deleted_at` when the state becomes `deleted`.
+    async fn update(&self, tenant: &Tenant) -> RepoResult<Tenant>;
+    /// Updates the tenant and appends an event in one transaction.
+    async fn update_with_event(&self, tenant: &Tenant, event: NewTenantEvent) -> RepoResult<(Tenant, TenantEvent)>;
+}
+
+#[async_trait]
+pub trait DeploymentRepository: Send + Sync {
+    async fn insert(&self, new: NewDeployment) -> RepoResult<Deployment>;
+    async fn get(&self, id: Uuid) -> RepoResult<Deployment>;
+    /// Newest first.
+    async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<Deployment>>;
+    /// The most recently requested deployment of a tenant.
+    async fn latest_for_tenant(&self, tenant: TenantId) -> RepoResult<Option<Deployment>>;
+    async fn mark_started(&self, id: Uuid) -> RepoResult<Deployment>;
+    async fn mark_finished(&self, id: Uuid, status: DeploymentStatus, error: Option<String>) -> RepoResult<Deployment>;
+    /// Marks every unfinished deployment of the tenant requested before `id` as superseded; returns how many.
+    async fn supersede_older(&self, tenant: TenantId, id: Uuid) -> RepoResult<u64>;
+}
+
+#[async_trait]
+pub trait EventRepository: Send + Sync {
+    async fn append(&self, event: NewTenantEvent) -> RepoResult<TenantEvent>;
+    /// Events of a tenant with `id > after`, in order, at most `limit`.
+    async fn list_after(&self, tenant: TenantId, after: i64, limit: i64) -> RepoResult<Vec<TenantEvent>>;
+    async fn latest(&self, tenant: TenantId) -> RepoResult<Option<TenantEvent>>;
+}
+
+/// A durable work queue. Claims use `FOR UPDATE SKIP LOCKED`; a running job whose lease expired may be
+/// claimed again; at most one job of a tenant runs at a time.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues a job to run now. If a job of the same kind for the same tenant is already queued, that
+    /// job is returned instead (so a double delete enqueues one cleanup).
+    async fn enqueue(&self, job: NewJob) -> RepoResult<Job>;
+    /// Claims the oldest runnable job of the given kinds for `worker`, holding it for `lease`, and counts
+    /// an attempt.
+    async fn claim(&self, worker: &str, kinds: &[JobKind], lease: Duration) -> RepoResult<Option<Job>>;
+    /// Extends the lease of a job this worker holds; `NotFound` if it lost the lease.
+    async fn heartbeat(&self, id: Uuid, worker: &str, lease: Duration) -> RepoResult<()>;
+    async fn complete(&self, id: Uuid, worker: &str) -> RepoResult<()>;
+    /// Records the failure and requeues the job for `run_after` (or marks it dead when out of attempts).
+    async fn retry_later(&self, id: Uuid, worker: &str, error: &str, run_after: DateTime<Utc>) -> RepoResult<Job>;
+    /// Gives up on the job (it will not run again).
+    async fn fail_permanently(&self, id: Uuid, worker: &str, error: &str) -> RepoResult<()>;
+    async fn get(&self, id: Uuid) -> RepoResult<Job>;
+    /// Jobs of a tenant, newest first.
+    async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<Job>>;
+    async fn stats(&self) -> RepoResult<QueueStats>;
+}
+
+/// What the registry gateway records about pushes, and what it asks before letting a tenant read.
+#[async_trait]
+pub trait RegistryPushRepository: Send + Sync {
+    async fn record_manifest_push(&self, push: NewRegistryPush) -> RepoResult<RegistryPush>;
+    /// Records that a tenant uploaded a blob (so it may read it back before pushing its manifest).
+    async fn record_blob_upload(&self, tenant: TenantId, digest: &str) -> RepoResult<()>;
+    /// Whether the tenant pushed this manifest digest, or uploaded or referenced this blob digest.
+    async fn tenant_may_read(&self, tenant: TenantId, digest: &str) -> RepoResult<bool>;
+    /// Newest first.
+    async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<RegistryPush>>;
+}
+
+/// Administration of tenant databases on the shared tenant PostgreSQL cluster.
+#[async_trait]
+pub trait TenantDatabaseAdmin: Send + Sync {
+    /// Creates the role with `password` and the database owned by it; when they exist already (a retry),
+    /// sets the role's password to `password` and keeps the database. Idempotent.
+    async fn ensure_database(&self, database: &str, role: &str, password: &SecretString) -> RepoResult<()>;
+    /// Drops the database (terminating its connections) and the role; absent ones count as done.
+    async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()>;
+    async fn database_exists(&self, database: &str) -> RepoResult<bool>;
+    async fn role_exists(&self, role: &str) -> RepoResult<bool>;
+}
+
+/// Every repository in one bundle, as the services receive them.
+#[derive(Clone)]
+pub struct Repositories {
+    pub customers: std::sync::Arc<dyn CustomerRepository>,
+    pub plans: std::sync::Arc<dyn PlanRepository>,
+    pub tenants: std::sync::Arc<dyn TenantRepository>,
+    pub deployments: std::sync::Arc<dyn DeploymentRepository>,
+    pub events: std::sync::Arc<dyn EventRepository>,
+    pub jobs: std::sync::Arc<dyn JobQueue>,
+    pub registry_pushes: std::sync::Arc<dyn RegistryPushRepository>,
+}
+
+impl std::fmt::Debug for Repositories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repositories").finish_non_exhaustive()
+    }
+}
