@@ -33,6 +33,9 @@ pub enum FlyError {
     /// The upstream answered something we could not understand.
     #[error("unexpected response: {0}")]
     Decode(String),
+    /// The client's configuration is unusable (bad base URL, token not a valid header).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
 }
 
 impl FlyError {
@@ -43,6 +46,22 @@ impl FlyError {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound(_))
+    }
+
+    /// A stable snake_case name for the error kind (metric label, observer outcome).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::NameTaken(_) => "name_taken",
+            Self::Conflict(_) => "conflict",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Transient(_) => "transient",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::Api { .. } => "api_error",
+            Self::Decode(_) => "decode",
+            Self::Config(_) => "config",
+        }
     }
 }
 

@@ -8,9 +8,12 @@
 pub mod error;
 pub mod machines;
 pub mod registry;
+pub mod resilience;
 
 pub use error::{FlyError, FlyResult};
 pub use machines::FlyMachines;
+pub use machines::http::{HttpFlyMachines, MachinesConfig};
+pub use resilience::{BreakerConfig, BreakerState, CallObserver, NoopObserver, RetryPolicy};
 pub use machines::models::*;
 pub use registry::Registry;
 pub use registry::models::*;

@@ -1,5 +1,6 @@
 //! Fly Machines API: the [`FlyMachines`] port and its reqwest implementation.
 
+pub mod http;
 pub mod models;
 
 use std::collections::BTreeMap;
@@ -64,5 +65,10 @@ pub trait FlyMachines: Send + Sync {
     async fn wait_machine(&self, app: &str, id: &str, state: MachineState, instance_id: Option<&str>, timeout: Duration) -> FlyResult<()>;
     async fn acquire_lease(&self, app: &str, id: &str, ttl: Duration, description: &str) -> FlyResult<Lease>;
     async fn release_lease(&self, app: &str, id: &str, nonce: &str) -> FlyResult<()>;
+
+    /// The state of this client's circuit breaker, for metrics (`None` when it has none).
+    fn circuit_state(&self) -> Option<crate::resilience::BreakerState> {
+        None
+    }
 }
 
