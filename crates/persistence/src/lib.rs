@@ -1,1 +1,55 @@
-//! placeholder crate root; replaced by the crate owner.
+//! The management API's state of record in PostgreSQL, through diesel + diesel-async.
+//!
+//! - [`pool`]: the deadpool pool ([`PoolConfig`], [`build_pool`]);
+//! - [`migrate`]: the embedded migrations of the top-level `migrations/` folder ([`run_migrations`]);
+//! - one module per repository of `tenant_domain::ports`, and [`PgRepositories::new`] bundling them;
+//! - [`tenant_db_admin`]: tenant databases and roles on the shared tenant cluster;
+//! - `testing` (feature `testing`): a migrated database per test.
+
+pub mod customers;
+pub mod deployments;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod migrate;
+pub mod pool;
+pub mod registry_pushes;
+pub mod schema;
+pub mod tenant_db_admin;
+pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod tx;
+
+use std::sync::Arc;
+
+pub use customers::{PgCustomerRepository, PgPlanRepository};
+pub use deployments::PgDeploymentRepository;
+pub use error::PersistenceError;
+pub use events::PgEventRepository;
+pub use jobs::PgJobQueue;
+pub use migrate::{MIGRATIONS, run_migrations, run_migrations_blocking};
+pub use pool::{PgPool, PoolConfig, PooledConnection, build_pool, check_connection};
+pub use registry_pushes::PgRegistryPushRepository;
+pub use tenant_db_admin::PgTenantDatabaseAdmin;
+pub use tenants::PgTenantRepository;
+
+/// Constructor of the repository bundle the services receive.
+#[derive(Debug)]
+pub struct PgRepositories;
+
+impl PgRepositories {
+    /// Every repository of `tenant_domain::ports` on one pool.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(pool: PgPool) -> tenant_domain::Repositories {
+        tenant_domain::Repositories {
+            customers: Arc::new(PgCustomerRepository::new(pool.clone())),
+            plans: Arc::new(PgPlanRepository::new(pool.clone())),
+            tenants: Arc::new(PgTenantRepository::new(pool.clone())),
+            deployments: Arc::new(PgDeploymentRepository::new(pool.clone())),
+            events: Arc::new(PgEventRepository::new(pool.clone())),
+            jobs: Arc::new(PgJobQueue::new(pool.clone())),
+            registry_pushes: Arc::new(PgRegistryPushRepository::new(pool)),
+        }
+    }
+}

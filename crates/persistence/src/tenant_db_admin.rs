@@ -1,0 +1,181 @@
+//! Tenant databases and roles on the shared tenant PostgreSQL cluster.
+//!
+//! DDL takes no bind parameters, so names and the password are written into the statement: names are
+//! validated (`[a-z0-9_]`, at most 63 bytes) and quoted, and the password is never sent at all: a
+//! SCRAM-SHA-256 verifier is computed here and sent instead, so the plaintext cannot reach the server's
+//! logs, `pg_stat_activity` or an error message.
+
+use async_trait::async_trait;
+use diesel::sql_types::{Bool, Text};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use secrecy::{ExposeSecret, SecretString};
+use tenant_domain::{RepoError, RepoResult, TenantDatabaseAdmin};
+
+use crate::error::map_diesel;
+
+/// [`TenantDatabaseAdmin`] given a superuser (or CREATEDB + CREATEROLE) URL of the tenant cluster.
+#[derive(Clone)]
+pub struct PgTenantDatabaseAdmin {
+    admin_url: SecretString,
+}
+
+impl PgTenantDatabaseAdmin {
+    /// `admin_url`: `postgres://admin:password@host:port/postgres`. Connections are opened per call:
+    /// these operations are rare and must not hold a connection to the tenant cluster in between.
+    pub fn new(admin_url: SecretString) -> Self {
+        Self { admin_url }
+    }
+
+    async fn connect(&self) -> RepoResult<AsyncPgConnection> {
+        AsyncPgConnection::establish(self.admin_url.expose_secret())
+            .await
+            .map_err(|e| RepoError::Unavailable(format!("cannot connect to the tenant database cluster: {e}")))
+    }
+}
+
+impl std::fmt::Debug for PgTenantDatabaseAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTenantDatabaseAdmin").finish_non_exhaustive()
+    }
+}
+
+/// A database or role name we create: lowercase letters, digits and `_`, starting with a letter or
+/// `_`, at most 63 bytes (PostgreSQL truncates longer names silently), not a reserved `pg_` name.
+pub fn validate_identifier(name: &str) -> RepoResult<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with("pg_")
+        && !name.as_bytes()[0].is_ascii_digit()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        let shown: String = name.chars().take(64).collect();
+        Err(RepoError::Other(format!("`{shown}` is not a valid tenant database or role name ([a-z0-9_], max 63)")))
+    }
+}
+
+/// The password as a SCRAM-SHA-256 verifier literal (PostgreSQL stores a verifier as given).
+fn password_literal(password: &SecretString) -> RepoResult<String> {
+    let password = password.expose_secret();
+    if password.is_empty() || password.contains('\0') {
+        return Err(RepoError::Other("a tenant database password must be non-empty and contain no NUL".to_owned()));
+    }
+    // Base64, digits and `$:` only: nothing to escape, but quote it the standard way regardless.
+    let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+    Ok(format!("'{}'", verifier.replace('\'', "''")))
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+async fn exists(conn: &mut AsyncPgConnection, sql: &str, name: &str) -> RepoResult<bool> {
+    let row: Exists = sql_query(sql)
+        .bind::<Text, _>(name)
+        .get_result(conn)
+        .await
+        .map_err(|e| map_diesel("tenant database", e))?;
+    Ok(row.exists)
+}
+
+const ROLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists";
+const DATABASE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists";
+
+/// Runs DDL; its error never echoes the statement (which holds the verifier), only the server message.
+async fn ddl(conn: &mut AsyncPgConnection, sql: &str, what: &str) -> RepoResult<()> {
+    conn.batch_execute(sql).await.map_err(|e| match map_diesel("tenant database", e) {
+        RepoError::Other(msg) => RepoError::Other(format!("{what}: {msg}")),
+        other => other,
+    })
+}
+
+#[async_trait]
+impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
+    async fn ensure_database(&self, database: &str, role: &str, password: &SecretString) -> RepoResult<()> {
+        let database = validate_identifier(database)?;
+        let role = validate_identifier(role)?;
+        let password = password_literal(password)?;
+        let mut conn = self.connect().await?;
+        // Create-or-alter rather than `IF NOT EXISTS`: a retry must leave the role with *this* password.
+        if exists(&mut conn, ROLE_EXISTS, role).await? {
+            ddl(&mut conn, &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"), "updating the tenant role")
+                .await?;
+        } else {
+            let create = format!("CREATE ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}");
+            match ddl(&mut conn, &create, "creating the tenant role").await {
+                // Another worker created it in between: set the password instead.
+                Err(RepoError::Conflict { .. }) => {
+                    ddl(&mut conn, &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"), "updating the tenant role")
+                        .await?
+                }
+                other => other?,
+            }
+        }
+        if !exists(&mut conn, DATABASE_EXISTS, database).await? {
+            let create = format!("CREATE DATABASE \"{database}\" OWNER \"{role}\"");
+            match ddl(&mut conn, &create, "creating the tenant database").await {
+                Err(RepoError::Conflict { .. }) => {}
+                other => other?,
+            }
+        }
+        // Other roles on the shared cluster must not connect to this tenant's database.
+        ddl(&mut conn, &format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"), "restricting the tenant database")
+            .await?;
+        tracing::info!(database, role, "tenant database ensured");
+        Ok(())
+    }
+
+    async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
+        let database = validate_identifier(database)?;
+        let role = validate_identifier(role)?;
+        let mut conn = self.connect().await?;
+        ddl(&mut conn, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"), "dropping the tenant database")
+            .await?;
+        ddl(&mut conn, &format!("DROP ROLE IF EXISTS \"{role}\""), "dropping the tenant role").await?;
+        tracing::info!(database, role, "tenant database dropped");
+        Ok(())
+    }
+
+    async fn database_exists(&self, database: &str) -> RepoResult<bool> {
+        let database = validate_identifier(database)?;
+        let mut conn = self.connect().await?;
+        exists(&mut conn, DATABASE_EXISTS, database).await
+    }
+
+    async fn role_exists(&self, role: &str) -> RepoResult<bool> {
+        let role = validate_identifier(role)?;
+        let mut conn = self.connect().await?;
+        exists(&mut conn, ROLE_EXISTS, role).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_validated() {
+        for ok in ["site_3f2b8c1e9a4d", "tenant_3f2b8c1e9a4d", "_x", "a"] {
+            assert!(validate_identifier(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(64);
+        for bad in ["", "Site", "site-x", "a\"b", "x; DROP ROLE y", "pg_x", "1abc", "é", long.as_str()] {
+            assert!(validate_identifier(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_is_sent_as_a_verifier_never_in_plaintext() {
+        let secret = SecretString::from("p'a\"ss\\word$$".to_owned());
+        let lit = password_literal(&secret).unwrap();
+        assert!(lit.starts_with("'SCRAM-SHA-256$4096:"), "{lit}");
+        assert!(!lit.contains("ss\\word"));
+        assert_eq!(lit.matches('\'').count(), 2);
+        assert!(password_literal(&SecretString::from(String::new())).is_err());
+        assert!(password_literal(&SecretString::from("a\0b".to_owned())).is_err());
+    }
+}

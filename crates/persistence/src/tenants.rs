@@ -1,0 +1,227 @@
+//! Tenants: insert, reads filtered by owner, and updates guarded by the row version (optimistic
+//! concurrency), optionally together with an event in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tenant_domain::{
+    CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId, TenantRepository,
+    TenantState,
+};
+use uuid::Uuid;
+
+use crate::error::db_error;
+use crate::events::insert_event_in_tx;
+use crate::pool::{PgPool, get};
+use crate::schema::tenants;
+use crate::tx::TxError;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+struct TenantRow {
+    id: Uuid,
+    customer_id: Uuid,
+    name: String,
+    plan_id: String,
+    region: String,
+    state: String,
+    status_message: Option<String>,
+    fly_app_name: String,
+    machine_id: Option<String>,
+    volume_id: Option<String>,
+    hostname: String,
+    internal_hostname: String,
+    database_name: String,
+    database_role: String,
+    deployed_digest: Option<String>,
+    row_version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = RepoError;
+    fn try_from(r: TenantRow) -> RepoResult<Self> {
+        let state = TenantState::parse(&r.state)
+            .ok_or_else(|| RepoError::Other(format!("tenant {} has an unknown state", r.id)))?;
+        Ok(Tenant {
+            id: TenantId::from_uuid(r.id),
+            customer_id: CustomerId::from_uuid(r.customer_id),
+            name: r.name,
+            plan_id: r.plan_id,
+            region: r.region,
+            state,
+            status_message: r.status_message,
+            fly_app_name: r.fly_app_name,
+            machine_id: r.machine_id,
+            volume_id: r.volume_id,
+            hostname: r.hostname,
+            internal_hostname: r.internal_hostname,
+            database_name: r.database_name,
+            database_role: r.database_role,
+            deployed_digest: r.deployed_digest,
+            row_version: r.row_version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+/// [`TenantRepository`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgTenantRepository {
+    pool: PgPool,
+}
+
+impl PgTenantRepository {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl std::fmt::Debug for PgTenantRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTenantRepository").finish_non_exhaustive()
+    }
+}
+
+/// Writes the mutable fields if the version is current. `Ok(None)`: stale or missing.
+async fn update_row(conn: &mut AsyncPgConnection, t: &Tenant) -> QueryResult<Option<TenantRow>> {
+    // `deleted_at` records when the tenant first became deleted and is cleared by nothing else.
+    let deleted_at = match t.state {
+        TenantState::Deleted => Some(t.deleted_at.unwrap_or_else(Utc::now)),
+        _ => t.deleted_at,
+    };
+    diesel::update(
+        tenants::table.filter(tenants::id.eq(t.id.as_uuid())).filter(tenants::row_version.eq(t.row_version)),
+    )
+    .set((
+        tenants::name.eq(&t.name),
+        tenants::plan_id.eq(&t.plan_id),
+        tenants::region.eq(&t.region),
+        tenants::state.eq(t.state.as_str()),
+        tenants::status_message.eq(&t.status_message),
+        tenants::machine_id.eq(&t.machine_id),
+        tenants::volume_id.eq(&t.volume_id),
+        tenants::deployed_digest.eq(&t.deployed_digest),
+        tenants::row_version.eq(tenants::row_version + 1),
+        tenants::updated_at.eq(diesel::dsl::now),
+        tenants::deleted_at.eq(deleted_at),
+    ))
+    .returning(TenantRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Why an update touched no row: the tenant is gone, or its version moved on.
+async fn stale_or_missing(conn: &mut AsyncPgConnection, id: TenantId) -> Result<RepoError, TxError> {
+    let exists: bool = diesel::select(diesel::dsl::exists(tenants::table.find(id.as_uuid()))).get_result(conn).await?;
+    Ok(if exists { RepoError::StaleVersion { entity: "tenant" } } else { RepoError::NotFound { entity: "tenant" } })
+}
+
+#[async_trait]
+impl TenantRepository for PgTenantRepository {
+    async fn insert(&self, new: NewTenant) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        diesel::insert_into(tenants::table)
+            .values((
+                tenants::id.eq(new.id.as_uuid()),
+                tenants::customer_id.eq(new.customer_id.as_uuid()),
+                tenants::name.eq(&new.name),
+                tenants::plan_id.eq(&new.plan_id),
+                tenants::region.eq(&new.region),
+                tenants::state.eq(TenantState::Pending.as_str()),
+                tenants::fly_app_name.eq(&new.fly_app_name),
+                tenants::hostname.eq(&new.hostname),
+                tenants::internal_hostname.eq(&new.internal_hostname),
+                tenants::database_name.eq(&new.database_name),
+                tenants::database_role.eq(&new.database_role),
+                tenants::row_version.eq(1_i64),
+            ))
+            .returning(TenantRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .map_err(db_error("tenant"))?
+            .try_into()
+    }
+
+    async fn get(&self, id: TenantId) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        tenants::table
+            .find(id.as_uuid())
+            .select(TenantRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(db_error("tenant"))?
+            .try_into()
+    }
+
+    /// Deleted tenants included (their status stays readable by their owner).
+    async fn get_for_customer(&self, id: TenantId, customer: CustomerId) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        tenants::table
+            .find(id.as_uuid())
+            .filter(tenants::customer_id.eq(customer.as_uuid()))
+            .select(TenantRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(db_error("tenant"))?
+            .try_into()
+    }
+
+    async fn list_for_customer(&self, customer: CustomerId) -> RepoResult<Vec<Tenant>> {
+        let mut conn = get(&self.pool).await?;
+        tenants::table
+            .filter(tenants::customer_id.eq(customer.as_uuid()))
+            .filter(tenants::state.ne(TenantState::Deleted.as_str()))
+            .order((tenants::created_at.asc(), tenants::id.asc()))
+            .select(TenantRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(db_error("tenant"))?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    async fn count_live_for_customer(&self, customer: CustomerId) -> RepoResult<i64> {
+        let mut conn = get(&self.pool).await?;
+        tenants::table
+            .filter(tenants::customer_id.eq(customer.as_uuid()))
+            .filter(tenants::state.ne(TenantState::Deleted.as_str()))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(db_error("tenant"))
+    }
+
+    async fn update(&self, tenant: &Tenant) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        match update_row(&mut conn, tenant).await.map_err(db_error("tenant"))? {
+            Some(row) => row.try_into(),
+            None => Err(stale_or_missing(&mut conn, tenant.id).await.map_err(|e| e.into_repo("tenant"))?),
+        }
+    }
+
+    async fn update_with_event(&self, tenant: &Tenant, event: NewTenantEvent) -> RepoResult<(Tenant, TenantEvent)> {
+        if event.tenant_id != tenant.id {
+            return Err(RepoError::Other("an event must belong to the tenant it is written with".to_owned()));
+        }
+        let mut conn = get(&self.pool).await?;
+        let (row, event_row) = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                let Some(row) = update_row(conn, tenant).await? else {
+                    return Err(stale_or_missing(conn, tenant.id).await?.into());
+                };
+                let event_row = insert_event_in_tx(conn, &event).await?;
+                Ok((row, event_row))
+            })
+            .await
+            .map_err(|e| e.into_repo("tenant"))?;
+        Ok((row.try_into()?, event_row.try_into()?))
+    }
+}

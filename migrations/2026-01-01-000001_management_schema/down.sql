@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS management.plans;
+DROP TABLE IF EXISTS management.customers;
+DROP SCHEMA IF EXISTS management;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS management.tenant_events;
+DROP TABLE IF EXISTS management.deployments;

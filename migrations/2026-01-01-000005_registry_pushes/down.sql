@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS management.registry_tenant_digests;
+DROP TABLE IF EXISTS management.registry_pushes;

@@ -1,0 +1,2 @@
+-- The token is not coming back: nothing to restore.
+SELECT 1;
