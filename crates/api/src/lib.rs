@@ -1,1 +1,22 @@
-//! placeholder crate root; replaced by the crate owner.
+//! The HTTP API the customer CLI talks to (actix-web).
+//!
+//! [`configure`] registers every route on an actix app from an [`AppState`]: reads go to the
+//! repositories, mutations to [`ports::TenantCommands`] (the provisioner), registry credentials to
+//! [`ports::RegistryCredentials`] (the gateway). Wire shapes live in [`wire`], the error policy in
+//! [`error`], authentication in [`auth`], metrics in [`metrics`], the OpenAPI document in [`openapi`].
+
+pub mod auth;
+pub mod error;
+pub mod handlers;
+pub mod input;
+pub mod metrics;
+pub mod openapi;
+pub mod ports;
+pub mod request_context;
+pub mod routes;
+pub mod state;
+pub mod wire;
+
+pub use error::{ApiError, ApiResult};
+pub use routes::{ROUTES, configure};
+pub use state::{ApiSettings, AppState, ReadinessCheck};

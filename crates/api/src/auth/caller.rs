@@ -1,0 +1,83 @@
+//! The `Caller` extractor: a verified bearer token mapped to its customer record.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use tenant_domain::{Customer, CustomerStatus, NewCustomer};
+
+use super::{AuthError, Claims};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What to do when a verified user has no customer record yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerPolicy {
+    /// Create the customer on first use (needs an `email` claim).
+    #[default]
+    CreateOnFirstUse,
+    /// Only customers created elsewhere may call (others get 403 `customer_not_found`).
+    RequireExisting,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Claims,
+    pub customer: Customer,
+}
+
+impl Caller {
+    /// Mutations need an active customer.
+    pub fn require_active(&self) -> Result<&Customer, ApiError> {
+        match self.customer.status {
+            CustomerStatus::Active => Ok(&self.customer),
+            _ => Err(ApiError::forbidden("customer_suspended", "this account is suspended")),
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, AuthError> {
+    let value = req.headers().get(AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token.trim().to_owned())
+}
+
+async fn resolve(state: &AppState, claims: Claims) -> Result<Caller, AuthError> {
+    let customers = &state.repos.customers;
+    if let Some(customer) = customers.find_by_subject(&claims.sub).await.map_err(AuthError::Storage)? {
+        return Ok(Caller { claims, customer });
+    }
+    if state.customer_policy == CustomerPolicy::RequireExisting {
+        return Err(AuthError::UnknownCustomer);
+    }
+    let email = claims
+        .email
+        .clone()
+        .filter(|e| e.contains('@') && e.len() <= 320)
+        .ok_or_else(|| AuthError::Invalid("an email claim is needed to create the customer".into()))?;
+    let new = NewCustomer { subject: claims.sub.clone(), email, name: claims.name.clone() };
+    let customer = customers.find_or_create(new).await.map_err(AuthError::Storage)?;
+    tracing::info!(customer_id = %customer.id, "customer created on first use");
+    Ok(Caller { claims, customer })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
+            let claims = state.verifier.verify(&token?)?;
+            Ok(resolve(&state, claims).await?)
+        })
+    }
+}

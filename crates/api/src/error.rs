@@ -1,0 +1,187 @@
+//! The one HTTP error type: every failure becomes a status and the `{"error": {"code", "message"}}` body.
+//!
+//! Each source error has an explicit `From` mapping so the status a client sees is decided here, in one
+//! place. Anything unexpected is logged with the request id and answered as an opaque 500 that names only
+//! that id, so internals never reach a client.
+
+use std::fmt;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tenant_domain::{RepoError, TenantIdError};
+use utoipa::ToSchema;
+
+use crate::request_context;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// Internal detail: logged, never sent.
+    detail: Option<String>,
+}
+
+/// The error body, `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code a client can branch on.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// Longest message echoed back: input may be hostile and large.
+const MAX_MESSAGE: usize = 300;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.len() > MAX_MESSAGE {
+            let cut = (0..=MAX_MESSAGE).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        Self { status, code, message, detail: None }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn tenant_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "tenant_not_found", "tenant not found")
+    }
+
+    pub fn cloud_disabled() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cloud_disabled",
+            "cloud provisioning is disabled on this server",
+        )
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+
+    /// An opaque 500; `detail` is logged (with the request id) but never sent.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
+        e.detail = Some(detail.into());
+        e
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl fmt::Display for ApiError {
+    // Only the public message: actix and tracing-actix-web log errors through Display.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = request_context::current_request_id();
+        let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(request_id = %request_id, detail = self.detail.as_deref().unwrap_or(""), "internal error");
+            format!("internal error; quote request id {request_id} when reporting it")
+        } else {
+            self.message.clone()
+        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message } };
+        let mut resp = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        resp.json(body)
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound { entity: "tenant" } => Self::tenant_not_found(),
+            RepoError::NotFound { entity } => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{entity} not found")),
+            RepoError::Conflict { what } => Self::conflict("conflict", what),
+            RepoError::StaleVersion { entity } => {
+                Self::conflict("concurrent_update", format!("the {entity} changed meanwhile; retry"))
+            }
+            RepoError::Unavailable(detail) => {
+                tracing::warn!(%detail, "storage unavailable");
+                Self::unavailable("storage_unavailable", "storage is unavailable; retry shortly")
+            }
+            other => Self::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<TenantIdError> for ApiError {
+    fn from(e: TenantIdError) -> Self {
+        Self::bad_request("invalid_tenant_id", e.to_string())
+    }
+}
+
+impl From<crate::ports::CommandError> for ApiError {
+    fn from(e: crate::ports::CommandError) -> Self {
+        use crate::ports::CommandError as C;
+        match e {
+            C::NotFound => Self::tenant_not_found(),
+            C::InvalidInput(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m),
+            C::InvalidImage(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_image", m),
+            C::Conflict(m) => Self::conflict("conflict", m),
+            C::NotReady(m) => Self::conflict("tenant_not_ready", m),
+            C::QuotaExceeded(m) => Self::forbidden("quota_exceeded", m),
+            C::ImageNotFound(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_not_found", m),
+            C::Unavailable(m) => {
+                tracing::warn!(detail = %m, "upstream unavailable");
+                Self::unavailable("upstream_unavailable", "an upstream service is unavailable; retry shortly")
+            }
+            C::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError as A;
+        match e {
+            A::UnknownCustomer => Self::forbidden("customer_not_found", e.to_string()),
+            A::Storage(repo) => repo.into(),
+            other => Self::unauthorized(other.code(), other.to_string()),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,42 @@
+//! Liveness (`/health`: the process answers) and readiness (`/ready`: the database answers).
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::wire::Health;
+
+#[utoipa::path(get, path = "/api/v1/health", tag = "health", responses((status = 200, body = Health)))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+#[utoipa::path(get, path = "/api/v1/ready", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let outcome = match &state.readiness {
+        Some(check) => check.check().await,
+        // Without a dedicated probe, a cheap query proves the database answers.
+        None => state.repos.plans.list().await.map(|_| ()).map_err(|e| e.to_string()),
+    };
+    match outcome {
+        Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ready".into() })),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            Err(ApiError::unavailable("not_ready", "the database is not reachable"))
+        }
+    }
+}
+
+/// Prometheus text format. Queue figures are read at scrape time.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.repos.jobs.stats().await {
+        Ok(stats) => state.metrics.set_queue_stats(stats),
+        Err(e) => tracing::warn!(error = %e, "queue stats unavailable for metrics"),
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,56 @@
+//! `GET /auth/me`: who the token belongs to, the customer, and its tenants as the CLI's login reads them.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use tenant_domain::{CustomerStatus, Plan, Tenant};
+
+use crate::auth::Caller;
+use crate::error::{ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::wire::{Me, MeCustomer, MeUser, PlanInfo, TenantInfo};
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let tenants = state.repos.tenants.list_for_customer(caller.customer.id).await?;
+    let plans: HashMap<String, Plan> = state.repos.plans.list().await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let suspended = caller.customer.status == CustomerStatus::Suspended;
+    let infos = tenants.iter().map(|t| tenant_info(t, plans.get(&t.plan_id), suspended, &state.settings.tenant_db_host)).collect();
+    let body = Me {
+        user: MeUser {
+            id: caller.claims.sub.clone(),
+            email: caller.claims.email.clone().unwrap_or_else(|| caller.customer.email.clone()),
+            name: caller.claims.name.clone().or_else(|| caller.customer.name.clone()),
+        },
+        customer: Some(MeCustomer {
+            id: caller.customer.id.to_string(),
+            status: Some(caller.customer.status.as_str().to_owned()),
+        }),
+        tenants: infos,
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn tenant_info(t: &Tenant, plan: Option<&Plan>, suspended: bool, db_host: &str) -> TenantInfo {
+    TenantInfo {
+        id: t.id.to_string(),
+        name: t.name.clone(),
+        // Billing lives elsewhere: no subscription is known to this service.
+        subscription_id: None,
+        subscription_status: None,
+        app_id: Some(t.fly_app_name.clone()),
+        hostname: Some(t.hostname.clone()),
+        region: Some(t.region.clone()),
+        status: Some(t.state.tenant_info_status(suspended)),
+        plan: plan.map(|p| PlanInfo {
+            id: Some(p.id.clone()),
+            name: p.name.clone(),
+            memory_mb: p.memory_mb,
+            volume_gb: p.volume_gb,
+        }),
+        external_db_access: false,
+        database_url: format!("postgres://{}@{}/{}", t.database_role, db_host, t.database_name),
+    }
+}

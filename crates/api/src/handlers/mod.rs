@@ -1,0 +1,8 @@
+//! Request handlers, one module per group of endpoints.
+
+pub mod deploy;
+pub mod events;
+pub mod health;
+pub mod me;
+pub mod secrets;
+pub mod tenants;

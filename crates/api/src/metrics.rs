@@ -1,0 +1,162 @@
+//! Prometheus metrics (`GET /metrics`, text format): HTTP requests, job queue, Fly calls, breakers.
+//!
+//! Request figures are recorded by the request middleware; queue figures are read from the job queue at
+//! scrape time (the database is the truth, and every replica then reports the same numbers); Fly calls and
+//! breaker states are pushed in by the fly-client's call observer through [`Metrics::record_fly_call`] and
+//! [`Metrics::set_breaker_state`].
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tenant_domain::QueueStats;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~16 s: status lookups are sub-millisecond, a slow Fly call takes seconds.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Circuit breaker position, as the gauge reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
+}
+
+/// Every metric the server exports, in one registry.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<Labels, Counter>,
+    request_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    jobs: Family<Labels, Gauge>,
+    job_outcomes: Family<Labels, Counter>,
+    fly_calls: Family<Labels, Counter>,
+    fly_call_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    breakers: Family<Labels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels, Counter>::default();
+        let request_seconds = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let jobs = Family::<Labels, Gauge>::default();
+        let job_outcomes = Family::<Labels, Counter>::default();
+        let fly_calls = Family::<Labels, Counter>::default();
+        let fly_call_seconds = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let breakers = Family::<Labels, Gauge>::default();
+        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            request_seconds.clone(),
+        );
+        registry.register("jobs", "Background jobs by state (queued, running, retrying, dead)", jobs.clone());
+        registry.register("job_outcomes", "Finished job attempts by kind and outcome", job_outcomes.clone());
+        registry.register("fly_calls", "Calls to Fly and the registry by operation and outcome", fly_calls.clone());
+        registry.register("fly_call_duration_seconds", "Latency of calls to Fly by operation", fly_call_seconds.clone());
+        registry.register("circuit_breaker_state", "Breaker per upstream: 0 closed, 1 half-open, 2 open", breakers.clone());
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            request_seconds,
+            jobs,
+            job_outcomes,
+            fly_calls,
+            fly_call_seconds,
+            breakers,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let base: Labels = vec![("method", method.to_owned()), ("route", route.to_owned())];
+        self.request_seconds.get_or_create(&base).observe(elapsed.as_secs_f64());
+        let mut labels = base;
+        labels.push(("status", status.to_string()));
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    pub fn set_queue_stats(&self, stats: QueueStats) {
+        for (state, value) in [
+            ("queued", stats.queued),
+            ("running", stats.running),
+            ("retrying", stats.retrying),
+            ("dead", stats.dead),
+        ] {
+            self.jobs.get_or_create(&vec![("state", state.to_owned())]).set(value);
+        }
+    }
+
+    /// One finished job attempt (`outcome`: succeeded, retried, failed).
+    pub fn record_job_outcome(&self, kind: &str, outcome: &str) {
+        self.job_outcomes.get_or_create(&vec![("kind", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn record_fly_call(&self, operation: &str, outcome: &str, elapsed: Duration) {
+        let op = vec![("operation", operation.to_owned())];
+        self.fly_call_seconds.get_or_create(&op).observe(elapsed.as_secs_f64());
+        let mut labels = op;
+        labels.push(("outcome", outcome.to_owned()));
+        self.fly_calls.get_or_create(&labels).inc();
+    }
+
+    pub fn set_breaker_state(&self, upstream: &str, state: BreakerState) {
+        self.breakers.get_or_create(&vec![("upstream", upstream.to_owned())]).set(state as i64);
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_labels() {
+        let m = Metrics::new();
+        m.observe_request("GET", "/api/v1/tenants/{id}/status", 200, Duration::from_millis(2));
+        m.set_queue_stats(QueueStats { queued: 3, running: 1, dead: 2, retrying: 1 });
+        m.record_fly_call("create_app", "ok", Duration::from_millis(30));
+        m.record_job_outcome("provision", "retried");
+        m.set_breaker_state("machines", BreakerState::Open);
+        let text = m.render();
+        for needle in [
+            r#"http_requests_total{method="GET",route="/api/v1/tenants/{id}/status",status="200"} 1"#,
+            r#"jobs{state="queued"} 3"#,
+            r#"jobs{state="dead"} 2"#,
+            r#"fly_calls_total{operation="create_app",outcome="ok"} 1"#,
+            r#"job_outcomes_total{kind="provision",outcome="retried"} 1"#,
+            r#"circuit_breaker_state{upstream="machines"} 2"#,
+            "http_request_duration_seconds_bucket",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The shared state every handler receives (`web::Data<AppState>`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tenant_domain::Repositories;
+
+use crate::auth::{CustomerPolicy, JwtVerifier};
+use crate::metrics::Metrics;
+use crate::ports::{RegistryCredentials, TenantCommands};
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Largest accepted JSON body, in bytes.
+    pub json_limit: usize,
+    /// How often the events stream looks for new events.
+    pub event_poll_interval: Duration,
+    /// Comment lines sent on an idle events stream so proxies keep it open.
+    pub event_heartbeat: Duration,
+    /// Host and port of the shared tenant PostgreSQL cluster, shown in `database_url` (never a password).
+    pub tenant_db_host: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            json_limit: 64 * 1024,
+            event_poll_interval: Duration::from_millis(500),
+            event_heartbeat: Duration::from_secs(15),
+            tenant_db_host: "localhost:5432".to_owned(),
+        }
+    }
+}
+
+/// A readiness probe of something the API cannot serve without (the database).
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    /// `Err` carries a short operator-facing reason.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Reads go straight to the repositories.
+    pub repos: Repositories,
+    /// Mutations; `None` when the cloud is disabled (those endpoints answer 503 `cloud_disabled`).
+    pub commands: Option<Arc<dyn TenantCommands>>,
+    /// Registry push credentials; `None` when no gateway is configured.
+    pub credentials: Option<Arc<dyn RegistryCredentials>>,
+    pub verifier: Arc<JwtVerifier>,
+    pub customer_policy: CustomerPolicy,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Option<Arc<dyn ReadinessCheck>>,
+    pub settings: ApiSettings,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("cloud_enabled", &self.commands.is_some())
+            .field("registry_gateway", &self.credentials.is_some())
+            .field("customer_policy", &self.customer_policy)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// A state with no cloud and no gateway; add them with the `with_*` methods.
+    pub fn new(repos: Repositories, verifier: Arc<JwtVerifier>) -> Self {
+        Self {
+            repos,
+            commands: None,
+            credentials: None,
+            verifier,
+            customer_policy: CustomerPolicy::default(),
+            metrics: Arc::new(Metrics::new()),
+            readiness: None,
+            settings: ApiSettings::default(),
+        }
+    }
+
+    pub fn with_commands(mut self, commands: Arc<dyn TenantCommands>) -> Self {
+        self.commands = Some(commands);
+        self
+    }
+
+    pub fn with_credentials(mut self, credentials: Arc<dyn RegistryCredentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn with_readiness(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
+        self.readiness = Some(check);
+        self
+    }
+
+    pub fn with_settings(mut self, settings: ApiSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn with_customer_policy(mut self, policy: CustomerPolicy) -> Self {
+        self.customer_policy = policy;
+        self
+    }
+
+    /// The mutation service, or 503 `cloud_disabled`.
+    pub fn commands(&self) -> Result<&Arc<dyn TenantCommands>, crate::error::ApiError> {
+        self.commands.as_ref().ok_or_else(crate::error::ApiError::cloud_disabled)
+    }
+}
