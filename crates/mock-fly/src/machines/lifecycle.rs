@@ -1,0 +1,180 @@
+//! Machine state changes: start, stop, restart, destroy, and the background transitions
+//! (starting → started after `machine_start_delay`, stopping → stopped) that make `wait` meaningful.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{leases, parse};
+use crate::ctx::Shared;
+use crate::errors;
+use crate::state::MachineRecord;
+
+pub(crate) fn event(kind: &str, status: &str, source: &str) -> serde_json::Value {
+    json!({
+        "id": crate::ids::instance_id(),
+        "type": kind,
+        "status": status,
+        "source": source,
+        "timestamp": Utc::now().timestamp_millis(),
+    })
+}
+
+/// Move to `state` now and invalidate any pending background transition.
+pub(crate) fn set_state(m: &mut MachineRecord, state: &str, kind: &str, source: &str) -> u64 {
+    m.state = state.to_owned();
+    m.updated_at = Utc::now();
+    m.events.insert(0, event(kind, state, source));
+    m.generation += 1;
+    m.generation
+}
+
+/// After `delay`, move machine `id` to `state` unless something else happened to it meanwhile.
+pub(crate) fn schedule(ctx: &web::Data<Shared>, id: &str, generation: u64, delay: Duration, state: &'static str, kind: &'static str) {
+    let ctx = ctx.clone();
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let applied = {
+            let mut world = ctx.world();
+            match world.machines.get_mut(&id) {
+                Some(m) if m.generation == generation && m.state != "destroyed" => {
+                    set_state(m, state, kind, "flyd");
+                    true
+                }
+                _ => false,
+            }
+        };
+        if applied {
+            ctx.changed.notify_waiters();
+        }
+    });
+}
+
+/// Enter `starting` and become `started` after the configured delay.
+pub(crate) fn begin_start(ctx: &web::Data<Shared>, m: &mut MachineRecord, kind: &str) {
+    let generation = set_state(m, "starting", kind, "user");
+    schedule(ctx, &m.id, generation, ctx.config.machine_start_delay, "started", "start");
+}
+
+fn live<'a>(world: &'a mut crate::state::World, app: &str, id: &str) -> Result<&'a mut MachineRecord, HttpResponse> {
+    if world.visible_app(app).is_none() {
+        return Err(errors::app_not_found());
+    }
+    world
+        .machine_mut(app, id)
+        .filter(|m| m.state != "destroyed")
+        .ok_or_else(|| errors::machine_not_found(id))
+}
+
+pub(crate) fn start(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>) -> HttpResponse {
+    let resp = {
+        let mut world = ctx.world();
+        let m = match live(&mut world, app, id) {
+            Ok(m) => m,
+            Err(resp) => return resp,
+        };
+        if let Some(refusal) = leases::guard(m, nonce) {
+            return refusal;
+        }
+        let previous = m.state.clone();
+        if !matches!(previous.as_str(), "created" | "stopped" | "suspended" | "failed") {
+            return errors::fly(
+                412,
+                format!("failed_precondition: unable to start machine from current state: '{previous}'"),
+            );
+        }
+        begin_start(ctx, m, "start");
+        json!({ "previous_state": previous, "migrated": false, "new_host": "" })
+    };
+    ctx.changed.notify_waiters();
+    HttpResponse::Ok().json(resp)
+}
+
+#[derive(Deserialize)]
+struct Stop {
+    signal: Option<String>,
+    #[allow(dead_code)]
+    timeout: Option<serde_json::Value>,
+}
+
+pub(crate) fn stop(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>, body: &[u8]) -> HttpResponse {
+    let req: Stop = match parse(body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    const SIGNALS: [&str; 7] = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM"];
+    if let Some(sig) = req.signal.as_deref().filter(|s| !SIGNALS.contains(s)) {
+        return errors::fly(400, format!("invalid signal {sig:?}"));
+    }
+    {
+        let mut world = ctx.world();
+        let m = match live(&mut world, app, id) {
+            Ok(m) => m,
+            Err(resp) => return resp,
+        };
+        if let Some(refusal) = leases::guard(m, nonce) {
+            return refusal;
+        }
+        // Stopping a machine that is not running is a no-op on Fly, not an error.
+        if matches!(m.state.as_str(), "started" | "starting" | "replacing") {
+            let generation = set_state(m, "stopping", "stop", "user");
+            schedule(ctx, id, generation, ctx.config.machine_stop_delay, "stopped", "exit");
+        }
+    }
+    ctx.changed.notify_waiters();
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
+pub(crate) fn restart(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>) -> HttpResponse {
+    {
+        let mut world = ctx.world();
+        let m = match live(&mut world, app, id) {
+            Ok(m) => m,
+            Err(resp) => return resp,
+        };
+        if let Some(refusal) = leases::guard(m, nonce) {
+            return refusal;
+        }
+        if !matches!(m.state.as_str(), "started" | "starting") {
+            return errors::fly(412, format!("failed_precondition: machine {id} is not started (state '{}')", m.state));
+        }
+        begin_start(ctx, m, "restart");
+    }
+    ctx.changed.notify_waiters();
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
+/// Without `force`, a running machine is refused; the record stays as `destroyed` so `wait` and
+/// `GET` can still see it, and its volumes are detached.
+pub(crate) fn delete(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>, force: bool) -> HttpResponse {
+    {
+        let mut world = ctx.world();
+        let m = match live(&mut world, app, id) {
+            Ok(m) => m,
+            Err(resp) => return resp,
+        };
+        if let Some(refusal) = leases::guard(m, nonce) {
+            return refusal;
+        }
+        if !force && !matches!(m.state.as_str(), "created" | "stopped" | "suspended" | "failed") {
+            return errors::fly(
+                412,
+                format!("failed_precondition: unable to destroy machine, not currently stopped (state '{}'); use force=true", m.state),
+            );
+        }
+        set_state(m, "destroyed", "destroy", "user");
+        m.lease = None;
+        let vols = std::mem::take(&mut m.volumes);
+        for v in vols {
+            if let Some(vol) = world.volumes.get_mut(&v) {
+                vol.attached_machine_id = None;
+            }
+        }
+    }
+    ctx.changed.notify_waiters();
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
