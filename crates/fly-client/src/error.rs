@@ -36,6 +36,9 @@ pub enum FlyError {
     /// The client's configuration is unusable (bad base URL, token not a valid header).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// An argument was refused before any request was made (e.g. a malformed repository name).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }
 
 impl FlyError {
@@ -61,6 +64,7 @@ impl FlyError {
             Self::Api { .. } => "api_error",
             Self::Decode(_) => "decode",
             Self::Config(_) => "config",
+            Self::InvalidArgument(_) => "invalid_argument",
         }
     }
 }

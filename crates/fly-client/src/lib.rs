@@ -16,4 +16,5 @@ pub use machines::http::{HttpFlyMachines, MachinesConfig};
 pub use resilience::{BreakerConfig, BreakerState, CallObserver, NoopObserver, RetryPolicy};
 pub use machines::models::*;
 pub use registry::Registry;
+pub use registry::http::{HttpRegistry, RegistryConfig};
 pub use registry::models::*;

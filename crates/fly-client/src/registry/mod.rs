@@ -1,6 +1,7 @@
 //! Registry v2 client: the [`Registry`] port and its reqwest implementation (challenge-driven auth,
 //! digest resolution with every manifest media type, safe tag deletion).
 
+pub mod http;
 pub mod models;
 
 use async_trait::async_trait;
@@ -32,4 +33,9 @@ pub trait Registry: Send + Sync {
     async fn list_tags(&self, repository: &str) -> FlyResult<Option<Vec<String>>>;
     /// Removes `tag` without ever removing an image another tag still points at. Already gone is done.
     async fn delete_tag_safely(&self, repository: &str, tag: &str) -> FlyResult<TagDeletion>;
+
+    /// The state of this client's circuit breaker, for metrics (`None` when it has none).
+    fn circuit_state(&self) -> Option<crate::resilience::BreakerState> {
+        None
+    }
 }
