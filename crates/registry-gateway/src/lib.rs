@@ -2,8 +2,26 @@
 //!
 //! Customers never see the org-wide registry token. They receive a short-lived credential
 //! ([`credentials::CredentialIssuer`]) valid for their own tag; the gateway checks every request against
-//! that scope and forwards what is allowed to the upstream registry with the org credentials.
+//! that scope ([`policy`]) and forwards what is allowed to the upstream registry with the org
+//! credentials ([`upstream`], [`forward`]), streaming bodies both ways. A server mounts it with
+//! [`configure`]:
+//!
+//! ```ignore
+//! App::new().configure(registry_gateway::configure(state))
+//! ```
 
+pub mod auth;
 pub mod credentials;
+pub mod error;
+pub mod forward;
+mod handlers;
+pub mod manifest;
+pub mod policy;
+pub mod route;
+pub mod state;
+pub mod upstream;
 
 pub use credentials::{CredentialError, CredentialIssuer, IssuedCredential, TenantScope};
+pub use error::RegistryError;
+pub use state::{GatewayState, configure};
+pub use upstream::UpstreamConfig;
