@@ -1,0 +1,91 @@
+//! The one error of the provisioner's use cases, typed so the API maps it to a status code.
+
+use fly_client::FlyError;
+use tenant_domain::{RepoError, TransitionError};
+
+/// What a customer-facing call can fail with. Messages are customer-readable and never hold a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The tenant (or another record) does not exist or is not the caller's.
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Wrong state for the request, or a name already taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The image to deploy was never pushed (or its tag no longer resolves).
+    #[error("image not found: {0}")]
+    ImageNotFound(String),
+    /// Fly, the registry or the database is unavailable right now (includes an open circuit): retry later.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected upstream answer; the API answers an opaque 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<RepoError> for ServiceError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound { .. } => Self::NotFound,
+            RepoError::Conflict { what } => Self::Conflict(what),
+            RepoError::StaleVersion { entity } => {
+                Self::Conflict(format!("{entity} changed concurrently; retry"))
+            }
+            RepoError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FlyError> for ServiceError {
+    fn from(e: FlyError) -> Self {
+        if e.is_transient() {
+            return Self::Unavailable(e.to_string());
+        }
+        match e {
+            FlyError::NameTaken(m) | FlyError::Conflict(m) => Self::Conflict(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<TransitionError> for ServiceError {
+    fn from(e: TransitionError) -> Self {
+        Self::Conflict(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_upstream_errors_to_actionable_kinds() {
+        assert!(matches!(
+            ServiceError::from(RepoError::NotFound { entity: "tenant" }),
+            ServiceError::NotFound
+        ));
+        assert!(ServiceError::from(RepoError::Unavailable("down".into())).is_transient());
+        assert!(ServiceError::from(FlyError::CircuitOpen { upstream: "fly" }).is_transient());
+        assert!(ServiceError::from(FlyError::RateLimited { retry_after: None }).is_transient());
+        assert!(matches!(
+            ServiceError::from(FlyError::NameTaken("sp-x".into())),
+            ServiceError::Conflict(_)
+        ));
+        assert!(matches!(
+            ServiceError::from(FlyError::Unauthorized("bad".into())),
+            ServiceError::Internal(_)
+        ));
+    }
+}

@@ -1,0 +1,166 @@
+//! The `cleanup` job: removes everything a deleted tenant owned, step by step, each idempotent
+//! ("not found" is done). A step that fails is reported (status message, `cleanup_step_failed` event,
+//! log) and the job is retried with capped exponential backoff for ever (its `max_attempts` is none);
+//! after a crash another worker claims it once the lease expires. The tenant becomes `deleted` only when
+//! every step is done. Fly resources are touched only if the app is provably ours (see `ownership`).
+
+use fly_client::{FlyError, TagDeletion};
+use tenant_domain::{EventType, Tenant, TenantState, naming};
+
+use super::{JobContext, JobError};
+use crate::service::TenantService;
+
+fn done_if_gone(r: Result<(), FlyError>) -> Result<(), String> {
+    match r {
+        Err(e) if !e.is_not_found() => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+impl TenantService {
+    pub(crate) async fn cleanup_job(
+        &self,
+        ctx: &JobContext,
+        tenant: Tenant,
+    ) -> Result<(), JobError> {
+        match tenant.state {
+            TenantState::Deleting => {}
+            TenantState::Deleted => return Ok(()),
+            other => {
+                return Err(JobError::Fatal(format!(
+                    "cleanup of a tenant that is {other}, not deleting"
+                )));
+            }
+        }
+        let mut failed: Vec<String> = Vec::new();
+        let ours = self.app_is_ours(&tenant).await?;
+        if ours {
+            // Order matters inside Fly: a volume cannot go while a machine holds it, nor the app before both.
+            for step in ["machines", "volumes", "app"] {
+                ctx.checkpoint()?;
+                let r = match step {
+                    "machines" => self.cleanup_machines(&tenant).await,
+                    "volumes" => self.cleanup_volumes(&tenant).await,
+                    _ => done_if_gone(self.fly.delete_app(&tenant.fly_app_name).await),
+                };
+                if !self.report_step(&tenant, step, r).await {
+                    failed.push(step.to_owned());
+                    break; // the next Fly steps would fail for the same reason
+                }
+            }
+        } else {
+            tracing::info!(tenant_id = %tenant.id, app = %tenant.fly_app_name, "no Fly app of ours to remove");
+        }
+        ctx.checkpoint()?;
+        let r = self
+            .db_admin
+            .drop_database(&tenant.database_name, &tenant.database_role)
+            .await;
+        if !self
+            .report_step(&tenant, "database", r.map_err(|e| e.to_string()))
+            .await
+        {
+            failed.push("database".into());
+        }
+        ctx.checkpoint()?;
+        let r = self.cleanup_registry_tag(&tenant).await;
+        if !self.report_step(&tenant, "registry tag", r).await {
+            failed.push("registry tag".into());
+        }
+        if !failed.is_empty() {
+            return Err(JobError::Retry(format!(
+                "cleanup steps still failing: {}",
+                failed.join(", ")
+            )));
+        }
+        let msg = Some("every resource removed".to_owned());
+        self.update_tenant(
+            tenant.id,
+            Some((EventType::TenantDeleted, msg.clone())),
+            |t| Ok(t.transition(TenantState::Deleted, msg.clone())?),
+        )
+        .await?;
+        tracing::info!(tenant_id = %tenant.id, "tenant deleted");
+        Ok(())
+    }
+
+    async fn cleanup_machines(&self, tenant: &Tenant) -> Result<(), String> {
+        let app = &tenant.fly_app_name;
+        let machines = match self.fly.list_machines(app, None).await {
+            Ok(m) => m,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        for m in machines.iter().filter(|m| m.state != "destroyed") {
+            done_if_gone(self.fly.delete_machine(app, &m.id, true, None).await)?;
+        }
+        Ok(())
+    }
+
+    async fn cleanup_volumes(&self, tenant: &Tenant) -> Result<(), String> {
+        let app = &tenant.fly_app_name;
+        let volumes = match self.fly.list_volumes(app).await {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        for v in volumes
+            .iter()
+            .filter(|v| !matches!(v.state.as_deref(), Some("destroyed" | "destroying")))
+        {
+            done_if_gone(self.fly.delete_volume(app, &v.id).await)?;
+        }
+        Ok(())
+    }
+
+    async fn cleanup_registry_tag(&self, tenant: &Tenant) -> Result<(), String> {
+        let repo = &self.config.deploy_target.repository;
+        let tag = naming::image_tag(&tenant.id);
+        match self.registry.delete_tag_safely(repo, &tag).await {
+            Ok(TagDeletion::PlaceholderLeft { placeholder_digest }) => {
+                // The tag no longer reaches the tenant's image; only a tiny placeholder stays behind.
+                tracing::warn!(tenant_id = %tenant.id, %placeholder_digest, "registry refuses deletion; placeholder left on the tag");
+                Ok(())
+            }
+            Ok(outcome) => {
+                tracing::info!(tenant_id = %tenant.id, ?outcome, "registry tag removed");
+                Ok(())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Records a step's outcome where operators and the customer see it; returns whether it is done.
+    async fn report_step(&self, tenant: &Tenant, step: &str, result: Result<(), String>) -> bool {
+        match result {
+            Ok(()) => {
+                self.event(
+                    tenant,
+                    EventType::CleanupStepDone,
+                    format!("{step} removed"),
+                )
+                .await;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant.id, step, error = %e, "cleanup step failed; will retry");
+                let msg = format!("cleanup step `{step}` failed, retrying: {e}");
+                let r = self
+                    .update_tenant(
+                        tenant.id,
+                        Some((EventType::CleanupStepFailed, Some(msg.clone()))),
+                        |t| {
+                            t.status_message = Some(msg.clone());
+                            Ok(())
+                        },
+                    )
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!(tenant_id = %tenant.id, error = %e, "could not record cleanup failure");
+                }
+                false
+            }
+        }
+    }
+}

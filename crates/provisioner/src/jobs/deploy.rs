@@ -1,0 +1,329 @@
+//! The `deploy` job: rolls the latest accepted deployment out to the tenant's one machine.
+//!
+//! Jobs of one tenant never run concurrently (the queue serializes them), so two deploys never create
+//! two machines; each run deploys the newest accepted deployment and supersedes older pending ones, so
+//! the last accepted wins. The machine is found by `tenant.machine_id`, else by our metadata (a crash
+//! after create), else created. Updates hold the machine's lease until the machine has started.
+
+use fly_client::{FlyError, Machine, MachineState};
+use tenant_domain::{Deployment, DeploymentStatus, EventType, Plan, Tenant, TenantState};
+
+use super::machine_spec::{TENANT_METADATA_KEY, machine_request};
+use super::{JobContext, JobError};
+use crate::error::ServiceError;
+use crate::service::TenantService;
+
+/// Why a rollout stopped.
+enum RollOut {
+    /// Worth another attempt of the job (rate limits, Fly unavailable, lease held by a restart).
+    Retry(String),
+    /// The deployment failed.
+    Failed(String),
+}
+
+fn classify(e: FlyError) -> RollOut {
+    if e.is_transient() || matches!(e, FlyError::Conflict(_)) {
+        RollOut::Retry(e.to_string())
+    } else {
+        RollOut::Failed(e.to_string())
+    }
+}
+
+impl TenantService {
+    pub(crate) async fn deploy_job(
+        &self,
+        ctx: &JobContext,
+        tenant: Tenant,
+    ) -> Result<(), JobError> {
+        if matches!(tenant.state, TenantState::Deleting | TenantState::Deleted) {
+            return Ok(());
+        }
+        let latest = self
+            .repos
+            .deployments
+            .latest_for_tenant(tenant.id)
+            .await
+            .map_err(ServiceError::from)?;
+        let Some(latest) = latest else { return Ok(()) };
+        if latest.status.is_finished() {
+            return self.settle_without_work(&tenant, &latest).await;
+        }
+        let superseded = self
+            .repos
+            .deployments
+            .supersede_older(tenant.id, latest.id)
+            .await
+            .map_err(ServiceError::from)?;
+        if superseded > 0 {
+            tracing::info!(tenant_id = %tenant.id, superseded, "older pending deployments superseded");
+        }
+        let (Some(volume_id), Some(digest)) = (tenant.volume_id.clone(), latest.digest.clone())
+        else {
+            return self
+                .deployment_failed(
+                    &tenant,
+                    &latest,
+                    "the tenant's infrastructure is not provisioned".into(),
+                )
+                .await;
+        };
+        self.repos
+            .deployments
+            .mark_started(latest.id)
+            .await
+            .map_err(ServiceError::from)?;
+        let msg = Some(format!("deploying {digest}"));
+        let tenant = match self
+            .update_tenant(
+                tenant.id,
+                Some((EventType::DeploymentStarted, msg.clone())),
+                |t| Ok(t.transition(TenantState::Deploying, msg.clone())?),
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(ServiceError::Conflict(_)) => return Ok(()), // deleted meanwhile
+            Err(e) => return Err(e.into()),
+        };
+        let plan = self
+            .repos
+            .plans
+            .get(&tenant.plan_id)
+            .await
+            .map_err(ServiceError::from)?;
+        match self.roll_out(&tenant, &plan, &volume_id, &digest).await {
+            Ok(machine) => {
+                self.deployment_succeeded(&tenant, &latest, &machine.id, &digest)
+                    .await
+            }
+            Err(RollOut::Retry(e)) if !is_last_attempt(ctx) => {
+                Err(JobError::Retry(format!("deploy: {e}")))
+            }
+            Err(RollOut::Retry(e) | RollOut::Failed(e)) => {
+                self.deployment_failed(&tenant, &latest, e).await
+            }
+        }
+    }
+
+    async fn roll_out(
+        &self,
+        tenant: &Tenant,
+        plan: &Plan,
+        volume_id: &str,
+        digest: &str,
+    ) -> Result<Machine, RollOut> {
+        let app = &tenant.fly_app_name;
+        let secrets_version = self
+            .fly
+            .list_secret_names(app)
+            .await
+            .map_err(classify)?
+            .version;
+        let req = machine_request(
+            &self.config,
+            tenant,
+            plan,
+            volume_id,
+            digest,
+            secrets_version,
+        );
+        let existing = match &tenant.machine_id {
+            Some(id) => Some(id.clone()),
+            None => {
+                let tid = tenant.id.to_string();
+                let found = self
+                    .fly
+                    .list_machines(app, Some((TENANT_METADATA_KEY, &tid)))
+                    .await
+                    .map_err(classify)?;
+                found
+                    .into_iter()
+                    .find(|m| m.state != "destroyed")
+                    .map(|m| m.id)
+            }
+        };
+        let timeout = self.config.machine.start_timeout;
+        let Some(machine_id) = existing else {
+            let machine = self
+                .fly
+                .create_machine(app, &req, None)
+                .await
+                .map_err(classify)?;
+            self.remember_machine(tenant, &machine.id).await;
+            self.wait_started(app, &machine, timeout).await?;
+            return Ok(machine);
+        };
+        let ttl = self.config.machine.lease_ttl;
+        let lease = match self
+            .fly
+            .acquire_lease(app, &machine_id, ttl, "deploy")
+            .await
+        {
+            Ok(l) => l,
+            // The machine vanished behind our back (destroyed by hand): start over with a new one.
+            Err(e) if e.is_not_found() => {
+                let machine = self
+                    .fly
+                    .create_machine(app, &req, None)
+                    .await
+                    .map_err(classify)?;
+                self.remember_machine(tenant, &machine.id).await;
+                self.wait_started(app, &machine, timeout).await?;
+                return Ok(machine);
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        let result = async {
+            let machine = self
+                .fly
+                .update_machine(app, &machine_id, &req, Some(&lease.nonce))
+                .await
+                .map_err(classify)?;
+            self.wait_started(app, &machine, timeout).await?;
+            Ok(machine)
+        }
+        .await;
+        if let Err(e) = self.fly.release_lease(app, &machine_id, &lease.nonce).await {
+            tracing::warn!(tenant_id = %tenant.id, error = %e, "could not release machine lease (it expires on its own)");
+        }
+        result
+    }
+
+    async fn wait_started(
+        &self,
+        app: &str,
+        machine: &Machine,
+        timeout: std::time::Duration,
+    ) -> Result<(), RollOut> {
+        self.fly
+            .wait_machine(
+                app,
+                &machine.id,
+                MachineState::Started,
+                machine.instance_id.as_deref(),
+                timeout,
+            )
+            .await
+            .map_err(|e| {
+                RollOut::Failed(format!(
+                    "machine {} did not start within {}s: {e}",
+                    machine.id,
+                    timeout.as_secs()
+                ))
+            })
+    }
+
+    /// Writes the machine id at once, so a crash before the end still finds (and never duplicates) it.
+    async fn remember_machine(&self, tenant: &Tenant, machine_id: &str) {
+        let id = machine_id.to_owned();
+        if let Err(e) = self
+            .update_tenant(tenant.id, None, |t| {
+                t.machine_id = Some(id.clone());
+                Ok(())
+            })
+            .await
+        {
+            tracing::warn!(tenant_id = %tenant.id, error = %e, "could not record machine id (found again by metadata)");
+        }
+    }
+
+    async fn deployment_succeeded(
+        &self,
+        tenant: &Tenant,
+        d: &Deployment,
+        machine_id: &str,
+        digest: &str,
+    ) -> Result<(), JobError> {
+        self.repos
+            .deployments
+            .mark_finished(d.id, DeploymentStatus::Succeeded, None)
+            .await
+            .map_err(ServiceError::from)?;
+        let msg = Some(format!("running {digest}"));
+        let result = self
+            .update_tenant(
+                tenant.id,
+                Some((EventType::DeploymentSucceeded, msg.clone())),
+                |t| {
+                    t.machine_id = Some(machine_id.to_owned());
+                    t.deployed_digest = Some(digest.to_owned());
+                    Ok(t.transition(TenantState::Running, msg.clone())?)
+                },
+            )
+            .await;
+        match result {
+            Ok(t) => {
+                self.event(
+                    &t,
+                    EventType::TenantReady,
+                    format!("tenant ready at {}", t.app_url()),
+                )
+                .await;
+                tracing::info!(tenant_id = %t.id, digest, "deployment succeeded");
+                Ok(())
+            }
+            Err(ServiceError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn deployment_failed(
+        &self,
+        tenant: &Tenant,
+        d: &Deployment,
+        error: String,
+    ) -> Result<(), JobError> {
+        tracing::warn!(tenant_id = %tenant.id, deployment = %d.id, error = %error, "deployment failed");
+        let reason = format!("deploy failed: {error}");
+        self.repos
+            .deployments
+            .mark_finished(d.id, DeploymentStatus::Failed, Some(reason.clone()))
+            .await
+            .map_err(ServiceError::from)?;
+        let result = self
+            .update_tenant(
+                tenant.id,
+                Some((EventType::DeploymentFailed, Some(reason.clone()))),
+                |t| Ok(t.transition(TenantState::Failed, Some(reason.clone()))?),
+            )
+            .await;
+        match result {
+            Ok(_) | Err(ServiceError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A queued deploy whose deployment an earlier run already finished: make sure the tenant's state
+    /// agrees with that outcome (an accept may have set `deploying` after the earlier run ended).
+    async fn settle_without_work(
+        &self,
+        tenant: &Tenant,
+        latest: &Deployment,
+    ) -> Result<(), JobError> {
+        if tenant.state != TenantState::Deploying {
+            return Ok(());
+        }
+        let (to, kind) = match latest.status {
+            DeploymentStatus::Succeeded if tenant.machine_id.is_some() => {
+                (TenantState::Running, EventType::DeploymentSucceeded)
+            }
+            _ => (TenantState::Failed, EventType::DeploymentFailed),
+        };
+        let msg = latest.error.clone();
+        match self
+            .update_tenant(tenant.id, Some((kind, msg.clone())), |t| {
+                Ok(t.transition(to, msg.clone())?)
+            })
+            .await
+        {
+            Ok(_) | Err(ServiceError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn is_last_attempt(ctx: &JobContext) -> bool {
+    ctx.job
+        .max_attempts
+        .is_some_and(|max| ctx.job.attempts >= max)
+}

@@ -1,0 +1,236 @@
+//! The provisioning saga (phase 1): database and role, Fly app, secrets, volume, IPs, certificate.
+//!
+//! Dependencies decide the shape, not a list: the database and the app are made concurrently; volume,
+//! IPs and certificate start as soon as the app is visible; secrets (which carry `DATABASE_URL`) wait for
+//! both. On a fresh app nothing is listed first (there is nothing to reuse), so the Fly critical path
+//! is `create_app → get_app → {secrets | volume | ip | certificate}`: three calls. A rerun (retry or
+//! crash recovery) lists what exists and reuses what is ours. Any failure compensates in reverse order
+//! and leaves the tenant `failed` with a readable reason.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use secrecy::SecretString;
+use tenant_domain::{EventType, Tenant, TenantState};
+
+use super::{JobContext, JobError};
+use crate::error::ServiceError;
+use crate::service::TenantService;
+
+/// A provisioning step that failed, named for the customer.
+#[derive(Debug, Clone)]
+pub(crate) struct StepFailure {
+    pub step: &'static str,
+    pub error: String,
+    /// The step did not run because one it depends on failed (that one carries the reason).
+    pub skipped: bool,
+}
+
+impl StepFailure {
+    pub fn new(step: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            step,
+            error: error.to_string(),
+            skipped: false,
+        }
+    }
+
+    fn skipped(step: &'static str) -> Self {
+        Self {
+            step,
+            error: String::new(),
+            skipped: true,
+        }
+    }
+}
+
+/// What exists (and is ours) after the steps ran: what compensation must remove.
+#[derive(Debug, Default)]
+pub(crate) struct Provisioned {
+    pub app_ours: bool,
+    pub volume_id: Option<String>,
+    pub ips: Vec<String>,
+    pub certificate: bool,
+}
+
+impl TenantService {
+    pub(crate) async fn provision_job(
+        &self,
+        ctx: &JobContext,
+        tenant: Tenant,
+    ) -> Result<(), JobError> {
+        let tenant = match tenant.state {
+            TenantState::Pending => {
+                let msg = Some("provisioning started".to_owned());
+                self.update_tenant(
+                    tenant.id,
+                    Some((EventType::VmProvisioningStarted, msg.clone())),
+                    |t| Ok(t.transition(TenantState::Provisioning, msg.clone())?),
+                )
+                .await?
+            }
+            // A retry, or the rerun of a job whose worker died: start again, reusing what is ours.
+            TenantState::Provisioning => tenant,
+            other => {
+                tracing::info!(tenant_id = %tenant.id, state = %other, "provision job has nothing to do");
+                return Ok(());
+            }
+        };
+        ctx.checkpoint()?;
+        let plan = self
+            .repos
+            .plans
+            .get(&tenant.plan_id)
+            .await
+            .map_err(ServiceError::from)?;
+        let (done, failure) = self.provision_steps(&tenant, &plan).await;
+        match failure {
+            None => self.provision_succeeded(&tenant, done).await,
+            Some(f) => self.provision_failed(&tenant, done, f).await,
+        }
+    }
+
+    async fn provision_succeeded(
+        &self,
+        tenant: &Tenant,
+        done: Provisioned,
+    ) -> Result<(), JobError> {
+        let msg = Some("infrastructure ready; push and deploy your image".to_owned());
+        let result = self
+            .update_tenant(
+                tenant.id,
+                Some((EventType::InfrastructureReady, msg.clone())),
+                |t| {
+                    t.volume_id = done.volume_id.clone();
+                    Ok(t.transition(TenantState::AwaitingDeploy, msg.clone())?)
+                },
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(tenant_id = %tenant.id, app = %tenant.fly_app_name, "tenant provisioned");
+                Ok(())
+            }
+            // Deleted while provisioning: the cleanup job (queued behind this one) removes everything.
+            Err(ServiceError::Conflict(m)) => {
+                tracing::info!(tenant_id = %tenant.id, reason = %m, "provisioning finished for a tenant no longer provisioning");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn provision_failed(
+        &self,
+        tenant: &Tenant,
+        done: Provisioned,
+        failure: StepFailure,
+    ) -> Result<(), JobError> {
+        tracing::warn!(tenant_id = %tenant.id, step = failure.step, error = %failure.error, "provisioning failed; compensating");
+        let leftovers = self.compensate(tenant, &done).await;
+        let mut reason = format!(
+            "provisioning failed at step `{}`: {}",
+            failure.step, failure.error
+        );
+        if !leftovers.is_empty() {
+            reason.push_str(&format!(
+                " (could not remove yet: {}; retry-provision reuses them, delete removes them)",
+                leftovers.join(", ")
+            ));
+        }
+        let result = self
+            .update_tenant(
+                tenant.id,
+                Some((EventType::ProvisioningFailed, Some(reason.clone()))),
+                |t| {
+                    t.volume_id = None;
+                    Ok(t.transition(TenantState::Failed, Some(reason.clone()))?)
+                },
+            )
+            .await;
+        match result {
+            Ok(_) | Err(ServiceError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs every step with as much concurrency as the dependencies allow; returns what exists and the
+    /// first real failure.
+    async fn provision_steps(
+        &self,
+        tenant: &Tenant,
+        plan: &tenant_domain::Plan,
+    ) -> (Provisioned, Option<StepFailure>) {
+        let password = Arc::new(random_secret(32));
+        let db = {
+            let password = password.clone();
+            async move {
+                self.step_database(tenant, &password)
+                    .await
+                    .map(|()| password)
+            }
+        }
+        .shared();
+        let app = self.step_app(tenant).shared();
+        let app_ready = |step: &'static str| {
+            let app = app.clone();
+            async move { app.await.1.map_err(|_| StepFailure::skipped(step)) }
+        };
+        let secrets = {
+            let (db, ready) = (db.clone(), app_ready("secrets"));
+            async move {
+                ready.await?;
+                let pw = db.await.map_err(|_| StepFailure::skipped("secrets"))?;
+                self.step_secrets(tenant, &pw).await
+            }
+        };
+        let volume = {
+            let ready = app_ready("volume");
+            async move { self.step_volume(tenant, plan, ready.await?).await }
+        };
+        let ips = {
+            let ready = app_ready("ip addresses");
+            async move {
+                match ready.await {
+                    Ok(fresh) => self.step_ips(tenant, fresh).await,
+                    Err(e) => (Vec::new(), Err(e)),
+                }
+            }
+        };
+        let cert = {
+            let ready = app_ready("certificate");
+            async move { self.step_certificate(tenant, ready.await?).await }
+        };
+        let (db_r, app_r, secrets_r, volume_r, (ips_v, ips_r), cert_r) =
+            futures::join!(db, app.clone(), secrets, volume, ips, cert);
+        let done = Provisioned {
+            app_ours: app_r.0,
+            volume_id: volume_r.as_ref().ok().cloned(),
+            ips: ips_v,
+            certificate: matches!(cert_r, Ok(true)),
+        };
+        let failure = [
+            db_r.err(),
+            app_r.1.err(),
+            secrets_r.err(),
+            volume_r.err(),
+            ips_r.err(),
+            cert_r.err(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|f| !f.skipped);
+        (done, failure)
+    }
+}
+
+/// A random alphanumeric secret of `len` characters from the thread's CSPRNG.
+pub(crate) fn random_secret(len: usize) -> SecretString {
+    use rand::Rng;
+    let s: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect();
+    SecretString::from(s)
+}

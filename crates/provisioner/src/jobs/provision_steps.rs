@@ -1,0 +1,264 @@
+//! The individual provisioning steps. Each is safe to rerun: on an app that existed before this run
+//! (`fresh == false`) it first looks for what an earlier attempt made and reuses it.
+
+use std::collections::BTreeMap;
+
+use fly_client::{CreateVolumeRequest, FlyError, IpAssignment, IpKind};
+use secrecy::{ExposeSecret, SecretString};
+use tenant_domain::{EventType, Plan, Tenant};
+
+use super::provision::{StepFailure, random_secret};
+use crate::service::TenantService;
+
+fn is_public_v6(ip: &IpAssignment) -> bool {
+    // Fly's private IPv6 (6PN) addresses live in fdaa::/16.
+    ip.ip.contains(':') && !ip.ip.starts_with("fdaa") && ip.shared != Some(true)
+}
+
+fn is_shared_v4(ip: &IpAssignment) -> bool {
+    ip.ip.contains('.') && ip.shared != Some(false)
+}
+
+impl TenantService {
+    pub(super) async fn step_database(
+        &self,
+        tenant: &Tenant,
+        password: &SecretString,
+    ) -> Result<(), StepFailure> {
+        self.db_admin
+            .ensure_database(&tenant.database_name, &tenant.database_role, password)
+            .await
+            .map_err(|e| StepFailure::new("database", e))?;
+        let msg = format!(
+            "database {} and role {} ready",
+            tenant.database_name, tenant.database_role
+        );
+        self.event(tenant, EventType::DatabaseCreated, msg).await;
+        Ok(())
+    }
+
+    /// Creates the app, or reuses it if this tenant's event log proves it made it. Returns whether the
+    /// app is ours (so compensation may delete it) and whether it is fresh (nothing to reuse inside).
+    pub(super) async fn step_app(&self, tenant: &Tenant) -> (bool, Result<bool, StepFailure>) {
+        let app = &tenant.fly_app_name;
+        self.event(
+            tenant,
+            EventType::VmProvisioningStarted,
+            format!("creating Fly app {app}"),
+        )
+        .await;
+        let fail = |e: &dyn std::fmt::Display| StepFailure::new("app", e);
+        let created = match self.fly.create_app(app).await {
+            Ok(c) => c,
+            Err(FlyError::NameTaken(_)) => {
+                return (
+                    false,
+                    Err(fail(&format!(
+                        "the Fly app name {app} is taken by an app that is not this tenant's"
+                    ))),
+                );
+            }
+            Err(e) => return (false, Err(fail(&e))),
+        };
+        if created.created {
+            if let Err(e) = self.mark_app_created(tenant).await {
+                return (true, Err(fail(&e)));
+            }
+        } else {
+            match self.app_is_ours(tenant).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let msg = format!(
+                        "a Fly app named {app} already exists and was not created for this tenant"
+                    );
+                    return (false, Err(fail(&msg)));
+                }
+                Err(e) => return (false, Err(fail(&e))),
+            }
+        }
+        match self
+            .fly
+            .wait_for_app(app, self.config.machine.app_visible_timeout)
+            .await
+        {
+            Ok(_) => (true, Ok(created.created)),
+            Err(e) => (true, Err(fail(&e))),
+        }
+    }
+
+    pub(super) async fn step_secrets(
+        &self,
+        tenant: &Tenant,
+        db_password: &SecretString,
+    ) -> Result<u64, StepFailure> {
+        let database_url = format!(
+            "postgres://{}:{}@{}/{}",
+            tenant.database_role,
+            db_password.expose_secret(),
+            self.config.tenant_db_host,
+            tenant.database_name
+        );
+        let mut secrets: BTreeMap<String, SecretString> = self.config.extra_secrets.clone();
+        secrets.insert("DATABASE_URL".into(), SecretString::from(database_url));
+        secrets.insert("JWT_SECRET".into(), random_secret(64));
+        let names: Vec<String> = secrets.keys().cloned().collect();
+        let version = self
+            .fly
+            .set_secrets(&tenant.fly_app_name, secrets)
+            .await
+            .map_err(|e| StepFailure::new("secrets", e))?;
+        self.event(
+            tenant,
+            EventType::SecretsConfigured,
+            format!("app secrets set: {}", names.join(", ")),
+        )
+        .await;
+        Ok(version)
+    }
+
+    pub(super) async fn step_volume(
+        &self,
+        tenant: &Tenant,
+        plan: &Plan,
+        fresh: bool,
+    ) -> Result<String, StepFailure> {
+        let app = &tenant.fly_app_name;
+        let name = &self.config.machine.volume_name;
+        let fail = |e: FlyError| StepFailure::new("volume", e);
+        if !fresh {
+            let existing = self.fly.list_volumes(app).await.map_err(fail)?;
+            let reusable = existing.into_iter().find(|v| {
+                &v.name == name
+                    && !matches!(
+                        v.state.as_deref(),
+                        Some("destroyed" | "destroying" | "pending_destroy")
+                    )
+            });
+            if let Some(v) = reusable {
+                self.event(
+                    tenant,
+                    EventType::VmProvisioningProgress,
+                    format!("volume {name} ({}) reused", v.id),
+                )
+                .await;
+                return Ok(v.id);
+            }
+        }
+        let req = CreateVolumeRequest {
+            name: name.clone(),
+            region: tenant.region.clone(),
+            size_gb: u32::try_from(plan.volume_gb).unwrap_or(1).max(1),
+            encrypted: Some(true),
+        };
+        let v = self.fly.create_volume(app, &req).await.map_err(fail)?;
+        self.event(
+            tenant,
+            EventType::VmProvisioningProgress,
+            format!("volume {name} ({}) created", v.id),
+        )
+        .await;
+        Ok(v.id)
+    }
+
+    /// Shared IPv4 and public IPv6, assigned concurrently. Returns every address that exists (for
+    /// compensation) even when one of the two failed.
+    pub(super) async fn step_ips(
+        &self,
+        tenant: &Tenant,
+        fresh: bool,
+    ) -> (Vec<String>, Result<(), StepFailure>) {
+        let app = &tenant.fly_app_name;
+        let fail = |e: FlyError| StepFailure::new("ip addresses", e);
+        let existing = if fresh {
+            Vec::new()
+        } else {
+            match self.fly.list_ips(app).await {
+                Ok(list) => list,
+                Err(e) => return (Vec::new(), Err(fail(e))),
+            }
+        };
+        let mut ips: Vec<String> = existing.iter().map(|i| i.ip.clone()).collect();
+        let need_v4 = !existing.iter().any(is_shared_v4);
+        let need_v6 = !existing.iter().any(is_public_v6);
+        let assign = |needed: bool, kind: IpKind| async move {
+            if needed {
+                self.fly.assign_ip(app, kind).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (v4, v6) = futures::join!(
+            assign(need_v4, IpKind::SharedV4),
+            assign(need_v6, IpKind::V6)
+        );
+        let mut first_err = None;
+        for r in [v4, v6] {
+            match r {
+                Ok(Some(ip)) => ips.push(ip.ip),
+                Ok(None) => {}
+                Err(e) => first_err = first_err.or(Some(fail(e))),
+            }
+        }
+        if let Some(e) = first_err {
+            return (ips, Err(e));
+        }
+        self.event(
+            tenant,
+            EventType::VmProvisioningProgress,
+            "shared IPv4 and IPv6 assigned",
+        )
+        .await;
+        (ips, Ok(()))
+    }
+
+    /// Returns whether a certificate exists for the tenant's hostname (false when certificates are off).
+    pub(super) async fn step_certificate(
+        &self,
+        tenant: &Tenant,
+        fresh: bool,
+    ) -> Result<bool, StepFailure> {
+        if !self.config.certificates_enabled {
+            return Ok(false);
+        }
+        let (app, host) = (&tenant.fly_app_name, &tenant.hostname);
+        let fail = |e: FlyError| StepFailure::new("certificate", e);
+        if !fresh {
+            match self.fly.get_certificate(app, host).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        self.fly.add_certificate(app, host).await.map_err(fail)?;
+        self.event(
+            tenant,
+            EventType::VmProvisioningProgress,
+            format!("certificate requested for {host}"),
+        )
+        .await;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(ip: &str, shared: Option<bool>) -> IpAssignment {
+        IpAssignment {
+            ip: ip.into(),
+            region: None,
+            shared,
+            service_name: None,
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn classifies_existing_addresses() {
+        assert!(is_shared_v4(&ip("66.241.124.1", Some(true))));
+        assert!(!is_shared_v4(&ip("2a09:8280:1::1", None)));
+        assert!(is_public_v6(&ip("2a09:8280:1::1", None)));
+        assert!(!is_public_v6(&ip("fdaa:0:1::3", None)));
+    }
+}

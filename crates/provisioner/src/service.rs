@@ -1,0 +1,116 @@
+//! [`TenantService`]: the use cases' shared state, and the helpers every use case builds on
+//! (ownership-checked loads, optimistic tenant updates, events).
+
+use std::sync::Arc;
+
+use fly_client::{FlyMachines, Registry};
+use tenant_domain::{
+    CustomerId, EventType, NewTenantEvent, RepoError, Repositories, Tenant, TenantDatabaseAdmin,
+    TenantId, TenantState,
+};
+
+use crate::config::ProvisionerConfig;
+use crate::error::ServiceError;
+
+/// How often an optimistic tenant update is retried when another writer got there first.
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// The tenant lifecycle use cases. Customer-facing methods answer fast; slow work runs as durable jobs
+/// picked up by [`crate::Workers`].
+pub struct TenantService {
+    pub(crate) repos: Repositories,
+    pub(crate) fly: Arc<dyn FlyMachines>,
+    pub(crate) registry: Arc<dyn Registry>,
+    pub(crate) db_admin: Arc<dyn TenantDatabaseAdmin>,
+    pub(crate) config: ProvisionerConfig,
+}
+
+impl std::fmt::Debug for TenantService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config's secrets print redacted; the ports hold tokens of their own and are not printed.
+        f.debug_struct("TenantService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantService {
+    pub fn new(
+        repos: Repositories,
+        fly: Arc<dyn FlyMachines>,
+        registry: Arc<dyn Registry>,
+        db_admin: Arc<dyn TenantDatabaseAdmin>,
+        config: ProvisionerConfig,
+    ) -> Self {
+        Self {
+            repos,
+            fly,
+            registry,
+            db_admin,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &ProvisionerConfig {
+        &self.config
+    }
+
+    /// The caller's live tenant; someone else's, a missing or a deleted one is `NotFound`.
+    pub(crate) async fn load_owned(
+        &self,
+        customer: CustomerId,
+        id: TenantId,
+    ) -> Result<Tenant, ServiceError> {
+        let tenant = self.repos.tenants.get_for_customer(id, customer).await?;
+        if tenant.state == TenantState::Deleted {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(tenant)
+    }
+
+    /// Reloads the tenant, applies `change` and writes it (with `event`, stamped with the new state),
+    /// retrying when a concurrent writer bumped the row version. `change` may refuse with an error.
+    pub(crate) async fn update_tenant<F>(
+        &self,
+        id: TenantId,
+        event: Option<(EventType, Option<String>)>,
+        change: F,
+    ) -> Result<Tenant, ServiceError>
+    where
+        F: Fn(&mut Tenant) -> Result<(), ServiceError>,
+    {
+        let mut last = None;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut tenant = self.repos.tenants.get(id).await?;
+            change(&mut tenant)?;
+            let result = match &event {
+                Some((kind, message)) => {
+                    let ev = NewTenantEvent::new(id, *kind, tenant.state, message.clone());
+                    self.repos
+                        .tenants
+                        .update_with_event(&tenant, ev)
+                        .await
+                        .map(|(t, _)| t)
+                }
+                None => self.repos.tenants.update(&tenant).await,
+            };
+            match result {
+                Ok(t) => return Ok(t),
+                Err(e @ RepoError::StaleVersion { .. }) => last = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last
+            .map(Into::into)
+            .unwrap_or_else(|| ServiceError::Internal("tenant update retries exhausted".into())))
+    }
+
+    /// Appends an event carrying the tenant's current state. Progress events are best effort: a failure
+    /// to record one is logged and never fails the step it describes.
+    pub(crate) async fn event(&self, tenant: &Tenant, kind: EventType, message: impl Into<String>) {
+        let ev = NewTenantEvent::new(tenant.id, kind, tenant.state, Some(message.into()));
+        if let Err(e) = self.repos.events.append(ev).await {
+            tracing::warn!(tenant_id = %tenant.id, event = kind.as_str(), error = %e, "could not record event");
+        }
+    }
+}
