@@ -1,1 +1,299 @@
-//! (being written)
+//! Tiny OCI images built by hand (ustar + `gzip -n`, sha256 digests, an image layout on disk) and
+//! `skopeo` helpers to push them to a registry and copy them back out.
+//!
+//! Everything is deterministic: the same layer bytes give the same digests, so two builds (or two
+//! pushes) of the same content are byte-identical images. Large layers are streamed to disk, never
+//! held in memory. Building is blocking file work; call it from `spawn_blocking` when sizes are large.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context as _, bail};
+use rand::RngCore as _;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// An image in an OCI layout directory, under `tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciImage {
+    pub layout: PathBuf,
+    pub tag: String,
+    pub manifest_digest: String,
+    /// Set when the manifest is wrapped in an OCI index (what BuildKit pushes by default).
+    pub index_digest: Option<String>,
+    pub config_digest: String,
+    pub layer_digests: Vec<String>,
+    /// Compressed sizes, as in the manifest.
+    pub layer_sizes: Vec<u64>,
+}
+
+impl OciImage {
+    /// The digest a registry reports for the tag: the index when there is one, else the manifest.
+    pub fn top_digest(&self) -> &str {
+        self.index_digest.as_deref().unwrap_or(&self.manifest_digest)
+    }
+
+    /// The media type of the tag's top-level manifest.
+    pub fn top_media_type(&self) -> &'static str {
+        if self.index_digest.is_some() { OCI_INDEX } else { OCI_MANIFEST }
+    }
+
+    /// `oci:<layout>:<tag>` for skopeo.
+    pub fn skopeo_ref(&self) -> String {
+        format!("oci:{}:{}", self.layout.display(), self.tag)
+    }
+}
+
+/// Builds an image whose layers each hold one file with the given bytes.
+pub fn build_image(layout: &Path, tag: &str, layers: &[&[u8]], as_index: bool) -> anyhow::Result<OciImage> {
+    let mut writers: Vec<Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>> = Vec::new();
+    for bytes in layers {
+        let bytes = bytes.to_vec();
+        writers.push(Box::new(move |w: &mut dyn Write| w.write_all(&bytes)));
+    }
+    let sizes: Vec<u64> = layers.iter().map(|l| l.len() as u64).collect();
+    build(layout, tag, &sizes, writers, as_index)
+}
+
+/// Builds an image of random, incompressible layers of the given sizes (streamed to disk).
+pub fn build_random_image(layout: &Path, tag: &str, sizes: &[u64], as_index: bool) -> anyhow::Result<OciImage> {
+    let mut writers: Vec<Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>> = Vec::new();
+    for &size in sizes {
+        writers.push(Box::new(move |w: &mut dyn Write| {
+            let mut rng = rand::thread_rng();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(buf.len() as u64) as usize;
+                rng.fill_bytes(&mut buf[..n]);
+                w.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            Ok(())
+        }));
+    }
+    build(layout, tag, sizes, writers, as_index)
+}
+
+type Writer = Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>;
+
+fn build(layout: &Path, tag: &str, sizes: &[u64], writers: Vec<Writer>, as_index: bool) -> anyhow::Result<OciImage> {
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs)?;
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    let (mut layer_digests, mut layer_sizes, mut diff_ids) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (mut write, size)) in writers.into_iter().zip(sizes).enumerate() {
+        let (digest, gz_size, diff_id) = write_layer(&blobs, &format!("layer-{i}.bin"), *size, &mut *write)?;
+        layer_digests.push(digest);
+        layer_sizes.push(gz_size);
+        diff_ids.push(diff_id);
+    }
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Cmd": ["/layer-0.bin"] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    let (config_digest, config_size) = write_json_blob(&blobs, &config)?;
+    let layers: Vec<Value> = layer_digests
+        .iter()
+        .zip(&layer_sizes)
+        .map(|(d, s)| json!({ "mediaType": OCI_LAYER_GZIP, "digest": d, "size": s }))
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size },
+        "layers": layers,
+    });
+    let (manifest_digest, manifest_size) = write_json_blob(&blobs, &manifest)?;
+    let mut top = json!({ "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest_size });
+    let mut index_digest = None;
+    if as_index {
+        let mut entry = top.clone();
+        entry["platform"] = json!({ "architecture": "amd64", "os": "linux" });
+        let index = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry] });
+        let (digest, size) = write_json_blob(&blobs, &index)?;
+        top = json!({ "mediaType": OCI_INDEX, "digest": digest, "size": size });
+        index_digest = Some(digest);
+    }
+    add_to_layout_index(layout, tag, top)?;
+    Ok(OciImage {
+        layout: layout.to_path_buf(),
+        tag: tag.into(),
+        manifest_digest,
+        index_digest,
+        config_digest,
+        layer_digests,
+        layer_sizes,
+    })
+}
+
+/// Points `tag` in the layout's `index.json` at `descriptor`, keeping other tags.
+fn add_to_layout_index(layout: &Path, tag: &str, mut descriptor: Value) -> anyhow::Result<()> {
+    let path = layout.join("index.json");
+    let mut index: Value = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(_) => json!({ "schemaVersion": 2, "manifests": [] }),
+    };
+    descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
+    let manifests = index["manifests"].as_array_mut().context("index.json without manifests")?;
+    manifests.retain(|m| m["annotations"]["org.opencontainers.image.ref.name"] != tag);
+    manifests.push(descriptor);
+    std::fs::write(path, serde_json::to_vec(&index)?)?;
+    Ok(())
+}
+
+fn write_json_blob(blobs: &Path, value: &Value) -> anyhow::Result<(String, u64)> {
+    let bytes = serde_json::to_vec(value)?;
+    let hex = hex::encode(Sha256::digest(&bytes));
+    std::fs::write(blobs.join(&hex), &bytes)?;
+    Ok((format!("sha256:{hex}"), bytes.len() as u64))
+}
+
+/// Hashes everything written through it.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A one-file ustar archive, gzipped with `gzip -n` (no name, no time): (digest, size, diff_id).
+fn write_layer(blobs: &Path, name: &str, size: u64, content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<(String, u64, String)> {
+    let tmp = tempfile::NamedTempFile::new_in(blobs)?;
+    let mut out = HashingWriter { inner: BufWriter::new(tmp.reopen()?), hash: Sha256::new() };
+    out.write_all(&ustar_header(name, size))?;
+    content(&mut out)?;
+    let pad = (512 - (size % 512) as usize) % 512;
+    out.write_all(&vec![0u8; pad + 1024])?;
+    out.flush()?;
+    let diff_id = format!("sha256:{}", hex::encode(out.hash.finalize()));
+    let gz_path = blobs.join(format!("{}.gz.tmp", tmp.path().file_name().unwrap_or_default().to_string_lossy()));
+    let status = std::process::Command::new("gzip")
+        .args(["-n", "-1", "-c"])
+        .arg(tmp.path())
+        .stdout(File::create(&gz_path)?)
+        .status()
+        .context("running gzip")?;
+    if !status.success() {
+        bail!("gzip failed with {status}");
+    }
+    let (hex, gz_size) = hash_file(&gz_path)?;
+    std::fs::rename(&gz_path, blobs.join(&hex))?;
+    Ok((format!("sha256:{hex}"), gz_size, diff_id))
+}
+
+fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex::encode(hash.finalize()), total))
+}
+
+/// A POSIX ustar header for a regular file, owned by root, mode 0644, mtime 0.
+fn ustar_header(name: &str, size: u64) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    let put = |h: &mut [u8; 512], at: usize, bytes: &[u8]| h[at..at + bytes.len()].copy_from_slice(bytes);
+    put(&mut h, 0, &name.as_bytes()[..name.len().min(99)]);
+    put(&mut h, 100, b"0000644\0");
+    put(&mut h, 108, b"0000000\0");
+    put(&mut h, 116, b"0000000\0");
+    put(&mut h, 124, format!("{size:011o}\0").as_bytes());
+    put(&mut h, 136, b"00000000000\0");
+    put(&mut h, 148, b"        ");
+    h[156] = b'0';
+    put(&mut h, 257, b"ustar\0");
+    put(&mut h, 263, b"00");
+    let sum: u32 = h.iter().map(|b| *b as u32).sum();
+    put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+/// Runs skopeo with `args`, failing with its stderr.
+pub async fn skopeo(args: &[&str]) -> anyhow::Result<String> {
+    let out = tokio::process::Command::new("skopeo")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running skopeo")?;
+    if !out.status.success() {
+        bail!("skopeo {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Pushes `image` to `docker://<dest>` (`host:port/repo:tag`) over plain HTTP, keeping an index
+/// whole (`--all`). `extra` may add e.g. `["--format", "v2s2"]`.
+pub async fn skopeo_push(image: &OciImage, dest: &str, creds: Option<(&str, &str)>, extra: &[&str]) -> anyhow::Result<()> {
+    let src = image.skopeo_ref();
+    let dst = format!("docker://{dest}");
+    let creds = creds.map(|(u, p)| format!("{u}:{p}"));
+    let mut args = vec!["copy", "--all", "--dest-tls-verify=false"];
+    if let Some(c) = &creds {
+        args.extend(["--dest-creds", c]);
+    }
+    args.extend_from_slice(extra);
+    args.extend([src.as_str(), dst.as_str()]);
+    skopeo(&args).await.map(drop)
+}
+
+/// Copies `docker://<src>` out into the OCI layout `layout` under `tag`.
+pub async fn skopeo_pull(src: &str, creds: Option<(&str, &str)>, layout: &Path, tag: &str) -> anyhow::Result<()> {
+    let from = format!("docker://{src}");
+    let to = format!("oci:{}:{tag}", layout.display());
+    let creds = creds.map(|(u, p)| format!("{u}:{p}"));
+    let mut args = vec!["copy", "--all", "--src-tls-verify=false"];
+    if let Some(c) = &creds {
+        args.extend(["--src-creds", c]);
+    }
+    args.extend([from.as_str(), to.as_str()]);
+    skopeo(&args).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_bytes_same_digests() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let one = build_image(a.path(), "t1", &[b"hello"], false).unwrap();
+        let two = build_image(b.path(), "t2", &[b"hello"], true).unwrap();
+        assert_eq!(one.manifest_digest, two.manifest_digest);
+        assert!(two.index_digest.is_some());
+        let listed = std::process::Command::new("tar")
+            .arg("-tzf")
+            .arg(a.path().join("blobs/sha256").join(one.layer_digests[0].trim_start_matches("sha256:")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "layer-0.bin");
+    }
+}
