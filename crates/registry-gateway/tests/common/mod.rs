@@ -1,0 +1,201 @@
+//! Test harness: a gateway on 127.0.0.1:0 in front of a real upstream, with its own database, plus
+//! helpers to push with skopeo and to talk to the gateway and the upstream directly.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer};
+use registry_gateway::{CredentialIssuer, GatewayState, IssuedCredential, UpstreamConfig, configure};
+use secrecy::{ExposeSecret, SecretString};
+use tenant_domain::{Repositories, Tenant};
+use tenant_persistence::testing::{TestDb, test_database};
+use test_support::oci::{OciImage, skopeo_push};
+
+/// The shared repository every test pushes into.
+pub const REPO: &str = "shared";
+
+pub const MANIFEST_ACCEPT: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// Everything the process logged (tests assert that no secret appears in it).
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every log line of this test process at debug level (trace for the gateway).
+pub fn capture_logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,registry_gateway=trace"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test process");
+        buffer
+    })
+    .clone()
+}
+
+/// A running gateway with its own database.
+pub struct Gateway {
+    /// `127.0.0.1:PORT`: what image references through the gateway start with.
+    pub host: String,
+    pub url: String,
+    pub issuer: Arc<CredentialIssuer>,
+    pub db: TestDb,
+    pub repos: Repositories,
+    handle: ServerHandle,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Starts a gateway in front of `upstream`, caching tenant state for `tenant_cache`.
+pub async fn start_gateway(upstream: UpstreamConfig, tenant_cache: Duration) -> Gateway {
+    let db = test_database().await.expect("test database");
+    let repos = db.repositories();
+    let (host, issuer, handle) = serve(&repos, upstream, tenant_cache);
+    Gateway { url: format!("http://{host}"), host, issuer, db, repos, handle }
+}
+
+/// A gateway process on its own port over `repos`, with the shared test signing key.
+fn serve(repos: &Repositories, upstream: UpstreamConfig, tenant_cache: Duration) -> (String, Arc<CredentialIssuer>, ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let issuer = Arc::new(CredentialIssuer::new(
+        SecretString::from("test-signing-key-0123456789abcdef0123456789".to_owned()),
+        Duration::from_secs(3600),
+        host.clone(),
+        REPO.to_owned(),
+    ));
+    let state = GatewayState::new(issuer.clone(), upstream, repos.tenants.clone(), repos.registry_pushes.clone())
+        .with_tenant_cache_ttl(tenant_cache);
+    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (host, issuer, handle)
+}
+
+/// A second gateway process (another replica) over the same database and key.
+pub struct Replica {
+    pub url: String,
+    handle: ServerHandle,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl Gateway {
+    pub fn replica(&self, upstream: UpstreamConfig) -> Replica {
+        let (host, _issuer, handle) = serve(&self.repos, upstream, Duration::from_secs(5));
+        Replica { url: format!("http://{host}"), handle }
+    }
+
+    /// A customer and a tenant in the database, and a credential for it.
+    pub async fn tenant(&self, name: &str) -> (Tenant, IssuedCredential) {
+        let customer = self.db.customer().await.unwrap();
+        let tenant = self.db.tenant(customer.id, name).await.unwrap();
+        let cred = self.issuer.issue(tenant.id);
+        (tenant, cred)
+    }
+
+    /// `127.0.0.1:PORT/shared:tenant-...`
+    pub fn image_ref(&self, tag: &str) -> String {
+        format!("{}/{REPO}:{tag}", self.host)
+    }
+
+    /// A request to the gateway carrying `cred` as Basic password.
+    pub fn req(&self, method: reqwest::Method, path: &str, cred: &IssuedCredential) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+    }
+}
+
+/// Pushes `image` to `tag` through the gateway with `cred`.
+pub async fn push_as(gw: &Gateway, image: &OciImage, tag: &str, cred: &IssuedCredential) -> anyhow::Result<()> {
+    let creds = (cred.username.as_str(), cred.token.expose_secret());
+    skopeo_push(image, &gw.image_ref(tag), Some(creds), &[]).await
+}
+
+/// An image of `layers` random layers of `size` bytes each, in a temporary layout.
+pub fn random_image(dir: &tempfile::TempDir, tag: &str, layers: usize, size: u64, as_index: bool) -> OciImage {
+    test_support::oci::build_random_image(dir.path(), tag, &vec![size; layers], as_index).unwrap()
+}
+
+/// The upstream itself, as the org sees it.
+pub struct Upstream {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl Upstream {
+    pub fn config(&self) -> UpstreamConfig {
+        UpstreamConfig {
+            base_url: url::Url::parse(&self.url).unwrap(),
+            username: self.username.clone(),
+            password: SecretString::from(self.password.clone()),
+        }
+    }
+
+    /// The digest the upstream holds under `reference` (`None` on 404).
+    pub async fn digest(&self, reference: &str) -> Option<String> {
+        let mut req = reqwest::Client::new()
+            .head(format!("{}/v2/{REPO}/manifests/{reference}", self.url))
+            .basic_auth(&self.username, Some(&self.password));
+        for accept in MANIFEST_ACCEPT {
+            req = req.header("accept", accept);
+        }
+        let res = req.send().await.unwrap();
+        match res.status().as_u16() {
+            200 => Some(res.headers()["docker-content-digest"].to_str().unwrap().to_owned()),
+            404 => None,
+            other => panic!("upstream answered {other} for {reference}"),
+        }
+    }
+}
+
+/// The registry error code of a response body (`errors[0].code`).
+pub async fn error_code(res: reqwest::Response) -> String {
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    body["errors"][0]["code"].as_str().unwrap_or_default().to_owned()
+}
