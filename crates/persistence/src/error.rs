@@ -22,7 +22,9 @@ pub(crate) fn db_error(entity: &'static str) -> impl Fn(DieselError) -> RepoErro
     move |e| map_diesel(entity, e)
 }
 
-pub(crate) fn map_diesel(entity: &'static str, e: DieselError) -> RepoError {
+/// Maps a diesel error of an operation on `entity` to the domain's error (for callers running their
+/// own queries on a pooled connection).
+pub fn map_diesel(entity: &'static str, e: DieselError) -> RepoError {
     match e {
         DieselError::NotFound => RepoError::NotFound { entity },
         DieselError::DatabaseError(kind, info) => {

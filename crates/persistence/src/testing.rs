@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use tenant_domain::{
     Customer, CustomerId, NewCustomer, NewTenant, Repositories, Tenant, TenantId,
 };
-pub use test_support::db::TestDatabase;
+pub use test_support::db::{ScratchCluster, TestDatabase};
 
 use crate::pool::{PgPool, PoolConfig, build_pool};
 use crate::tenant_db_admin::PgTenantDatabaseAdmin;

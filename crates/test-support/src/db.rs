@@ -221,6 +221,128 @@ where
     Ok(())
 }
 
+/// A private PostgreSQL server for one test: password (SCRAM) authentication for every role but the
+/// `postgres` superuser, on a free 127.0.0.1 port, deleted on drop. Use it where trust authentication
+/// of the shared test server would hide a wrong password (tenant roles logging in).
+#[derive(Debug)]
+pub struct ScratchCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    bindir: std::path::PathBuf,
+    as_postgres_user: bool,
+}
+
+impl ScratchCluster {
+    /// `initdb` + `pg_ctl start` (about a second). As root, the server runs as the `postgres` user.
+    pub fn start() -> anyhow::Result<Self> {
+        let bindir = postgres_bindir()?;
+        let as_postgres_user = command_output("id", &["-u"])?.trim() == "0";
+        let dir = tempfile::Builder::new().prefix("scratch-pg-").tempdir()?;
+        if as_postgres_user {
+            command_output("chown", &["postgres", &dir.path().to_string_lossy()])?;
+        }
+        let data = dir.path().join("data");
+        let mut cluster = Self { dir, port: 0, bindir, as_postgres_user };
+        cluster.run(
+            "initdb",
+            &["-D", &data.to_string_lossy(), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-N"],
+        )?;
+        // The superuser connects without a password (as on the shared test server); everyone else
+        // must present theirs. The first matching line wins, so this goes first.
+        let hba = data.join("pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba)?;
+        std::fs::write(&hba, format!("host all postgres 127.0.0.1/32 trust\n{rest}"))?;
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                cluster.dir.path().display()
+            );
+            let log = cluster.dir.path().join("log");
+            match cluster.run(
+                "pg_ctl",
+                &["-D", &data.to_string_lossy(), "-o", &options, "-l", &log.to_string_lossy(), "-w", "start"],
+            ) {
+                Ok(_) => {
+                    cluster.port = port;
+                    return Ok(cluster);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("scratch cluster did not start")))
+    }
+
+    /// The superuser's URL.
+    pub fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A URL logging in as `user` with `password` (both URL-safe in tests) to `database`.
+    pub fn url(&self, user: &str, password: &str, database: &str) -> String {
+        format!("postgres://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> anyhow::Result<String> {
+        let program = self.bindir.join(tool);
+        let program = program.to_string_lossy();
+        if self.as_postgres_user {
+            let mut full = vec!["-u", "postgres", "--", program.as_ref()];
+            full.extend_from_slice(args);
+            command_output("runuser", &full)
+        } else {
+            command_output(&program, args)
+        }
+    }
+}
+
+impl Drop for ScratchCluster {
+    fn drop(&mut self) {
+        if self.port != 0 {
+            let data = self.dir.path().join("data");
+            if let Err(e) = self.run("pg_ctl", &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]) {
+                eprintln!("test-support: could not stop the scratch cluster: {e:#}");
+            }
+        }
+    }
+}
+
+/// `PG_BINDIR`, else the newest `/usr/lib/postgresql/<version>/bin` (Debian), else `pg_config --bindir`.
+fn postgres_bindir() -> anyhow::Result<std::path::PathBuf> {
+    if let Ok(dir) = std::env::var("PG_BINDIR") {
+        return Ok(dir.into());
+    }
+    let mut versions: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    match versions.pop() {
+        Some((_, bin)) => Ok(bin),
+        None => Ok(command_output("pg_config", &["--bindir"])?.trim().into()),
+    }
+}
+
+fn command_output(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {program}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "{program} {} failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +371,15 @@ mod tests {
             .await
             .unwrap();
         assert!(left.is_empty(), "{name} still exists");
+    }
+
+    #[tokio::test]
+    async fn scratch_cluster_demands_passwords_of_other_roles() {
+        let cluster = ScratchCluster::start().unwrap();
+        let mut admin = connect(&cluster.admin_url()).await.unwrap();
+        admin.batch_execute("CREATE ROLE someone LOGIN PASSWORD 'right'").await.unwrap();
+        connect(&cluster.url("someone", "right", "postgres")).await.unwrap();
+        let err = AsyncPgConnection::establish(&cluster.url("someone", "wrong", "postgres")).await.err().unwrap();
+        assert!(err.to_string().contains("password authentication failed"), "{err}");
     }
 }

@@ -1,0 +1,12 @@
+//! Integration tests against a real PostgreSQL server (`DATABASE_URL`, default the local one): each
+//! test gets its own migrated database. One test binary, so the crate links once.
+
+mod customers;
+mod deployments;
+mod events;
+mod jobs;
+mod migrations;
+mod pool;
+mod registry_pushes;
+mod tenant_db_admin;
+mod tenants;
