@@ -5,6 +5,7 @@
 //! [`ports::RegistryCredentials`] (the gateway). Wire shapes live in [`wire`], the error policy in
 //! [`error`], authentication in [`auth`], metrics in [`metrics`], the OpenAPI document in [`openapi`].
 
+pub mod adapters;
 pub mod auth;
 pub mod error;
 pub mod handlers;

@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use fly_client::{BreakerState, CallObserver};
 use tenant_domain::QueueStats;
 
 type Labels = Vec<(&'static str, String)>;
@@ -23,13 +24,8 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
-/// Circuit breaker position, as the gauge reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    Closed = 0,
-    HalfOpen = 1,
-    Open = 2,
-}
+/// Reads a circuit breaker's current state (called at scrape time).
+pub type BreakerProbe = Box<dyn Fn() -> BreakerState + Send + Sync>;
 
 /// Every metric the server exports, in one registry.
 pub struct Metrics {
@@ -41,6 +37,7 @@ pub struct Metrics {
     fly_calls: Family<Labels, Counter>,
     fly_call_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     breakers: Family<Labels, Gauge>,
+    breaker_probes: Mutex<Vec<(String, BreakerProbe)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,7 +72,7 @@ impl Metrics {
         registry.register("job_outcomes", "Finished job attempts by kind and outcome", job_outcomes.clone());
         registry.register("fly_calls", "Calls to Fly and the registry by operation and outcome", fly_calls.clone());
         registry.register("fly_call_duration_seconds", "Latency of calls to Fly by operation", fly_call_seconds.clone());
-        registry.register("circuit_breaker_state", "Breaker per upstream: 0 closed, 1 half-open, 2 open", breakers.clone());
+        registry.register("circuit_breaker_state", "Breaker per upstream: 0 closed, 1 open, 2 half-open", breakers.clone());
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -85,6 +82,7 @@ impl Metrics {
             fly_calls,
             fly_call_seconds,
             breakers,
+            breaker_probes: Mutex::new(Vec::new()),
         }
     }
 
@@ -121,16 +119,31 @@ impl Metrics {
     }
 
     pub fn set_breaker_state(&self, upstream: &str, state: BreakerState) {
-        self.breakers.get_or_create(&vec![("upstream", upstream.to_owned())]).set(state as i64);
+        self.breakers.get_or_create(&vec![("upstream", upstream.to_owned())]).set(state.as_gauge());
+    }
+
+    /// Reports `upstream`'s breaker state on every scrape.
+    pub fn add_breaker_probe(&self, upstream: impl Into<String>, probe: BreakerProbe) {
+        self.breaker_probes.lock().unwrap_or_else(|p| p.into_inner()).push((upstream.into(), probe));
     }
 
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
+        for (upstream, probe) in self.breaker_probes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            self.set_breaker_state(upstream, probe());
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &registry);
         out
+    }
+}
+
+/// The fly-client's call hook feeds the Fly call counters.
+impl CallObserver for Metrics {
+    fn on_call(&self, upstream: &str, operation: &str, outcome: &str, elapsed: Duration) {
+        self.record_fly_call(&format!("{upstream}.{operation}"), outcome, elapsed);
     }
 }
 
@@ -145,7 +158,8 @@ mod tests {
         m.set_queue_stats(QueueStats { queued: 3, running: 1, dead: 2, retrying: 1 });
         m.record_fly_call("create_app", "ok", Duration::from_millis(30));
         m.record_job_outcome("provision", "retried");
-        m.set_breaker_state("machines", BreakerState::Open);
+        m.add_breaker_probe("machines", Box::new(|| BreakerState::HalfOpen));
+        m.on_call("registry", "resolve", "transient", Duration::from_millis(3));
         let text = m.render();
         for needle in [
             r#"http_requests_total{method="GET",route="/api/v1/tenants/{id}/status",status="200"} 1"#,
@@ -154,6 +168,7 @@ mod tests {
             r#"fly_calls_total{operation="create_app",outcome="ok"} 1"#,
             r#"job_outcomes_total{kind="provision",outcome="retried"} 1"#,
             r#"circuit_breaker_state{upstream="machines"} 2"#,
+            r#"fly_calls_total{operation="registry.resolve",outcome="transient"} 1"#,
             "http_request_duration_seconds_bucket",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

@@ -1,1 +1,56 @@
-fn main() {}
+//! `management-api`: `serve`, `migrate`, `token mint`.
+
+use anyhow::Context;
+use clap::Parser;
+use management_api::cli::{Cli, Command, TokenCommand};
+use management_api::settings::{RawSettings, Settings};
+use management_api::{Application, startup, telemetry, token};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve => {
+            let settings = Settings::load(file, None).context("configuration")?;
+            telemetry::init(settings.log_format);
+            let app = Application::build(settings).await?;
+            let stop = app.shutdown_token();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                stop.cancel();
+            });
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let settings = Settings::load(file, None).context("configuration")?;
+            telemetry::init(settings.log_format);
+            startup::migrate(&settings.database_url).await
+        }
+        Command::Token { command: TokenCommand::Mint { sub, email, name, ttl } } => {
+            let raw = RawSettings::load(file, None).context("configuration")?;
+            println!("{}", token::mint(&raw, &sub, &email, name, ttl)?);
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,155 @@
+//! Server configuration: [`raw`] layering, then validation into typed settings that say which variable
+//! is missing or malformed.
+
+pub mod raw;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use management_http::auth::{CustomerPolicy, JwtSettings};
+use secrecy::SecretString;
+
+pub use raw::{RawSettings, SettingsError};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Everything the server needs, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: SecretString,
+    pub database_pool_size: usize,
+    pub migrate_on_start: bool,
+    pub workers_enabled: bool,
+    pub worker_count: usize,
+    pub listen_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub json_body_limit: usize,
+    pub event_poll_interval: Duration,
+    pub shutdown_timeout: Duration,
+    pub jwt: JwtSettings,
+    pub customer_policy: CustomerPolicy,
+    /// `None` when `FLY_ENABLED=false`.
+    pub fly: Option<FlySettings>,
+}
+
+/// Fly and the registry gateway (both exist only when the cloud is enabled).
+#[derive(Debug, Clone)]
+pub struct FlySettings {
+    pub api_token: SecretString,
+    pub org_slug: String,
+    pub shared_registry_app: String,
+    pub machines_api_url: String,
+    pub registry_url: String,
+    pub registry_username: String,
+    pub registry_password: SecretString,
+    pub subdomain_suffix: String,
+    pub certificates_enabled: bool,
+    pub tenant_db_admin_url: SecretString,
+    pub tenant_db_host: String,
+    pub api_external_url: Option<String>,
+    pub tenant_jwt_issuer: Option<String>,
+    pub gateway_listen_addr: SocketAddr,
+    pub gateway_public_host: String,
+    pub gateway_signing_key: SecretString,
+    pub gateway_credential_ttl: Duration,
+    pub gateway_public_scheme: Option<String>,
+}
+
+fn required<T>(value: Option<T>, var: &str, why: &str) -> Result<T, SettingsError> {
+    value.ok_or_else(|| SettingsError(format!("{var} is required{why}")))
+}
+
+fn socket(value: &str, var: &str) -> Result<SocketAddr, SettingsError> {
+    value.parse().map_err(|_| SettingsError(format!("{var}: `{value}` is not a host:port socket address")))
+}
+
+impl Settings {
+    /// Loads defaults, the optional file and the environment (`env`: the process environment when `None`).
+    pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
+        Self::from_raw(RawSettings::load(file, env)?)
+    }
+
+    pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
+        let log_format = match raw.log_format.as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => return Err(SettingsError(format!("LOG_FORMAT: `{other}` is not json or pretty"))),
+        };
+        if raw.database_pool_size == 0 {
+            return Err(SettingsError("DATABASE_POOL_SIZE must be at least 1".into()));
+        }
+        let public_keys_pem = raw.jwt_public_key_pem.into_iter().collect();
+        let jwks_json = match raw.jwt_jwks_file {
+            Some(path) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| SettingsError(format!("JWT_JWKS_FILE: cannot read {path}: {e}")))?,
+            ),
+            None => None,
+        };
+        let jwt = JwtSettings {
+            hs256_secret: raw.jwt_secret,
+            public_keys_pem,
+            jwks_json,
+            issuer: raw.jwt_issuer,
+            audience: raw.jwt_audience,
+            leeway_secs: raw.jwt_leeway_secs,
+        };
+        let fly = if raw.fly_enabled {
+            let why = " when FLY_ENABLED=true";
+            let api_token = required(raw.fly_api_token, "FLY_API_TOKEN", why)?;
+            let tenant_db_host = match (raw.tenant_db_host, &raw.fly_postgres_app) {
+                (Some(host), _) => host,
+                (None, Some(app)) => format!("{app}.internal:5432"),
+                (None, None) => return Err(SettingsError(format!("FLY_POSTGRES_APP or TENANT_DB_HOST is required{why}"))),
+            };
+            Some(FlySettings {
+                registry_password: raw.fly_registry_password.unwrap_or_else(|| api_token.clone()),
+                api_token,
+                org_slug: required(raw.fly_org_slug, "FLY_ORG_SLUG", why)?,
+                shared_registry_app: required(raw.fly_shared_registry_app, "FLY_SHARED_REGISTRY_APP", why)?,
+                machines_api_url: raw.fly_machines_api_url,
+                registry_url: raw.fly_registry_url,
+                registry_username: raw.fly_registry_username,
+                subdomain_suffix: required(raw.fly_subdomain_suffix, "FLY_SUBDOMAIN_SUFFIX", why)?,
+                certificates_enabled: raw.fly_certificates_enabled,
+                tenant_db_admin_url: required(raw.tenant_db_admin_url, "TENANT_DB_ADMIN_URL", why)?,
+                tenant_db_host,
+                api_external_url: raw.api_external_url,
+                tenant_jwt_issuer: raw.tenant_jwt_issuer,
+                gateway_listen_addr: socket(&raw.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?,
+                gateway_public_host: required(raw.gateway_public_host, "GATEWAY_PUBLIC_HOST", why)?,
+                gateway_signing_key: required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,
+                gateway_credential_ttl: Duration::from_secs(raw.gateway_credential_ttl_secs.max(60)),
+                gateway_public_scheme: raw.gateway_public_scheme,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            database_url: required(raw.database_url, "DATABASE_URL", "")?,
+            database_pool_size: raw.database_pool_size,
+            migrate_on_start: raw.migrate_on_start,
+            workers_enabled: raw.workers_enabled,
+            worker_count: raw.worker_count.max(1),
+            listen_addr: socket(&raw.listen_addr, "LISTEN_ADDR")?,
+            log_format,
+            json_body_limit: raw.json_body_limit,
+            event_poll_interval: Duration::from_millis(raw.event_poll_interval_ms.max(10)),
+            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            jwt,
+            customer_policy: if raw.auth_create_customers {
+                CustomerPolicy::CreateOnFirstUse
+            } else {
+                CustomerPolicy::RequireExisting
+            },
+            fly,
+        })
+    }
+}

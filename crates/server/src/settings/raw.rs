@@ -1,0 +1,110 @@
+//! The flat settings as layered by the `config` crate: built-in defaults, an optional TOML file, then
+//! the environment. Keys are the seed's environment variable names, lowercased (`FLY_API_TOKEN` is
+//! `fly_api_token` in the file).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use config::{Config, ConfigError, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Every setting, before cross-field validation. Secrets are `SecretString` from the moment they are read.
+#[derive(Debug, Deserialize)]
+pub struct RawSettings {
+    pub database_url: Option<SecretString>,
+    pub database_pool_size: usize,
+    pub migrate_on_start: bool,
+    pub workers_enabled: bool,
+    pub worker_count: usize,
+    pub listen_addr: String,
+    pub log_format: String,
+    pub json_body_limit: usize,
+    pub event_poll_interval_ms: u64,
+    pub shutdown_timeout_secs: u64,
+
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_public_key_pem: Option<String>,
+    pub jwt_jwks_file: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwt_leeway_secs: u64,
+    pub auth_create_customers: bool,
+
+    pub fly_enabled: bool,
+    pub fly_api_token: Option<SecretString>,
+    pub fly_org_slug: Option<String>,
+    pub fly_shared_registry_app: Option<String>,
+    pub fly_machines_api_url: String,
+    pub fly_registry_url: String,
+    pub fly_registry_username: String,
+    /// Defaults to the Fly token (registry.fly.io takes it as the password).
+    pub fly_registry_password: Option<SecretString>,
+    pub fly_subdomain_suffix: Option<String>,
+    pub fly_postgres_app: Option<String>,
+    pub fly_certificates_enabled: bool,
+    pub tenant_db_admin_url: Option<SecretString>,
+    /// `host:port` tenant apps reach their database at; defaults to `{FLY_POSTGRES_APP}.internal:5432`.
+    pub tenant_db_host: Option<String>,
+    pub api_external_url: Option<String>,
+    pub tenant_jwt_issuer: Option<String>,
+
+    pub gateway_listen_addr: String,
+    pub gateway_public_host: Option<String>,
+    pub gateway_signing_key: Option<SecretString>,
+    pub gateway_credential_ttl_secs: u64,
+    pub gateway_public_scheme: Option<String>,
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("database_pool_size", "16"),
+    ("migrate_on_start", "true"),
+    ("workers_enabled", "true"),
+    ("worker_count", "2"),
+    ("listen_addr", "127.0.0.1:8080"),
+    ("log_format", "pretty"),
+    ("json_body_limit", "65536"),
+    ("event_poll_interval_ms", "500"),
+    ("shutdown_timeout_secs", "30"),
+    ("jwt_leeway_secs", "30"),
+    ("auth_create_customers", "true"),
+    ("fly_enabled", "false"),
+    ("fly_machines_api_url", "https://api.machines.dev/v1"),
+    ("fly_registry_url", "https://registry.fly.io"),
+    ("fly_registry_username", "x"),
+    ("fly_certificates_enabled", "true"),
+    ("gateway_listen_addr", "127.0.0.1:5000"),
+    ("gateway_credential_ttl_secs", "3600"),
+];
+
+/// A setting that could not be read, named by its environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+fn describe(e: ConfigError) -> SettingsError {
+    match e {
+        // Never echo the value: it may be a secret put in the wrong variable.
+        ConfigError::Type { key: Some(key), expected, .. } => {
+            SettingsError(format!("{}: invalid value, expected {expected}", key.to_uppercase()))
+        }
+        ConfigError::Message(m) => SettingsError(m),
+        other => SettingsError(other.to_string()),
+    }
+}
+
+impl RawSettings {
+    /// Layers defaults, `file` (TOML, when given) and `env` (the process environment when `None`).
+    pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder();
+        for (key, value) in DEFAULTS {
+            builder = builder.set_default(*key, *value).map_err(describe)?;
+        }
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        let env_source = Environment::default().ignore_empty(true).source(env.map(|m| m.into_iter().collect()));
+        let config = builder.add_source(env_source).build().map_err(describe)?;
+        config.try_deserialize().map_err(describe)
+    }
+}

@@ -1,0 +1,137 @@
+//! [`Application`]: binds the listeners, starts the servers and the workers; shared by `main` and the
+//! tests (which bind port 0 and read the bound addresses back).
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use management_http::AppState;
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing_actix_web::TracingLogger;
+
+use crate::settings::Settings;
+use crate::wiring;
+
+/// A running server: API listener, optional gateway listener, optional workers.
+pub struct Application {
+    api_addr: SocketAddr,
+    gateway_addr: Option<SocketAddr>,
+    api: Server,
+    gateway: Option<Server>,
+    workers: Option<JoinHandle<()>>,
+    shutdown: CancellationToken,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("api_addr", &self.api_addr)
+            .field("gateway_addr", &self.gateway_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("{what}: cannot listen on {addr}"))
+}
+
+impl Application {
+    /// Connects to the database (and migrates when configured), wires every layer and starts serving.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.migrate_on_start {
+            migrate(&settings.database_url).await?;
+        }
+        let pool = wiring::pool(&settings)?;
+        tenant_persistence::check_connection(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: the database does not answer: {e}"))?;
+        let wired = wiring::wire(&settings, pool)?;
+        let shutdown = CancellationToken::new();
+
+        let listener = bind(settings.listen_addr, "LISTEN_ADDR")?;
+        let api_addr = listener.local_addr()?;
+        let state = wired.state.clone();
+        let api = HttpServer::new(move || {
+            App::new().wrap(TracingLogger::default()).configure(management_http::configure(state.clone()))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .run();
+
+        let (gateway, gateway_addr) = match (wired.gateway, &settings.fly) {
+            (Some(gw), Some(fly)) => {
+                let listener = bind(fly.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?;
+                let addr = listener.local_addr()?;
+                let server = HttpServer::new(move || {
+                    App::new().wrap(TracingLogger::default()).configure(registry_gateway::configure(gw.clone()))
+                })
+                .listen(listener)?
+                .disable_signals()
+                .shutdown_timeout(settings.shutdown_timeout.as_secs())
+                .run();
+                (Some(server), Some(addr))
+            }
+            _ => (None, None),
+        };
+
+        let workers = match (&wired.service, settings.workers_enabled) {
+            (Some(service), true) => Some(tenant_provisioner::Workers::spawn(service.clone(), shutdown.clone())),
+            _ => None,
+        };
+        tracing::info!(%api_addr, ?gateway_addr, workers = workers.is_some(), "management-api started");
+        Ok(Self { api_addr, gateway_addr, api, gateway, workers, shutdown, state: wired.state })
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway_addr
+    }
+
+    /// The API's shared state (tests read repositories and metrics through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancel to stop the application gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled or a server stops; then stops accepting, lets
+    /// in-flight requests finish (up to the shutdown timeout) and lets workers stop between steps.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handles: Vec<ServerHandle> =
+            std::iter::once(self.api.handle()).chain(self.gateway.as_ref().map(Server::handle)).collect();
+        let api = tokio::spawn(self.api);
+        let gateway = self.gateway.map(tokio::spawn);
+        self.shutdown.cancelled().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        futures::future::join_all(handles.iter().map(|h| h.stop(true))).await;
+        api.await.context("API server task")?.context("API server")?;
+        if let Some(gw) = gateway {
+            gw.await.context("gateway server task")?.context("gateway server")?;
+        }
+        if let Some(workers) = self.workers {
+            workers.await.context("workers")?;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Applies pending migrations.
+pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
+    let applied = tenant_persistence::run_migrations(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+    tracing::info!(count = applied.len(), ?applied, "migrations applied");
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Builds the object graph from settings: pool and repositories, JWT verifier, metrics, and, when the
+//! cloud is enabled, the Fly clients, the tenant service and the registry gateway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use fly_client::{HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig};
+use management_http::auth::JwtVerifier;
+use management_http::metrics::Metrics;
+use management_http::{ApiSettings, AppState, ReadinessCheck};
+use registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
+use tenant_domain::{RegistryTarget, Repositories};
+use tenant_persistence::{PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, build_pool, check_connection};
+use tenant_provisioner::{ProvisionerConfig, TenantService};
+
+use crate::settings::{FlySettings, Settings};
+
+/// What `Application::build` assembles.
+pub struct Wired {
+    pub pool: PgPool,
+    pub state: AppState,
+    pub service: Option<Arc<TenantService>>,
+    pub gateway: Option<GatewayState>,
+}
+
+impl std::fmt::Debug for Wired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wired").field("state", &self.state).field("cloud", &self.service.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Readiness: the pool can hand out a connection that answers `SELECT 1`.
+struct PoolReadiness(PgPool);
+
+#[async_trait]
+impl ReadinessCheck for PoolReadiness {
+    async fn check(&self) -> Result<(), String> {
+        check_connection(&self.0).await.map_err(|e| e.to_string())
+    }
+}
+
+pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    let mut config = PoolConfig::new(settings.database_url.clone());
+    config.max_size = settings.database_pool_size;
+    build_pool(&config).context("DATABASE_URL: cannot build the connection pool")
+}
+
+pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
+    let repos = PgRepositories::new(pool.clone());
+    let verifier = JwtVerifier::new(settings.jwt.clone()).context("JWT settings")?;
+    let metrics = Arc::new(Metrics::new());
+    let api_settings = ApiSettings {
+        json_limit: settings.json_body_limit,
+        event_poll_interval: settings.event_poll_interval,
+        event_heartbeat: Duration::from_secs(15),
+        tenant_db_host: settings.fly.as_ref().map(|f| f.tenant_db_host.clone()).unwrap_or_else(|| "localhost:5432".into()),
+    };
+    let mut state = AppState::new(repos.clone(), Arc::new(verifier))
+        .with_metrics(metrics.clone())
+        .with_readiness(Arc::new(PoolReadiness(pool.clone())))
+        .with_customer_policy(settings.customer_policy)
+        .with_settings(api_settings);
+    let (service, gateway) = match &settings.fly {
+        Some(fly) => {
+            let (service, issuer, gateway) = cloud(settings, fly, &repos, &metrics)?;
+            state = state.with_commands(service.clone()).with_credentials(issuer);
+            (Some(service), Some(gateway))
+        }
+        None => (None, None),
+    };
+    Ok(Wired { pool, state, service, gateway })
+}
+
+type Cloud = (Arc<TenantService>, Arc<CredentialIssuer>, GatewayState);
+
+fn cloud(settings: &Settings, fly: &FlySettings, repos: &Repositories, metrics: &Arc<Metrics>) -> anyhow::Result<Cloud> {
+    let machines = HttpFlyMachines::new(MachinesConfig::new(&fly.machines_api_url, fly.api_token.clone(), &fly.org_slug))
+        .context("FLY_MACHINES_API_URL / FLY_API_TOKEN")?
+        .with_observer(metrics.clone());
+    let registry = HttpRegistry::new(RegistryConfig::new(
+        &fly.registry_url,
+        &fly.registry_username,
+        fly.registry_password.clone(),
+    ))
+    .context("FLY_REGISTRY_URL")?
+    .with_observer(metrics.clone());
+    let machines = Arc::new(machines);
+    let registry = Arc::new(registry);
+    let (m, r) = (machines.clone(), registry.clone());
+    metrics.add_breaker_probe("machines", Box::new(move || m.breaker_state()));
+    metrics.add_breaker_probe("registry", Box::new(move || r.breaker_state()));
+
+    let upstream_url = url::Url::parse(&fly.registry_url).context("FLY_REGISTRY_URL is not a URL")?;
+    let upstream_host = match (upstream_url.host_str(), upstream_url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => anyhow::bail!("FLY_REGISTRY_URL has no host"),
+    };
+    let target = RegistryTarget::new(&fly.gateway_public_host, &fly.shared_registry_app);
+    let mut config = ProvisionerConfig::new(target, upstream_host, &fly.subdomain_suffix, &fly.tenant_db_host);
+    config.certificates_enabled = fly.certificates_enabled;
+    config.worker.workers = settings.worker_count;
+    if let Some(url) = &fly.api_external_url {
+        config.machine.api_external_url = url.clone();
+        config.machine.api_server_url = url.clone();
+    }
+    if let Some(iss) = &fly.tenant_jwt_issuer {
+        config.machine.jwt_issuer = iss.clone();
+    }
+    let db_admin = Arc::new(PgTenantDatabaseAdmin::new(fly.tenant_db_admin_url.clone()));
+    let service = Arc::new(TenantService::new(repos.clone(), machines, registry, db_admin, config));
+
+    let issuer = Arc::new(CredentialIssuer::new(
+        fly.gateway_signing_key.clone(),
+        fly.gateway_credential_ttl,
+        fly.gateway_public_host.clone(),
+        fly.shared_registry_app.clone(),
+    ));
+    let upstream = UpstreamConfig {
+        base_url: upstream_url,
+        username: fly.registry_username.clone(),
+        password: fly.registry_password.clone(),
+    };
+    let mut gateway = GatewayState::new(issuer.clone(), upstream, repos.tenants.clone(), repos.registry_pushes.clone());
+    if let Some(scheme) = &fly.gateway_public_scheme {
+        gateway = gateway.with_public_scheme(scheme.clone());
+    }
+    Ok((service, issuer, gateway))
+}
