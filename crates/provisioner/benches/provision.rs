@@ -1,0 +1,2 @@
+//! Provisioning benchmark (placeholder main until the harness lands).
+fn main() {}
