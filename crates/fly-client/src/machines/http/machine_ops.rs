@@ -111,8 +111,13 @@ impl HttpFlyMachines {
                     Err(f) => Err(f),
                 }
             });
+            let slice_started = Instant::now();
             if reached.await? {
                 return Ok(());
+            }
+            // Fly answers 408 only after the slice; an early 408 must not turn into a busy loop.
+            if slice_started.elapsed() < Duration::from_millis(500) {
+                tokio::time::sleep(Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()))).await;
             }
             if Instant::now() >= deadline {
                 return Err(FlyError::Transient(format!(

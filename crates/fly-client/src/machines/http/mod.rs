@@ -101,7 +101,9 @@ fn api_root(base: &str) -> FlyResult<Url> {
         return Err(FlyError::Config("Machines API base URL must be http(s)".into()));
     }
     let path = url.path().trim_end_matches('/').to_string();
-    if !path.ends_with("/v1") {
+    if path.ends_with("/v1") {
+        url.set_path(&path);
+    } else {
         url.set_path(&format!("{path}/v1"));
     }
     Ok(url)
