@@ -1,0 +1,209 @@
+//! The test harness: a real `Application` (port 0) on its own migrated database, with mock-fly as Fly
+//! and its registry as the gateway's upstream when the cloud is enabled.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use management_api::Application;
+use management_api::settings::Settings;
+use management_http::AppState;
+use management_http::auth::{Claims, mint_hs256};
+use mock_fly::{MockFly, MockFlyConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tenant_persistence::testing::{TestDb, test_database};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const JWT_SECRET: &str = "jwt-secret-for-tests-0123456789-abcdefghij";
+pub const JWT_ISSUER: &str = "https://issuer.test";
+pub const GATEWAY_KEY: &str = "gateway-signing-key-for-tests-0123456789";
+pub const REPOSITORY: &str = "tenant-images";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub fly: bool,
+    pub workers: bool,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { fly: true, workers: true, env: Vec::new() }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub gateway: Option<SocketAddr>,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub mock: Option<MockFly>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    // Last: dropped after the app stopped using it.
+    pub db: TestDb,
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The environment a test app starts with (before `Options::env` overrides).
+pub fn base_env(db_url: &SecretString) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    for (k, v) in [
+        ("DATABASE_URL", db_url.expose_secret()),
+        ("DATABASE_POOL_SIZE", "8"),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("MIGRATE_ON_START", "false"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("JWT_ISSUER", JWT_ISSUER),
+        ("JWT_LEEWAY_SECS", "5"),
+        ("LOG_FORMAT", "json"),
+        ("EVENT_POLL_INTERVAL_MS", "50"),
+        ("SHUTDOWN_TIMEOUT_SECS", "5"),
+    ] {
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    env
+}
+
+impl TestApp {
+    pub async fn spawn(opts: Options) -> TestApp {
+        let db = test_database().await.expect("test database");
+        let mut env = base_env(&db.url());
+        let mock = if opts.fly { Some(MockFly::start(MockFlyConfig::default()).await.expect("mock-fly")) } else { None };
+        if let Some(m) = &mock {
+            let gw = format!("127.0.0.1:{}", free_port());
+            for (k, v) in [
+                ("FLY_ENABLED", "true".to_owned()),
+                ("FLY_API_TOKEN", m.token().to_owned()),
+                ("FLY_ORG_SLUG", "test-org".to_owned()),
+                ("FLY_SHARED_REGISTRY_APP", REPOSITORY.to_owned()),
+                ("FLY_MACHINES_API_URL", m.machines_url()),
+                ("FLY_REGISTRY_URL", m.registry_url()),
+                ("FLY_SUBDOMAIN_SUFFIX", "sites.example.test".to_owned()),
+                ("TENANT_DB_ADMIN_URL", test_support::db::admin_url()),
+                ("TENANT_DB_HOST", "127.0.0.1:5432".to_owned()),
+                ("GATEWAY_LISTEN_ADDR", gw.clone()),
+                ("GATEWAY_PUBLIC_HOST", gw),
+                ("GATEWAY_PUBLIC_SCHEME", "http".to_owned()),
+                ("GATEWAY_SIGNING_KEY", GATEWAY_KEY.to_owned()),
+                ("WORKERS_ENABLED", opts.workers.to_string()),
+            ] {
+                env.insert(k.to_owned(), v);
+            }
+        }
+        for (k, v) in opts.env {
+            env.insert(k.to_owned(), v);
+        }
+        let settings = Settings::load(None, Some(env)).expect("settings");
+        let app = Application::build(settings).await.expect("application");
+        let (addr, gateway, state) = (app.api_addr(), app.gateway_addr(), app.state().clone());
+        let shutdown = app.shutdown_token();
+        let task = tokio::spawn(app.run_until_stopped());
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        TestApp { addr, gateway, http, state, mock, shutdown, task: Some(task), db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A valid token for `sub` (email `{sub}@example.test`).
+    pub fn token(&self, sub: &str) -> String {
+        token_with(sub, JWT_SECRET, Some(JWT_ISSUER), 600)
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.call(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    /// Creates a tenant and returns its id.
+    pub async fn create_tenant(&self, token: &str, name: &str) -> String {
+        let resp = self.call(reqwest::Method::POST, "/api/v1/tenants", Some(token), Some(&serde_json::json!({"name": name}))).await;
+        assert_eq!(resp.status(), 202, "create: {}", resp.text().await.unwrap_or_default());
+        let v: Value = resp.json().await.unwrap();
+        v["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls `/status` until it answers `want` (panics on `failed` unless wanted, or after `timeout`).
+    pub async fn wait_status(&self, token: &str, id: &str, want: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let resp = self.get(&format!("/api/v1/tenants/{id}/status"), token).await;
+            assert_eq!(resp.status(), 200);
+            let v: Value = resp.json().await.unwrap();
+            let status = v["data"]["status"].as_str().unwrap().to_owned();
+            if status == want {
+                return v;
+            }
+            assert!(status != "failed", "tenant failed: {v}");
+            assert!(Instant::now() < deadline, "timed out waiting for {want}; last {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the app gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("app task").expect("app stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A token signed with `secret`, issued by `issuer`, expiring in `ttl` seconds (negative: expired).
+pub fn token_with(sub: &str, secret: &str, issuer: Option<&str>, ttl: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: sub.to_owned(),
+        email: Some(format!("{sub}@example.test")),
+        name: Some(format!("User {sub}")),
+        exp: now + ttl,
+        iat: Some(now),
+        nbf: None,
+        iss: issuer.map(Into::into),
+        aud: None,
+    };
+    mint_hs256(&SecretString::from(secret.to_owned()), &claims).unwrap()
+}
+
+/// A unique user id for a test.
+pub fn user() -> String {
+    format!("user-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Builds a small OCI image and pushes it with skopeo to `{registry}/{repository}:{tag}` with the
+/// credential from a registry-token answer.
+pub async fn push_image(registry: &str, repository: &str, tag: &str, username: &str, token: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = format!("layer of {tag}");
+    let image = test_support::oci::build_image(dir.path(), "v1", &[layer.as_bytes()], false).unwrap();
+    test_support::oci::skopeo_push(&image, &format!("{registry}/{repository}:{tag}"), Some((username, token)), &[])
+        .await
+        .expect("skopeo push through the gateway");
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the HTTP API through the real server (one binary, several modules).
+
+mod cli_types;
+mod contract;
+mod helpers;
