@@ -1,0 +1,60 @@
+//! Deploys of one tenant are serialized: however many arrive at once, there is one machine and it runs
+//! the last accepted image; older pending deployments are superseded.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, images};
+use tenant_domain::{DeploymentStatus, TenantState};
+
+const T: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
+    let mut h = Harness::start().await;
+    h.start_workers();
+    let t = h.provisioned("busy", "basic").await;
+
+    // A burst of identical first deploys: never two machines.
+    images::push(&h.mock, &t.id, "v1").await;
+    let image = h.image(&t.id);
+    let burst = (0..6).map(|_| h.service.deploy(h.customer.id, t.id, &image));
+    for r in futures::future::join_all(burst).await {
+        r.unwrap();
+    }
+    // New images pushed and deployed back to back while earlier rollouts run.
+    let mut last = String::new();
+    for v in ["v2", "v3", "v4"] {
+        last = images::push(&h.mock, &t.id, v).await;
+        h.service.deploy(h.customer.id, t.id, &image).await.unwrap();
+    }
+
+    let deadline = std::time::Instant::now() + T;
+    let t = loop {
+        let now = h.repos.tenants.get(t.id).await.unwrap();
+        if now.state == TenantState::Running && now.deployed_digest.as_deref() == Some(last.as_str()) {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {} {:?}", now.state, now.status_message);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    // Let any queued no-op deploy job settle, then check the end state.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = h.mock.state();
+    let machines = s.machines_of(&t.fly_app_name);
+    assert_eq!(machines.len(), 1, "one machine");
+    assert_eq!(machines[0].image, images::pinned(&h.mock, &last));
+    assert!(s.destroyed_machines.is_empty());
+    let creates = h.mock.requests().iter().filter(|r| r.op.as_deref() == Some("create_machine")).count();
+    assert_eq!(creates, 1);
+
+    let history = h.repos.deployments.list_for_tenant(t.id).await.unwrap();
+    assert_eq!(history.len(), 9);
+    assert_eq!(history[0].status, DeploymentStatus::Succeeded, "the last accepted won");
+    assert_eq!(history[0].digest.as_deref(), Some(last.as_str()));
+    assert!(history.iter().all(|d| d.status.is_finished()), "{history:?}");
+    assert!(history.iter().any(|d| d.status == DeploymentStatus::Superseded));
+    assert_eq!(h.repos.tenants.get(t.id).await.unwrap().state, TenantState::Running);
+    h.stop_workers().await;
+}
