@@ -41,10 +41,21 @@ impl Selector {
 
 #[derive(Debug)]
 enum Kind {
-    FailNth { n: u32, status: u16 },
-    FailNext { remaining: u32, status: u16 },
-    RateLimit { remaining: u32, retry_after: Option<u64> },
-    DropNth { n: u32 },
+    FailNth {
+        n: u32,
+        status: u16,
+    },
+    FailNext {
+        remaining: u32,
+        status: u16,
+    },
+    RateLimit {
+        remaining: u32,
+        retry_after: Option<u64>,
+    },
+    DropNth {
+        n: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -86,7 +97,13 @@ impl Faults {
 
     /// The next `count` matching calls answer `status`.
     pub fn fail_next(&self, op: impl AsRef<str>, count: u32, status: u16) {
-        self.push(op.as_ref(), Kind::FailNext { remaining: count, status });
+        self.push(
+            op.as_ref(),
+            Kind::FailNext {
+                remaining: count,
+                status,
+            },
+        );
     }
 
     /// Every matching call waits `d` before it is handled (replaces an earlier latency for the same selector).
@@ -101,7 +118,13 @@ impl Faults {
     /// The next `count` matching calls answer 429 `{"error":"rate limit exceeded"}`, with
     /// `Retry-After: <secs>` when given (Fly does not document the header, so both must be handled).
     pub fn rate_limit_429(&self, op: impl AsRef<str>, count: u32, retry_after: Option<u64>) {
-        self.push(op.as_ref(), Kind::RateLimit { remaining: count, retry_after });
+        self.push(
+            op.as_ref(),
+            Kind::RateLimit {
+                remaining: count,
+                retry_after,
+            },
+        );
     }
 
     /// The `n`th matching call from now on (1-based) is carried out, but its connection is cut before
@@ -147,13 +170,18 @@ impl Faults {
             for rule in r.rules.iter_mut().filter(|rule| rule.sel.matches(op)) {
                 rule.seen += 1;
                 let hit = match &mut rule.kind {
-                    Kind::FailNth { n, status } => (rule.seen == *n).then_some(Action::Fail(*status)),
+                    Kind::FailNth { n, status } => {
+                        (rule.seen == *n).then_some(Action::Fail(*status))
+                    }
                     Kind::DropNth { n } => (rule.seen == *n).then_some(Action::Drop),
                     Kind::FailNext { remaining, status } => (*remaining > 0).then(|| {
                         *remaining -= 1;
                         Action::Fail(*status)
                     }),
-                    Kind::RateLimit { remaining, retry_after } => (*remaining > 0).then(|| {
+                    Kind::RateLimit {
+                        remaining,
+                        retry_after,
+                    } => (*remaining > 0).then(|| {
                         *remaining -= 1;
                         Action::TooMany(*retry_after)
                     }),
@@ -164,7 +192,9 @@ impl Faults {
             }
             r.rules.retain(|rule| match &rule.kind {
                 Kind::FailNth { n, .. } | Kind::DropNth { n } => rule.seen < *n,
-                Kind::FailNext { remaining, .. } | Kind::RateLimit { remaining, .. } => *remaining > 0,
+                Kind::FailNext { remaining, .. } | Kind::RateLimit { remaining, .. } => {
+                    *remaining > 0
+                }
             });
             (latency, action)
         })

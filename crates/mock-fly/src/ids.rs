@@ -16,7 +16,10 @@ pub(crate) fn machine_id() -> String {
 
 /// `vol_` and 16 lowercase alphanumerics.
 pub(crate) fn volume_id() -> String {
-    format!("vol_{}", random_from(b"0123456789abcdefghijklmnopqrstuvwxyz", 16))
+    format!(
+        "vol_{}",
+        random_from(b"0123456789abcdefghijklmnopqrstuvwxyz", 16)
+    )
 }
 
 /// 26 Crockford base32 characters, the shape of a ULID (Fly's instance ids and versions).

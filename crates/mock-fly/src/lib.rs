@@ -8,6 +8,11 @@
 //! and is listed by [`MockFly::unknown_routes`]. Over HTTP, `GET /__mock/state` and
 //! `GET /__mock/requests` (no auth) return the same data as JSON.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers bail out early with a ready HttpResponse; size does not matter in a test double"
+)]
+
 mod auth;
 mod config;
 mod ctx;
@@ -36,8 +41,8 @@ pub use faults::Faults;
 pub use ops::Op;
 pub use snapshot::StateSnapshot;
 pub use state::{
-    AppRecord, CertRecord, IpRecord, LeaseRecord, MachineRecord, ManifestRecord, RepoRecord, SecretRecord,
-    VolumeRecord,
+    AppRecord, CertRecord, IpRecord, LeaseRecord, MachineRecord, ManifestRecord, RepoRecord,
+    SecretRecord, VolumeRecord,
 };
 
 /// Media types the registry knows, for tests that build manifests.
@@ -75,17 +80,25 @@ impl MockFly {
         let shared = Arc::new(ctx::Shared::new(config)?);
         let data = web::Data::from(shared.clone());
         let mut server = HttpServer::new(move || {
-            App::new().app_data(data.clone()).default_service(web::to(server::entry))
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(server::entry))
         })
         .workers(2)
         .disable_signals()
         .shutdown_timeout(1)
         .bind(addr)?;
-        let machines_addr = *server.addrs().first().ok_or_else(|| std::io::Error::other("no address bound"))?;
+        let machines_addr = *server
+            .addrs()
+            .first()
+            .ok_or_else(|| std::io::Error::other("no address bound"))?;
         let registry_addr = match registry_addr {
             Some(r) => {
                 server = server.bind(r)?;
-                *server.addrs().last().ok_or_else(|| std::io::Error::other("no registry address bound"))?
+                *server
+                    .addrs()
+                    .last()
+                    .ok_or_else(|| std::io::Error::other("no registry address bound"))?
             }
             None => machines_addr,
         };
@@ -97,7 +110,12 @@ impl MockFly {
         let handle = running.handle();
         tokio::spawn(running);
         tracing::info!(machines = %machines_addr, registry = %registry_addr, "mock-fly listening");
-        Ok(MockFly { shared, machines_addr, registry_addr, handle })
+        Ok(MockFly {
+            shared,
+            machines_addr,
+            registry_addr,
+            handle,
+        })
     }
 
     /// Base URL of the Machines API, e.g. `http://127.0.0.1:PORT` (clients append `/v1/...`).

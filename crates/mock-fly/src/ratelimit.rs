@@ -33,9 +33,10 @@ impl RateLimiter {
         let (rate, burst) = limits(op);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let b = buckets
-            .entry((op, key.to_owned()))
-            .or_insert(Bucket { tokens: burst, at: now });
+        let b = buckets.entry((op, key.to_owned())).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
         b.at = now;
         if b.tokens >= 1.0 {

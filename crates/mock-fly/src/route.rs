@@ -9,8 +9,14 @@ use crate::registry::path::RegPath;
 #[derive(Debug)]
 pub(crate) enum Route {
     /// `/v1/...`; `segs` are the decoded path segments after `/v1/`.
-    Machines { op: Op, segs: Vec<String> },
-    Registry { op: Op, path: RegPath },
+    Machines {
+        op: Op,
+        segs: Vec<String>,
+    },
+    Registry {
+        op: Op,
+        path: RegPath,
+    },
     Inspect(Op),
 }
 
@@ -29,12 +35,13 @@ fn decode(seg: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -118,8 +125,14 @@ mod tests {
     #[test]
     fn classifies_machines_and_registry() {
         let get = Method::GET;
-        assert_eq!(classify(&get, "/v1/apps/a/machines/m1/wait").unwrap().op(), Op::WaitMachine);
-        assert_eq!(classify(&get, "/v2/a/b/manifests/x").unwrap().op(), Op::RegistryManifestGet);
+        assert_eq!(
+            classify(&get, "/v1/apps/a/machines/m1/wait").unwrap().op(),
+            Op::WaitMachine
+        );
+        assert_eq!(
+            classify(&get, "/v2/a/b/manifests/x").unwrap().op(),
+            Op::RegistryManifestGet
+        );
         assert!(classify(&get, "/v1/apps/a/nope").is_none());
         assert!(classify(&get, "/v1/apps//machines").is_none());
     }

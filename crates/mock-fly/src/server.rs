@@ -63,7 +63,12 @@ fn rate_key(segs: &[String]) -> &str {
     }
 }
 
-async fn gated(ctx: &web::Data<Shared>, req: &HttpRequest, route: Route, payload: web::Payload) -> HttpResponse {
+async fn gated(
+    ctx: &web::Data<Shared>,
+    req: &HttpRequest,
+    route: Route,
+    payload: web::Payload,
+) -> HttpResponse {
     let op = route.op();
     let (latency, action) = ctx.faults.decide(op);
     if latency > Duration::ZERO {
@@ -76,7 +81,8 @@ async fn gated(ctx: &web::Data<Shared>, req: &HttpRequest, route: Route, payload
     }
     let token = ctx.config.token.as_str();
     if op.is_registry() && !auth::registry_ok(req, token) {
-        let mut resp = errors::registry(401, "UNAUTHORIZED", "authentication required", json!(null));
+        let mut resp =
+            errors::registry(401, "UNAUTHORIZED", "authentication required", json!(null));
         resp.headers_mut().insert(
             actix_web::http::header::WWW_AUTHENTICATE,
             actix_web::http::header::HeaderValue::from_static("Basic realm=\"mock-fly registry\""),
@@ -131,7 +137,9 @@ fn too_many(op: Op, retry_after: Option<u64>) -> HttpResponse {
 /// receives a complete answer.
 fn dropped(status: actix_web::http::StatusCode) -> HttpResponse {
     let body = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("mock-fly: injected dropped connection"))
+        Err::<Bytes, std::io::Error>(std::io::Error::other(
+            "mock-fly: injected dropped connection",
+        ))
     });
     HttpResponse::build(status).streaming(body)
 }

@@ -26,8 +26,11 @@ pub struct StateSnapshot {
 
 impl StateSnapshot {
     pub(crate) fn of(world: &World) -> Self {
-        let (live, dead): (Vec<_>, Vec<_>) =
-            world.machines.values().cloned().partition(|m| m.state != "destroyed");
+        let (live, dead): (Vec<_>, Vec<_>) = world
+            .machines
+            .values()
+            .cloned()
+            .partition(|m| m.state != "destroyed");
         Self {
             apps: world.apps.values().cloned().collect(),
             machines: live,
@@ -53,7 +56,11 @@ impl StateSnapshot {
 
     /// The digest `repo:tag` points at, if any.
     pub fn tag(&self, repo: &str, tag: &str) -> Option<&str> {
-        self.repositories.get(repo)?.tags.get(tag).map(String::as_str)
+        self.repositories
+            .get(repo)?
+            .tags
+            .get(tag)
+            .map(String::as_str)
     }
 
     /// Human-readable list of whatever still exists for `app` (the app itself, machines, volumes,
@@ -63,8 +70,16 @@ impl StateSnapshot {
         if self.app(app).is_some() {
             out.push(format!("app {app}"));
         }
-        out.extend(self.machines_of(app).iter().map(|m| format!("machine {}", m.id)));
-        out.extend(self.volumes_of(app).iter().map(|v| format!("volume {}", v.id)));
+        out.extend(
+            self.machines_of(app)
+                .iter()
+                .map(|m| format!("machine {}", m.id)),
+        );
+        out.extend(
+            self.volumes_of(app)
+                .iter()
+                .map(|v| format!("volume {}", v.id)),
+        );
         for tag in tags {
             if let Some(d) = self.tag(repo, tag) {
                 out.push(format!("tag {repo}:{tag} -> {d}"));

@@ -129,11 +129,15 @@ pub(crate) struct World {
 impl World {
     /// An app that exists and is past its visibility delay.
     pub(crate) fn visible_app(&self, name: &str) -> Option<&AppRecord> {
-        self.apps.get(name).filter(|a| a.visible_at <= Instant::now())
+        self.apps
+            .get(name)
+            .filter(|a| a.visible_at <= Instant::now())
     }
 
     pub(crate) fn visible_app_mut(&mut self, name: &str) -> Option<&mut AppRecord> {
-        self.apps.get_mut(name).filter(|a| a.visible_at <= Instant::now())
+        self.apps
+            .get_mut(name)
+            .filter(|a| a.visible_at <= Instant::now())
     }
 
     /// A machine of `app` (destroyed ones included).

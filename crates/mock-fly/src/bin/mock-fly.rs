@@ -36,7 +36,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let args = Args::parse();
     let tag_delete = match args.tag_delete.as_str() {
@@ -55,9 +57,19 @@ async fn main() -> anyhow::Result<()> {
     };
     let mock = MockFly::start_with(config, args.listen, args.registry_listen).await?;
     println!("mock-fly machines API: {}/v1", mock.machines_url());
-    println!("mock-fly registry:     {}/v2/  (host {}, Basic auth x:<token>)", mock.registry_url(), mock.registry_host());
-    println!("inspect state:         GET {}/__mock/state", mock.machines_url());
-    println!("inspect requests:      GET {}/__mock/requests", mock.machines_url());
+    println!(
+        "mock-fly registry:     {}/v2/  (host {}, Basic auth x:<token>)",
+        mock.registry_url(),
+        mock.registry_host()
+    );
+    println!(
+        "inspect state:         GET {}/__mock/state",
+        mock.machines_url()
+    );
+    println!(
+        "inspect requests:      GET {}/__mock/requests",
+        mock.machines_url()
+    );
     tokio::signal::ctrl_c().await?;
     println!("mock-fly: stopping");
     mock.stop().await;

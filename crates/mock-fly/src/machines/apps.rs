@@ -29,11 +29,15 @@ fn valid_name(name: &str) -> bool {
         && b.len() <= 63
         && b[0].is_ascii_lowercase()
         && !name.ends_with('-')
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 pub(crate) fn json(world: &World, app: &AppRecord) -> Value {
-    let machines = world.machines.values().filter(|m| m.app == app.name && m.state != "destroyed");
+    let machines = world
+        .machines
+        .values()
+        .filter(|m| m.app == app.name && m.state != "destroyed");
     json!({
         "id": app.id,
         "name": app.name,
@@ -98,7 +102,10 @@ pub(crate) fn get(ctx: &Shared, name: &str) -> HttpResponse {
 
 pub(crate) fn list(ctx: &Shared, q: &Query) -> HttpResponse {
     let world = ctx.world();
-    let org = q.iter().find(|(k, _)| k == "org_slug").map(|(_, v)| v.as_str());
+    let org = q
+        .iter()
+        .find(|(k, _)| k == "org_slug")
+        .map(|(_, v)| v.as_str());
     let apps: Vec<Value> = world
         .apps
         .values()

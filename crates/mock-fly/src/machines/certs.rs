@@ -76,20 +76,28 @@ pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
         .values()
         .any(|a| a.name != app && a.certificates.contains_key(&hostname));
     if elsewhere {
-        return errors::fly(422, format!("Hostname {hostname} has already been taken by another app"));
+        return errors::fly(
+            422,
+            format!("Hostname {hostname} has already been taken by another app"),
+        );
     }
     let a = world.visible_app_mut(app).expect("checked above");
     let cert = a
         .certificates
         .entry(hostname.clone())
-        .or_insert_with(|| CertRecord { hostname, created_at: Utc::now() })
+        .or_insert_with(|| CertRecord {
+            hostname,
+            created_at: Utc::now(),
+        })
         .clone();
     HttpResponse::Created().json(detail(app, &cert))
 }
 
 pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
     let world = ctx.world();
-    let Some(a) = world.visible_app(app) else { return errors::app_not_found() };
+    let Some(a) = world.visible_app(app) else {
+        return errors::app_not_found();
+    };
     let certs: Vec<Value> = a
         .certificates
         .values()
@@ -107,7 +115,9 @@ pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
 
 pub(crate) fn get(ctx: &Shared, app: &str, hostname: &str) -> HttpResponse {
     let world = ctx.world();
-    let Some(a) = world.visible_app(app) else { return errors::app_not_found() };
+    let Some(a) = world.visible_app(app) else {
+        return errors::app_not_found();
+    };
     match a.certificates.get(&hostname.to_ascii_lowercase()) {
         Some(c) => HttpResponse::Ok().json(detail(app, c)),
         None => errors::fly(404, "certificate not found"),
@@ -117,7 +127,9 @@ pub(crate) fn get(ctx: &Shared, app: &str, hostname: &str) -> HttpResponse {
 /// `DELETE /certificates/{hostname}` → 204; `DELETE /certificates/{hostname}/acme` → 200 with the detail.
 pub(crate) fn delete(ctx: &Shared, app: &str, hostname: &str, acme: bool) -> HttpResponse {
     let mut world = ctx.world();
-    let Some(a) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(a) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     match a.certificates.remove(&hostname.to_ascii_lowercase()) {
         Some(c) if acme => HttpResponse::Ok().json(detail(app, &c)),
         Some(_) => HttpResponse::NoContent().finish(),

@@ -24,7 +24,9 @@ pub(crate) fn parse(image: &str) -> Option<ImageName> {
         None => (image, None),
     };
     let (host, path) = match rest.split_once('/') {
-        Some((h, p)) if h.contains('.') || h.contains(':') || h == "localhost" => (h.to_owned(), p.to_owned()),
+        Some((h, p)) if h.contains('.') || h.contains(':') || h == "localhost" => {
+            (h.to_owned(), p.to_owned())
+        }
         _ if rest.contains('/') => ("registry-1.docker.io".to_owned(), rest.to_owned()),
         _ => ("registry-1.docker.io".to_owned(), format!("library/{rest}")),
     };
@@ -35,20 +37,34 @@ pub(crate) fn parse(image: &str) -> Option<ImageName> {
     if repo.is_empty() || tag.as_deref() == Some("") || digest.as_deref() == Some("") {
         return None;
     }
-    let tag = if tag.is_none() && digest.is_none() { Some("latest".to_owned()) } else { tag };
-    Some(ImageName { host, repo, tag, digest })
+    let tag = if tag.is_none() && digest.is_none() {
+        Some("latest".to_owned())
+    } else {
+        tag
+    };
+    Some(ImageName {
+        host,
+        repo,
+        tag,
+        digest,
+    })
 }
 
 /// The machine's `image_ref`, or a 4xx response when Fly could not resolve the image.
 pub(crate) fn resolve(ctx: &Shared, world: &World, image: &str) -> Result<Value, HttpResponse> {
     let Some(name) = parse(image) else {
-        return Err(errors::fly(400, format!("invalid image reference {image:?}")));
+        return Err(errors::fly(
+            400,
+            format!("invalid image reference {image:?}"),
+        ));
     };
     let own = name.host == ctx.registry_host();
     let digest = if own && ctx.config.require_registry_images {
         let repo = world.registry.repos.get(&name.repo);
         let found = match (&name.digest, &name.tag) {
-            (Some(d), _) => repo.filter(|r| r.manifests.contains_key(d)).map(|_| d.clone()),
+            (Some(d), _) => repo
+                .filter(|r| r.manifests.contains_key(d))
+                .map(|_| d.clone()),
             (None, Some(t)) => repo.and_then(|r| r.tags.get(t).cloned()),
             (None, None) => None,
         };
@@ -57,16 +73,21 @@ pub(crate) fn resolve(ctx: &Shared, world: &World, image: &str) -> Result<Value,
             None => {
                 return Err(errors::fly_status(
                     422,
-                    format!("failed to resolve image {image}: failed to get manifest: manifest unknown"),
+                    format!(
+                        "failed to resolve image {image}: failed to get manifest: manifest unknown"
+                    ),
                     "unknown",
                 ));
             }
         }
     } else {
         // A stable stand-in digest for images the mock cannot see.
-        name.digest.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(image))))
+        name.digest
+            .clone()
+            .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(image))))
     };
-    let mut r = json!({ "registry": name.host, "repository": name.repo, "digest": digest, "labels": {} });
+    let mut r =
+        json!({ "registry": name.host, "repository": name.repo, "digest": digest, "labels": {} });
     if let Some(t) = name.tag {
         r["tag"] = json!(t);
     }
@@ -80,11 +101,17 @@ mod tests {
     #[test]
     fn parses_hosts_tags_and_digests() {
         let p = parse("127.0.0.1:5000/a/b:tenant-1").unwrap();
-        assert_eq!((p.host.as_str(), p.repo.as_str(), p.tag.as_deref()), ("127.0.0.1:5000", "a/b", Some("tenant-1")));
+        assert_eq!(
+            (p.host.as_str(), p.repo.as_str(), p.tag.as_deref()),
+            ("127.0.0.1:5000", "a/b", Some("tenant-1"))
+        );
         let p = parse("registry.fly.io/x@sha256:ab").unwrap();
         assert_eq!((p.tag, p.digest.as_deref()), (None, Some("sha256:ab")));
         let p = parse("ubuntu").unwrap();
-        assert_eq!((p.repo.as_str(), p.tag.as_deref()), ("library/ubuntu", Some("latest")));
+        assert_eq!(
+            (p.repo.as_str(), p.tag.as_deref()),
+            ("library/ubuntu", Some("latest"))
+        );
         assert!(parse("host.io/x:").is_none());
     }
 }

@@ -32,8 +32,16 @@ fn address(ip_type: &str) -> String {
     match ip_type {
         "shared_v4" => format!("66.241.124.{}", r.gen_range(1..255)),
         "v4" => format!("137.66.{}.{}", r.gen_range(1..255), r.gen_range(1..255)),
-        "v6" => format!("2a09:8280:1::{:x}:{:x}", r.gen_range(1..0xffff), r.gen_range(1..0xffff)),
-        _ => format!("fdaa:0:1:a7b:{:x}::{:x}", r.gen_range(1..0xffff), r.gen_range(1..0xffff)),
+        "v6" => format!(
+            "2a09:8280:1::{:x}:{:x}",
+            r.gen_range(1..0xffff),
+            r.gen_range(1..0xffff)
+        ),
+        _ => format!(
+            "fdaa:0:1:a7b:{:x}::{:x}",
+            r.gen_range(1..0xffff),
+            r.gen_range(1..0xffff)
+        ),
     }
 }
 
@@ -46,16 +54,20 @@ pub(crate) fn assign(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
     if !["v4", "v6", "shared_v4", "private_v6"].contains(&ip_type.as_str()) {
         return errors::fly(
             400,
-            format!("invalid ip address type {ip_type:?}, expected one of v4, v6, shared_v4, private_v6"),
+            format!(
+                "invalid ip address type {ip_type:?}, expected one of v4, v6, shared_v4, private_v6"
+            ),
         );
     }
     let mut world = ctx.world();
-    let Some(app) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     // An app has at most one shared IPv4; asking again answers the one it has.
-    if ip_type == "shared_v4" {
-        if let Some(existing) = app.ips.iter().find(|i| i.ip_type == "shared_v4") {
-            return HttpResponse::Ok().json(ip_json(existing));
-        }
+    if ip_type == "shared_v4"
+        && let Some(existing) = app.ips.iter().find(|i| i.ip_type == "shared_v4")
+    {
+        return HttpResponse::Ok().json(ip_json(existing));
     }
     let rec = IpRecord {
         ip: address(&ip_type),
@@ -71,7 +83,9 @@ pub(crate) fn assign(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
 
 pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
     let world = ctx.world();
-    let Some(app) = world.visible_app(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app(app) else {
+        return errors::app_not_found();
+    };
     let ips: Vec<Value> = app.ips.iter().map(ip_json).collect();
     HttpResponse::Ok().json(json!({ "ips": ips }))
 }
@@ -79,7 +93,9 @@ pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
 /// 204 on success.
 pub(crate) fn delete(ctx: &Shared, app: &str, ip: &str) -> HttpResponse {
     let mut world = ctx.world();
-    let Some(app) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     let before = app.ips.len();
     app.ips.retain(|i| i.ip != ip);
     if app.ips.len() == before {

@@ -15,12 +15,22 @@ use crate::state::{LeaseRecord, MachineRecord};
 const OWNER: &str = "mock-fly@tokens.fly.io";
 
 fn active(m: &MachineRecord) -> Option<&LeaseRecord> {
-    m.lease.as_ref().filter(|l| l.expires_at > Utc::now().timestamp())
+    m.lease
+        .as_ref()
+        .filter(|l| l.expires_at > Utc::now().timestamp())
 }
 
 fn held_message(m: &MachineRecord, l: &LeaseRecord) -> String {
-    let at = Utc.timestamp_opt(l.expires_at, 0).single().unwrap_or_default();
-    format!("machine ID {} lease currently held by {}, expires at {}", m.id, l.owner, at.to_rfc3339())
+    let at = Utc
+        .timestamp_opt(l.expires_at, 0)
+        .single()
+        .unwrap_or_default();
+    format!(
+        "machine ID {} lease currently held by {}, expires at {}",
+        m.id,
+        l.owner,
+        at.to_rfc3339()
+    )
 }
 
 /// `None` when the write may proceed.
@@ -67,7 +77,10 @@ pub(crate) fn acquire(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let q_ttl = q.iter().find(|(k, _)| k == "ttl").and_then(|(_, v)| v.parse().ok());
+    let q_ttl = q
+        .iter()
+        .find(|(k, _)| k == "ttl")
+        .and_then(|(_, v)| v.parse().ok());
     let ttl = req.ttl.or(q_ttl).unwrap_or(30);
     if ttl <= 0 {
         return errors::fly(400, "ttl must be positive");
@@ -76,7 +89,10 @@ pub(crate) fn acquire(
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
     }
-    let Some(m) = world.machine_mut(app, id).filter(|m| m.state != "destroyed") else {
+    let Some(m) = world
+        .machine_mut(app, id)
+        .filter(|m| m.state != "destroyed")
+    else {
         return errors::machine_not_found(id);
     };
     if let Some(l) = active(m) {
@@ -99,7 +115,9 @@ pub(crate) fn get(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
     }
-    let Some(m) = world.machine_mut(app, id) else { return errors::machine_not_found(id) };
+    let Some(m) = world.machine_mut(app, id) else {
+        return errors::machine_not_found(id);
+    };
     match active(m) {
         Some(l) => wrapped(200, l),
         None => errors::fly(404, "lease not found"),
@@ -114,8 +132,12 @@ pub(crate) fn release(ctx: &Shared, app: &str, id: &str, nonce: Option<&str>) ->
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
     }
-    let Some(m) = world.machine_mut(app, id) else { return errors::machine_not_found(id) };
-    let Some(l) = active(m) else { return errors::fly(404, "lease not found") };
+    let Some(m) = world.machine_mut(app, id) else {
+        return errors::machine_not_found(id);
+    };
+    let Some(l) = active(m) else {
+        return errors::fly(404, "lease not found");
+    };
     if l.nonce != nonce {
         let message = held_message(m, l);
         return HttpResponse::Conflict()

@@ -33,7 +33,14 @@ pub(crate) fn set_state(m: &mut MachineRecord, state: &str, kind: &str, source: 
 }
 
 /// After `delay`, move machine `id` to `state` unless something else happened to it meanwhile.
-pub(crate) fn schedule(ctx: &web::Data<Shared>, id: &str, generation: u64, delay: Duration, state: &'static str, kind: &'static str) {
+pub(crate) fn schedule(
+    ctx: &web::Data<Shared>,
+    id: &str,
+    generation: u64,
+    delay: Duration,
+    state: &'static str,
+    kind: &'static str,
+) {
     let ctx = ctx.clone();
     let id = id.to_owned();
     tokio::spawn(async move {
@@ -57,10 +64,21 @@ pub(crate) fn schedule(ctx: &web::Data<Shared>, id: &str, generation: u64, delay
 /// Enter `starting` and become `started` after the configured delay.
 pub(crate) fn begin_start(ctx: &web::Data<Shared>, m: &mut MachineRecord, kind: &str) {
     let generation = set_state(m, "starting", kind, "user");
-    schedule(ctx, &m.id, generation, ctx.config.machine_start_delay, "started", "start");
+    schedule(
+        ctx,
+        &m.id,
+        generation,
+        ctx.config.machine_start_delay,
+        "started",
+        "start",
+    );
 }
 
-fn live<'a>(world: &'a mut crate::state::World, app: &str, id: &str) -> Result<&'a mut MachineRecord, HttpResponse> {
+fn live<'a>(
+    world: &'a mut crate::state::World,
+    app: &str,
+    id: &str,
+) -> Result<&'a mut MachineRecord, HttpResponse> {
     if world.visible_app(app).is_none() {
         return Err(errors::app_not_found());
     }
@@ -70,7 +88,12 @@ fn live<'a>(world: &'a mut crate::state::World, app: &str, id: &str) -> Result<&
         .ok_or_else(|| errors::machine_not_found(id))
 }
 
-pub(crate) fn start(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>) -> HttpResponse {
+pub(crate) fn start(
+    ctx: &web::Data<Shared>,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+) -> HttpResponse {
     let resp = {
         let mut world = ctx.world();
         let m = match live(&mut world, app, id) {
@@ -81,10 +104,15 @@ pub(crate) fn start(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<
             return refusal;
         }
         let previous = m.state.clone();
-        if !matches!(previous.as_str(), "created" | "stopped" | "suspended" | "failed") {
+        if !matches!(
+            previous.as_str(),
+            "created" | "stopped" | "suspended" | "failed"
+        ) {
             return errors::fly(
                 412,
-                format!("failed_precondition: unable to start machine from current state: '{previous}'"),
+                format!(
+                    "failed_precondition: unable to start machine from current state: '{previous}'"
+                ),
             );
         }
         begin_start(ctx, m, "start");
@@ -101,12 +129,20 @@ struct Stop {
     timeout: Option<serde_json::Value>,
 }
 
-pub(crate) fn stop(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>, body: &[u8]) -> HttpResponse {
+pub(crate) fn stop(
+    ctx: &web::Data<Shared>,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+    body: &[u8],
+) -> HttpResponse {
     let req: Stop = match parse(body) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    const SIGNALS: [&str; 7] = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM"];
+    const SIGNALS: [&str; 7] = [
+        "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM",
+    ];
     if let Some(sig) = req.signal.as_deref().filter(|s| !SIGNALS.contains(s)) {
         return errors::fly(400, format!("invalid signal {sig:?}"));
     }
@@ -122,14 +158,26 @@ pub(crate) fn stop(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&
         // Stopping a machine that is not running is a no-op on Fly, not an error.
         if matches!(m.state.as_str(), "started" | "starting" | "replacing") {
             let generation = set_state(m, "stopping", "stop", "user");
-            schedule(ctx, id, generation, ctx.config.machine_stop_delay, "stopped", "exit");
+            schedule(
+                ctx,
+                id,
+                generation,
+                ctx.config.machine_stop_delay,
+                "stopped",
+                "exit",
+            );
         }
     }
     ctx.changed.notify_waiters();
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
-pub(crate) fn restart(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>) -> HttpResponse {
+pub(crate) fn restart(
+    ctx: &web::Data<Shared>,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+) -> HttpResponse {
     {
         let mut world = ctx.world();
         let m = match live(&mut world, app, id) {
@@ -140,7 +188,13 @@ pub(crate) fn restart(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Optio
             return refusal;
         }
         if !matches!(m.state.as_str(), "started" | "starting") {
-            return errors::fly(412, format!("failed_precondition: machine {id} is not started (state '{}')", m.state));
+            return errors::fly(
+                412,
+                format!(
+                    "failed_precondition: machine {id} is not started (state '{}')",
+                    m.state
+                ),
+            );
         }
         begin_start(ctx, m, "restart");
     }
@@ -150,7 +204,13 @@ pub(crate) fn restart(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Optio
 
 /// Without `force`, a running machine is refused; the record stays as `destroyed` so `wait` and
 /// `GET` can still see it, and its volumes are detached.
-pub(crate) fn delete(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>, force: bool) -> HttpResponse {
+pub(crate) fn delete(
+    ctx: &web::Data<Shared>,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+    force: bool,
+) -> HttpResponse {
     {
         let mut world = ctx.world();
         let m = match live(&mut world, app, id) {
@@ -160,10 +220,18 @@ pub(crate) fn delete(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option
         if let Some(refusal) = leases::guard(m, nonce) {
             return refusal;
         }
-        if !force && !matches!(m.state.as_str(), "created" | "stopped" | "suspended" | "failed") {
+        if !force
+            && !matches!(
+                m.state.as_str(),
+                "created" | "stopped" | "suspended" | "failed"
+            )
+        {
             return errors::fly(
                 412,
-                format!("failed_precondition: unable to destroy machine, not currently stopped (state '{}'); use force=true", m.state),
+                format!(
+                    "failed_precondition: unable to destroy machine, not currently stopped (state '{}'); use force=true",
+                    m.state
+                ),
             );
         }
         set_state(m, "destroyed", "destroy", "user");

@@ -35,14 +35,25 @@ pub(crate) fn machine_json(m: &MachineRecord) -> Value {
     })
 }
 
+/// What a valid `config` yields: image, metadata, mounted volume ids.
+type Checked = (String, BTreeMap<String, String>, Vec<String>);
+
 /// Checks `config` and returns its image, metadata and mounted volume ids.
-fn check_config(world: &World, app: &str, id: &str, config: &Value) -> Result<(String, BTreeMap<String, String>, Vec<String>), HttpResponse> {
+fn check_config(
+    world: &World,
+    app: &str,
+    id: &str,
+    config: &Value,
+) -> Result<Checked, HttpResponse> {
     if !config.is_object() {
         return Err(errors::fly(400, "config is required"));
     }
     let image = config["image"].as_str().unwrap_or_default().to_owned();
     if image.is_empty() {
-        return Err(errors::fly(400, "invalid config.image, must be a non-empty image reference"));
+        return Err(errors::fly(
+            400,
+            "invalid config.image, must be a non-empty image reference",
+        ));
     }
     let metadata = match &config["metadata"] {
         Value::Null => BTreeMap::new(),
@@ -53,10 +64,16 @@ fn check_config(world: &World, app: &str, id: &str, config: &Value) -> Result<(S
     for mount in config["mounts"].as_array().into_iter().flatten() {
         let vid = mount["volume"].as_str().unwrap_or_default();
         let Some(vol) = world.volumes.get(vid).filter(|v| v.app == app) else {
-            return Err(errors::fly(400, format!("volume {vid:?} not found in app {app}")));
+            return Err(errors::fly(
+                400,
+                format!("volume {vid:?} not found in app {app}"),
+            ));
         };
         if vol.attached_machine_id.as_deref().is_some_and(|m| m != id) {
-            return Err(errors::fly(400, format!("volume {vid} is already attached to another machine")));
+            return Err(errors::fly(
+                400,
+                format!("volume {vid} is already attached to another machine"),
+            ));
         }
         vols.push(vid.to_owned());
     }
@@ -86,7 +103,10 @@ pub(crate) fn create(ctx: &web::Data<Shared>, app: &str, body: &[u8]) -> HttpRes
     let mut m = MachineRecord {
         id: id.clone(),
         app: app.to_owned(),
-        name: req.name.filter(|n| !n.is_empty()).unwrap_or_else(ids::machine_name),
+        name: req
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(ids::machine_name),
         region: req.region.unwrap_or_else(|| "iad".to_owned()),
         state: "created".to_owned(),
         instance_id: ids::instance_id(),
@@ -152,7 +172,11 @@ pub(crate) fn list(ctx: &Shared, app: &str, q: &Query) -> HttpResponse {
     }
     let deleted = query_flag(q, "include_deleted");
     let summary = query_flag(q, "summary");
-    let states: Vec<&str> = q.iter().filter(|(k, _)| k == "state").flat_map(|(_, v)| v.split(',')).collect();
+    let states: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "state")
+        .flat_map(|(_, v)| v.split(','))
+        .collect();
     let out: Vec<Value> = world
         .machines
         .values()
@@ -179,7 +203,13 @@ pub(crate) fn list(ctx: &Shared, app: &str, q: &Query) -> HttpResponse {
 }
 
 /// A new version (instance id) with the new config; the machine restarts unless `skip_launch`.
-pub(crate) fn update(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option<&str>, body: &[u8]) -> HttpResponse {
+pub(crate) fn update(
+    ctx: &web::Data<Shared>,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+    body: &[u8],
+) -> HttpResponse {
     let req: Body = match parse(body) {
         Ok(r) => r,
         Err(resp) => return resp,
@@ -188,14 +218,28 @@ pub(crate) fn update(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
     }
-    let Some(m) = world.machines.get(id).filter(|m| m.app == app && m.state != "destroyed") else {
+    let Some(m) = world
+        .machines
+        .get(id)
+        .filter(|m| m.app == app && m.state != "destroyed")
+    else {
         return errors::machine_not_found(id);
     };
     if let Some(refusal) = leases::guard(m, nonce) {
         return refusal;
     }
-    if let Some(v) = req.current_version.as_deref().filter(|v| *v != m.instance_id) {
-        return errors::fly(412, format!("failed_precondition: machine version mismatch, current {} requested {v}", m.instance_id));
+    if let Some(v) = req
+        .current_version
+        .as_deref()
+        .filter(|v| *v != m.instance_id)
+    {
+        return errors::fly(
+            412,
+            format!(
+                "failed_precondition: machine version mismatch, current {} requested {v}",
+                m.instance_id
+            ),
+        );
     }
     let config = req.config.unwrap_or(Value::Null);
     let (image, metadata, vols) = match check_config(&world, app, id, &config) {
@@ -225,7 +269,11 @@ pub(crate) fn update(ctx: &web::Data<Shared>, app: &str, id: &str, nonce: Option
         m.name = name;
     }
     if req.skip_launch {
-        let state = if m.state == "created" { "created" } else { "stopped" };
+        let state = if m.state == "created" {
+            "created"
+        } else {
+            "stopped"
+        };
         lifecycle::set_state(m, state, "update", "user");
     } else {
         lifecycle::begin_start(ctx, m, "update");

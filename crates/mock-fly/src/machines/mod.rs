@@ -23,7 +23,11 @@ pub(crate) type Query = Vec<(String, String)>;
 
 /// Parse a JSON body; an empty body counts as `{}` (stop and lease bodies are optional).
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpResponse> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(errors::bad_json)
 }
 
@@ -87,6 +91,9 @@ pub(crate) async fn dispatch(
         Op::AcquireLease => leases::acquire(ctx, app, item, nonce, &body, &q),
         Op::GetLease => leases::get(ctx, app, item),
         Op::ReleaseLease => leases::release(ctx, app, item, nonce),
-        other => errors::fly(500, format!("mock-fly: {other} is not a Machines API operation")),
+        other => errors::fly(
+            500,
+            format!("mock-fly: {other} is not a Machines API operation"),
+        ),
     }
 }

@@ -36,12 +36,15 @@ fn secret_json(s: &SecretRecord) -> Value {
 
 fn put(app: &mut AppRecord, name: &str, value: &str) -> SecretRecord {
     let now = Utc::now();
-    let rec = app.secrets.entry(name.to_owned()).or_insert_with(|| SecretRecord {
-        name: name.to_owned(),
-        digest: String::new(),
-        created_at: now,
-        updated_at: now,
-    });
+    let rec = app
+        .secrets
+        .entry(name.to_owned())
+        .or_insert_with(|| SecretRecord {
+            name: name.to_owned(),
+            digest: String::new(),
+            created_at: now,
+            updated_at: now,
+        });
     rec.digest = digest(value);
     rec.updated_at = now;
     rec.clone()
@@ -49,14 +52,18 @@ fn put(app: &mut AppRecord, name: &str, value: &str) -> SecretRecord {
 
 pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
     let world = ctx.world();
-    let Some(app) = world.visible_app(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app(app) else {
+        return errors::app_not_found();
+    };
     let secrets: Vec<Value> = app.secrets.values().map(secret_json).collect();
     HttpResponse::Ok().json(json!({ "secrets": secrets }))
 }
 
 pub(crate) fn get(ctx: &Shared, app: &str, name: &str) -> HttpResponse {
     let world = ctx.world();
-    let Some(app) = world.visible_app(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app(app) else {
+        return errors::app_not_found();
+    };
     match app.secrets.get(name) {
         Some(s) => HttpResponse::Ok().json(secret_json(s)),
         None => errors::fly(404, format!("secret {name} not found")),
@@ -79,7 +86,9 @@ pub(crate) fn update(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
         return errors::fly(400, format!("invalid secret name {bad:?}"));
     }
     let mut world = ctx.world();
-    let Some(app) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     for (name, value) in &req.values {
         match value {
             Some(v) => {
@@ -110,9 +119,13 @@ pub(crate) fn set_one(ctx: &Shared, app: &str, name: &str, body: &[u8]) -> HttpR
     if !valid_name(name) {
         return errors::fly(400, format!("invalid secret name {name:?}"));
     }
-    let Some(value) = req.value else { return errors::fly(400, "value is required") };
+    let Some(value) = req.value else {
+        return errors::fly(400, "value is required");
+    };
     let mut world = ctx.world();
-    let Some(app) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     let rec = put(app, name, &value);
     app.secrets_version += 1;
     let mut body = secret_json(&rec);
@@ -123,7 +136,9 @@ pub(crate) fn set_one(ctx: &Shared, app: &str, name: &str, body: &[u8]) -> HttpR
 
 pub(crate) fn unset(ctx: &Shared, app: &str, name: &str) -> HttpResponse {
     let mut world = ctx.world();
-    let Some(app) = world.visible_app_mut(app) else { return errors::app_not_found() };
+    let Some(app) = world.visible_app_mut(app) else {
+        return errors::app_not_found();
+    };
     if app.secrets.remove(name).is_none() {
         return errors::fly(404, format!("secret {name} not found"));
     }

@@ -23,7 +23,9 @@ struct Create {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 30
-        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
 fn volume_json(v: &VolumeRecord, state: &str) -> Value {
@@ -118,11 +120,16 @@ pub(crate) fn delete(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
         return errors::fly(404, "Volume not found");
     };
     if let Some(m) = &vol.attached_machine_id {
-        let live = world.machines.get(m).is_some_and(|m| m.state != "destroyed");
+        let live = world
+            .machines
+            .get(m)
+            .is_some_and(|m| m.state != "destroyed");
         if live {
             return errors::fly(
                 412,
-                format!("failed_precondition: volume {id} is attached to machine {m}, destroy the machine first"),
+                format!(
+                    "failed_precondition: volume {id} is attached to machine {m}, destroy the machine first"
+                ),
             );
         }
     }

@@ -11,27 +11,53 @@ use super::Query;
 use crate::ctx::Shared;
 use crate::errors;
 
-const STATES: [&str; 6] = ["started", "stopped", "suspended", "destroyed", "failed", "settled"];
+const STATES: [&str; 6] = [
+    "started",
+    "stopped",
+    "suspended",
+    "destroyed",
+    "failed",
+    "settled",
+];
 
 fn matches(wanted: &[String], state: &str) -> bool {
     wanted.iter().any(|w| {
-        w == state || (w == "settled" && matches!(state, "started" | "stopped" | "suspended" | "failed" | "destroyed"))
+        w == state
+            || (w == "settled"
+                && matches!(
+                    state,
+                    "started" | "stopped" | "suspended" | "failed" | "destroyed"
+                ))
     })
 }
 
 pub(crate) async fn wait(ctx: &Shared, app: &str, id: &str, q: &Query) -> HttpResponse {
     fn get<'a>(q: &'a Query, key: &'static str) -> impl Iterator<Item = &'a str> {
-        q.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        q.iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
-    let mut wanted: Vec<String> =
-        get(q, "state").flat_map(|v| v.split(',')).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    let mut wanted: Vec<String> = get(q, "state")
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
     if wanted.is_empty() {
         wanted.push("started".to_owned());
     }
     if let Some(bad) = wanted.iter().find(|s| !STATES.contains(&s.as_str())) {
-        return errors::fly(400, format!("invalid state {bad:?}, expected one of {}", STATES.join(", ")));
+        return errors::fly(
+            400,
+            format!(
+                "invalid state {bad:?}, expected one of {}",
+                STATES.join(", ")
+            ),
+        );
     }
-    let version = get(q, "version").chain(get(q, "instance_id")).next().map(str::to_owned);
+    let version = get(q, "version")
+        .chain(get(q, "instance_id"))
+        .next()
+        .map(str::to_owned);
     let timeout = match get(q, "timeout").next() {
         None => 60,
         Some(t) => match t.parse::<u64>() {
@@ -66,7 +92,10 @@ pub(crate) async fn wait(ctx: &Shared, app: &str, id: &str, q: &Query) -> HttpRe
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return errors::fly(
                 408,
-                format!("deadline_exceeded: machine {id} did not reach state {} within {timeout}s", wanted.join(",")),
+                format!(
+                    "deadline_exceeded: machine {id} did not reach state {} within {timeout}s",
+                    wanted.join(",")
+                ),
             );
         }
     }

@@ -39,9 +39,10 @@ pub(crate) async fn dispatch(
     let mut resp = match (op, path) {
         (Op::RegistryBase, _) => HttpResponse::Ok().json(json!({})),
         (Op::RegistryTagsList, RegPath::Tags { name }) => manifests::tags(ctx, &name, &q),
-        (Op::RegistryManifestGet | Op::RegistryManifestHead, RegPath::Manifest { name, reference }) => {
-            manifests::get(ctx, req, &name, &reference)
-        }
+        (
+            Op::RegistryManifestGet | Op::RegistryManifestHead,
+            RegPath::Manifest { name, reference },
+        ) => manifests::get(ctx, req, &name, &reference),
         (Op::RegistryManifestPut, RegPath::Manifest { name, reference }) => {
             manifests::put(ctx, req, &name, &reference, payload).await
         }
@@ -51,12 +52,27 @@ pub(crate) async fn dispatch(
         (Op::RegistryBlobGet | Op::RegistryBlobHead, RegPath::Blob { name, digest }) => {
             blobs::get(ctx, &name, &digest).await
         }
-        (Op::RegistryUploadStart, RegPath::Uploads { name }) => uploads::start(ctx, req, &name, &q, payload).await,
-        (Op::RegistryUploadPatch, RegPath::Upload { name, id }) => uploads::patch(ctx, req, &name, &id, payload).await,
-        (Op::RegistryUploadPut, RegPath::Upload { name, id }) => uploads::put(ctx, req, &name, &id, &q, payload).await,
-        (Op::RegistryUploadStatus, RegPath::Upload { name, id }) => uploads::status(ctx, req, &name, &id),
-        (Op::RegistryUploadCancel, RegPath::Upload { name, id }) => uploads::cancel(ctx, &name, &id),
-        (op, path) => crate::errors::registry(500, "UNKNOWN", &format!("mock-fly: {op} does not match {path:?}"), json!(null)),
+        (Op::RegistryUploadStart, RegPath::Uploads { name }) => {
+            uploads::start(ctx, req, &name, &q, payload).await
+        }
+        (Op::RegistryUploadPatch, RegPath::Upload { name, id }) => {
+            uploads::patch(ctx, req, &name, &id, payload).await
+        }
+        (Op::RegistryUploadPut, RegPath::Upload { name, id }) => {
+            uploads::put(ctx, req, &name, &id, &q, payload).await
+        }
+        (Op::RegistryUploadStatus, RegPath::Upload { name, id }) => {
+            uploads::status(ctx, req, &name, &id)
+        }
+        (Op::RegistryUploadCancel, RegPath::Upload { name, id }) => {
+            uploads::cancel(ctx, &name, &id)
+        }
+        (op, path) => crate::errors::registry(
+            500,
+            "UNKNOWN",
+            &format!("mock-fly: {op} does not match {path:?}"),
+            json!(null),
+        ),
     };
     resp.headers_mut().insert(
         HeaderName::from_static("docker-distribution-api-version"),

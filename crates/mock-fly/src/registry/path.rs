@@ -25,7 +25,8 @@ pub(crate) fn valid_name(name: &str) -> bool {
             !b.is_empty()
                 && b[0].is_ascii_alphanumeric()
                 && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(x))
+                && b.iter()
+                    .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(x))
         })
 }
 
@@ -45,7 +46,10 @@ impl RegPath {
             } else if id.contains('/') {
                 return None;
             } else {
-                RegPath::Upload { name, id: id.to_owned() }
+                RegPath::Upload {
+                    name,
+                    id: id.to_owned(),
+                }
             });
         }
         if let Some(name) = tail.strip_suffix("/blobs/uploads") {
@@ -55,13 +59,19 @@ impl RegPath {
             if reference.is_empty() || reference.contains('/') {
                 return None;
             }
-            return Some(RegPath::Manifest { name: named(name)?, reference: reference.to_owned() });
+            return Some(RegPath::Manifest {
+                name: named(name)?,
+                reference: reference.to_owned(),
+            });
         }
         if let Some((name, digest)) = tail.rsplit_once("/blobs/") {
             if digest.is_empty() || digest.contains('/') {
                 return None;
             }
-            return Some(RegPath::Blob { name: named(name)?, digest: digest.to_owned() });
+            return Some(RegPath::Blob {
+                name: named(name)?,
+                digest: digest.to_owned(),
+            });
         }
         None
     }
@@ -95,14 +105,26 @@ mod tests {
     fn names_with_slashes_parse_from_the_right() {
         assert_eq!(
             RegPath::parse("a/b/manifests/tenant-1"),
-            Some(RegPath::Manifest { name: "a/b".into(), reference: "tenant-1".into() })
+            Some(RegPath::Manifest {
+                name: "a/b".into(),
+                reference: "tenant-1".into()
+            })
         );
-        assert_eq!(RegPath::parse("a/blobs/uploads/"), Some(RegPath::Uploads { name: "a".into() }));
+        assert_eq!(
+            RegPath::parse("a/blobs/uploads/"),
+            Some(RegPath::Uploads { name: "a".into() })
+        );
         assert_eq!(
             RegPath::parse("x/y/blobs/uploads/u1"),
-            Some(RegPath::Upload { name: "x/y".into(), id: "u1".into() })
+            Some(RegPath::Upload {
+                name: "x/y".into(),
+                id: "u1".into()
+            })
         );
-        assert_eq!(RegPath::parse("a/tags/list"), Some(RegPath::Tags { name: "a".into() }));
+        assert_eq!(
+            RegPath::parse("a/tags/list"),
+            Some(RegPath::Tags { name: "a".into() })
+        );
         assert_eq!(RegPath::parse("Upper/tags/list"), None);
         assert_eq!(RegPath::parse("a/other"), None);
     }

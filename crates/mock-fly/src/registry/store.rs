@@ -34,15 +34,21 @@ pub(crate) struct RegistryStore {
 impl RegistryStore {
     /// The blob if `repo` links it (distribution answers 404 for a blob of another repository).
     pub(crate) fn linked_blob(&self, repo: &str, digest: &str) -> Option<BlobInfo> {
-        let linked = self.repos.get(repo).is_some_and(|r| r.blobs.contains(digest));
+        let linked = self
+            .repos
+            .get(repo)
+            .is_some_and(|r| r.blobs.contains(digest));
         linked.then(|| self.blobs.get(digest).cloned()).flatten()
     }
 }
 
 /// `sha256:` followed by 64 lowercase hex digits.
 pub(crate) fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    })
 }
 
 pub(crate) fn blob_path(dir: &Path, digest: &str) -> PathBuf {

@@ -16,27 +16,52 @@ use crate::ctx::Shared;
 use crate::errors;
 
 fn unknown_upload(id: &str) -> HttpResponse {
-    errors::registry(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", json!(id))
+    errors::registry(
+        404,
+        "BLOB_UPLOAD_UNKNOWN",
+        "blob upload unknown to registry",
+        json!(id),
+    )
 }
 
 /// Headers every upload-progress answer carries.
-fn progress(mut b: actix_web::HttpResponseBuilder, req: &HttpRequest, name: &str, id: &str, offset: u64) -> HttpResponse {
-    b.insert_header(("Location", format!("{}/v2/{name}/blobs/uploads/{id}", base_url(req))))
-        .insert_header(("Range", format!("0-{}", offset.saturating_sub(1))))
-        .insert_header(("Docker-Upload-UUID", id))
-        .finish()
+fn progress(
+    mut b: actix_web::HttpResponseBuilder,
+    req: &HttpRequest,
+    name: &str,
+    id: &str,
+    offset: u64,
+) -> HttpResponse {
+    b.insert_header((
+        "Location",
+        format!("{}/v2/{name}/blobs/uploads/{id}", base_url(req)),
+    ))
+    .insert_header(("Range", format!("0-{}", offset.saturating_sub(1))))
+    .insert_header(("Docker-Upload-UUID", id))
+    .finish()
 }
 
 fn created(req: &HttpRequest, name: &str, digest: &str) -> HttpResponse {
     HttpResponse::Created()
-        .insert_header(("Location", format!("{}/v2/{name}/blobs/{digest}", base_url(req))))
+        .insert_header((
+            "Location",
+            format!("{}/v2/{name}/blobs/{digest}", base_url(req)),
+        ))
         .insert_header(("Docker-Content-Digest", digest))
         .finish()
 }
 
 /// Append the whole request body to `path`, updating `hasher`; returns the bytes written.
-async fn append(path: &Path, hasher: &mut Sha256, payload: &mut web::Payload) -> std::io::Result<u64> {
-    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+async fn append(
+    path: &Path,
+    hasher: &mut Sha256,
+    payload: &mut web::Payload,
+) -> std::io::Result<u64> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await?;
     let mut written = 0u64;
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(std::io::Error::other)?;
@@ -51,7 +76,12 @@ async fn append(path: &Path, hasher: &mut Sha256, payload: &mut web::Payload) ->
 /// A fresh upload; `register` makes it a session later requests can continue.
 fn new_upload(ctx: &Shared, name: &str, register: bool) -> Upload {
     let id = uuid::Uuid::new_v4().to_string();
-    let up = Upload { repo: name.to_owned(), path: ctx.dir.path().join("uploads").join(&id), offset: 0, hasher: Sha256::new() };
+    let up = Upload {
+        repo: name.to_owned(),
+        path: ctx.dir.path().join("uploads").join(&id),
+        offset: 0,
+        hasher: Sha256::new(),
+    };
     if register {
         ctx.world().registry.uploads.insert(id, up.clone());
     }
@@ -59,7 +89,10 @@ fn new_upload(ctx: &Shared, name: &str, register: bool) -> Upload {
 }
 
 fn session_id(up: &Upload) -> String {
-    up.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    up.path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Take the session out of the map while a request works on it (a concurrent request sees 404).
@@ -72,28 +105,63 @@ fn take(ctx: &Shared, name: &str, id: &str) -> Option<Upload> {
 }
 
 /// Verify the digest, move the bytes into the blob store and link the blob into the repository.
-async fn finish(ctx: &Shared, req: &HttpRequest, name: &str, up: Upload, digest: &str) -> HttpResponse {
+async fn finish(
+    ctx: &Shared,
+    req: &HttpRequest,
+    name: &str,
+    up: Upload,
+    digest: &str,
+) -> HttpResponse {
     let actual = format!("sha256:{}", hex::encode(up.hasher.finalize()));
     if actual != digest {
         let _ = tokio::fs::remove_file(&up.path).await;
-        return errors::registry(400, "DIGEST_INVALID", "provided digest did not match uploaded content", json!({ "expected": digest, "actual": actual }));
+        return errors::registry(
+            400,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+            json!({ "expected": digest, "actual": actual }),
+        );
     }
     let target = blob_path(ctx.dir.path(), digest);
     if let Err(e) = tokio::fs::rename(&up.path, &target).await {
         return errors::registry(500, "UNKNOWN", &format!("storing blob: {e}"), json!(null));
     }
     let mut world = ctx.world();
-    world.registry.blobs.insert(digest.to_owned(), BlobInfo { size: up.offset, path: target });
-    world.registry.repos.entry(name.to_owned()).or_default().blobs.insert(digest.to_owned());
+    world.registry.blobs.insert(
+        digest.to_owned(),
+        BlobInfo {
+            size: up.offset,
+            path: target,
+        },
+    );
+    world
+        .registry
+        .repos
+        .entry(name.to_owned())
+        .or_default()
+        .blobs
+        .insert(digest.to_owned());
     drop(world);
     created(req, name, digest)
 }
 
-pub(crate) async fn start(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str, q: &Query, mut payload: web::Payload) -> HttpResponse {
+pub(crate) async fn start(
+    ctx: &web::Data<Shared>,
+    req: &HttpRequest,
+    name: &str,
+    q: &Query,
+    mut payload: web::Payload,
+) -> HttpResponse {
     if let (Some(digest), Some(from)) = (query_get(q, "mount"), query_get(q, "from")) {
         let mut world = ctx.world();
         if world.registry.linked_blob(from, digest).is_some() {
-            world.registry.repos.entry(name.to_owned()).or_default().blobs.insert(digest.to_owned());
+            world
+                .registry
+                .repos
+                .entry(name.to_owned())
+                .or_default()
+                .blobs
+                .insert(digest.to_owned());
             drop(world);
             return created(req, name, digest);
         }
@@ -104,13 +172,23 @@ pub(crate) async fn start(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str
     };
     let mut up = new_upload(ctx, name, false);
     if !valid_digest(digest) {
-        return errors::registry(400, "DIGEST_INVALID", "provided digest did not match uploaded content", json!(digest));
+        return errors::registry(
+            400,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+            json!(digest),
+        );
     }
     match append(&up.path, &mut up.hasher, &mut payload).await {
         Ok(n) => up.offset = n,
         Err(e) => {
             let _ = tokio::fs::remove_file(&up.path).await;
-            return errors::registry(400, "BLOB_UPLOAD_INVALID", &format!("reading body: {e}"), json!(null));
+            return errors::registry(
+                400,
+                "BLOB_UPLOAD_INVALID",
+                &format!("reading body: {e}"),
+                json!(null),
+            );
         }
     }
     finish(ctx, req, name, up, digest).await
@@ -118,10 +196,26 @@ pub(crate) async fn start(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str
 
 /// `Content-Range: <start>-<end>` must start where the upload stands; without it the body is
 /// appended (Docker streams a whole layer this way, without `Content-Length`).
-pub(crate) async fn patch(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str, id: &str, mut payload: web::Payload) -> HttpResponse {
-    let Some(mut up) = take(ctx, name, id) else { return unknown_upload(id) };
-    if let Some(range) = req.headers().get("content-range").and_then(|v| v.to_str().ok()) {
-        let start = range.trim_start_matches("bytes=").split('-').next().and_then(|s| s.trim().parse::<u64>().ok());
+pub(crate) async fn patch(
+    ctx: &web::Data<Shared>,
+    req: &HttpRequest,
+    name: &str,
+    id: &str,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let Some(mut up) = take(ctx, name, id) else {
+        return unknown_upload(id);
+    };
+    if let Some(range) = req
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+    {
+        let start = range
+            .trim_start_matches("bytes=")
+            .split('-')
+            .next()
+            .and_then(|s| s.trim().parse::<u64>().ok());
         if start != Some(up.offset) {
             let offset = up.offset;
             ctx.world().registry.uploads.insert(id.to_owned(), up);
@@ -138,7 +232,12 @@ pub(crate) async fn patch(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str
             }
             (up.offset, up.hasher) = before;
             ctx.world().registry.uploads.insert(id.to_owned(), up);
-            return errors::registry(400, "BLOB_UPLOAD_INVALID", &format!("reading body: {e}"), json!(null));
+            return errors::registry(
+                400,
+                "BLOB_UPLOAD_INVALID",
+                &format!("reading body: {e}"),
+                json!(null),
+            );
         }
     }
     let offset = up.offset;
@@ -146,16 +245,35 @@ pub(crate) async fn patch(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str
     progress(HttpResponse::Accepted(), req, name, id, offset)
 }
 
-pub(crate) async fn put(ctx: &web::Data<Shared>, req: &HttpRequest, name: &str, id: &str, q: &Query, mut payload: web::Payload) -> HttpResponse {
+pub(crate) async fn put(
+    ctx: &web::Data<Shared>,
+    req: &HttpRequest,
+    name: &str,
+    id: &str,
+    q: &Query,
+    mut payload: web::Payload,
+) -> HttpResponse {
     let Some(digest) = query_get(q, "digest").filter(|d| valid_digest(d)) else {
-        return errors::registry(400, "DIGEST_INVALID", "provided digest did not match uploaded content", json!(query_get(q, "digest")));
+        return errors::registry(
+            400,
+            "DIGEST_INVALID",
+            "provided digest did not match uploaded content",
+            json!(query_get(q, "digest")),
+        );
     };
-    let Some(mut up) = take(ctx, name, id) else { return unknown_upload(id) };
+    let Some(mut up) = take(ctx, name, id) else {
+        return unknown_upload(id);
+    };
     match append(&up.path, &mut up.hasher, &mut payload).await {
         Ok(n) => up.offset += n,
         Err(e) => {
             let _ = tokio::fs::remove_file(&up.path).await;
-            return errors::registry(400, "BLOB_UPLOAD_INVALID", &format!("reading body: {e}"), json!(null));
+            return errors::registry(
+                400,
+                "BLOB_UPLOAD_INVALID",
+                &format!("reading body: {e}"),
+                json!(null),
+            );
         }
     }
     finish(ctx, req, name, up, digest).await

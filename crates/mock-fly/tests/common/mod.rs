@@ -15,7 +15,10 @@ pub async fn mock() -> MockFly {
 }
 
 pub async fn mock_with(f: impl FnOnce(&mut MockFlyConfig)) -> MockFly {
-    let mut config = MockFlyConfig { machine_start_delay: Duration::from_millis(100), ..MockFlyConfig::default() };
+    let mut config = MockFlyConfig {
+        machine_start_delay: Duration::from_millis(100),
+        ..MockFlyConfig::default()
+    };
     f(&mut config);
     MockFly::start(config).await.expect("mock-fly starts")
 }
@@ -30,22 +33,37 @@ pub struct Api {
 
 impl Api {
     pub fn new(m: &MockFly) -> Self {
-        Api { http: reqwest::Client::new(), base: m.machines_url(), token: m.token().to_owned() }
+        Api {
+            http: reqwest::Client::new(),
+            base: m.machines_url(),
+            token: m.token().to_owned(),
+        }
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
     }
 
     pub async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let resp = rb.send().await.expect("request sent");
         let status = resp.status();
         let text = resp.text().await.expect("body read");
-        let body = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, body)
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut rb = self.request(method, path);
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -66,7 +84,12 @@ impl Api {
     }
 
     pub async fn create_app(&self, name: &str) {
-        let (s, b) = self.post("/v1/apps", json!({ "app_name": name, "org_slug": "personal" })).await;
+        let (s, b) = self
+            .post(
+                "/v1/apps",
+                json!({ "app_name": name, "org_slug": "personal" }),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
@@ -80,6 +103,7 @@ impl Api {
     }
 
     pub async fn wait(&self, app: &str, id: &str, query: &str) -> (StatusCode, Value) {
-        self.get(&format!("/v1/apps/{app}/machines/{id}/wait?{query}")).await
+        self.get(&format!("/v1/apps/{app}/machines/{id}/wait?{query}"))
+            .await
     }
 }

@@ -25,7 +25,11 @@ pub struct OciImage {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("command runs");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// An image whose one layer holds `hello.txt` with `content`; same content, same digests.
@@ -35,7 +39,19 @@ pub fn build(tag: &str, content: &str) -> OciImage {
     std::fs::create_dir_all(&root).expect("mkdir");
     std::fs::write(root.join("hello.txt"), content).expect("write");
     let tar = work.path().join("layer.tar");
-    run(Command::new("tar").args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf"]).arg(&tar).arg("-C").arg(&root).arg("hello.txt"));
+    run(Command::new("tar")
+        .args([
+            "--sort=name",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "-cf",
+        ])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&root)
+        .arg("hello.txt"));
     let tar_bytes = std::fs::read(&tar).expect("tar");
     run(Command::new("gzip").args(["-n", "-9"]).arg(&tar));
     let layer = std::fs::read(work.path().join("layer.tar.gz")).expect("gz");
@@ -54,7 +70,14 @@ pub fn build(tag: &str, content: &str) -> OciImage {
     .expect("manifest");
     let dir = tempfile::tempdir().expect("tempdir");
     write_layout(dir.path(), tag, &[&config, &layer, &manifest], &manifest);
-    OciImage { dir, tag: tag.to_owned(), manifest_digest: digest(&manifest), manifest, config, layer }
+    OciImage {
+        dir,
+        tag: tag.to_owned(),
+        manifest_digest: digest(&manifest),
+        manifest,
+        config,
+        layer,
+    }
 }
 
 fn write_layout(dir: &Path, tag: &str, blobs: &[&[u8]], manifest: &[u8]) {
@@ -72,7 +95,11 @@ fn write_layout(dir: &Path, tag: &str, blobs: &[&[u8]], manifest: &[u8]) {
             "annotations": { "org.opencontainers.image.ref.name": tag },
         }],
     });
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).expect("index")).expect("index");
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&index).expect("index"),
+    )
+    .expect("index");
 }
 
 /// Raw registry client with Basic `x:<token>`.
@@ -85,36 +112,75 @@ pub struct Reg {
 
 impl Reg {
     pub fn new(m: &mock_fly::MockFly) -> Self {
-        Reg { http: reqwest::Client::new(), base: m.registry_url(), token: m.token().to_owned() }
+        Reg {
+            http: reqwest::Client::new(),
+            base: m.registry_url(),
+            token: m.token().to_owned(),
+        }
     }
 
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
-        self.http.request(method, url).basic_auth("x", Some(&self.token))
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.http
+            .request(method, url)
+            .basic_auth("x", Some(&self.token))
     }
 
     /// Monolithic upload in one `POST ?digest=`.
     pub async fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let d = digest(bytes);
-        let resp = self.req(reqwest::Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={d}")).body(bytes.to_vec()).send().await.expect("send");
-        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
+        let resp = self
+            .req(
+                reqwest::Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={d}"),
+            )
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
         d
     }
 
-    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> reqwest::Response {
-        self.req(reqwest::Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
-            .header("content-type", media_type)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("send")
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        self.req(
+            reqwest::Method::PUT,
+            &format!("/v2/{repo}/manifests/{reference}"),
+        )
+        .header("content-type", media_type)
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("send")
     }
 
     /// Push `img` as `repo:tag` over HTTP; returns the manifest digest.
     pub async fn push(&self, repo: &str, tag: &str, img: &OciImage) -> String {
         self.put_blob(repo, &img.config).await;
         self.put_blob(repo, &img.layer).await;
-        let resp = self.put_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &img.manifest).await;
+        let resp = self
+            .put_manifest(
+                repo,
+                tag,
+                "application/vnd.oci.image.manifest.v1+json",
+                &img.manifest,
+            )
+            .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         img.manifest_digest.clone()
     }
