@@ -121,12 +121,18 @@ impl Guard {
         Fut: Future<Output = Result<T, Failure>>,
     {
         let mut backoff = self.retry.backoff();
+        let mut previous: Option<FlyError> = None;
         loop {
             match self.attempt(op, make_attempt()).await {
                 Ok(v) => return Ok(v),
+                // The breaker opened during our own retries: the failure that opened it says more.
+                Err(Failure { error: FlyError::CircuitOpen { .. }, .. }) if previous.is_some() => {
+                    return Err(previous.expect("checked"));
+                }
                 Err(failure) => match self.next_delay(&failure, mode, &mut backoff) {
                     Some(delay) => {
                         tracing::debug!(upstream = self.upstream, op, ?delay, error = %failure.error, "retrying");
+                        previous = Some(failure.error);
                         tokio::time::sleep(delay).await;
                     }
                     None => return Err(failure.error),
