@@ -2,7 +2,6 @@
 //! cloud is enabled, the Fly clients, the tenant service and the registry gateway.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -54,7 +53,7 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
     let api_settings = ApiSettings {
         json_limit: settings.json_body_limit,
         event_poll_interval: settings.event_poll_interval,
-        event_heartbeat: Duration::from_secs(15),
+        event_heartbeat: settings.event_heartbeat,
         tenant_db_host: settings.fly.as_ref().map(|f| f.tenant_db_host.clone()).unwrap_or_else(|| "localhost:5432".into()),
     };
     let mut state = AppState::new(repos.clone(), Arc::new(verifier))

@@ -32,6 +32,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub json_body_limit: usize,
     pub event_poll_interval: Duration,
+    pub event_heartbeat: Duration,
     pub shutdown_timeout: Duration,
     pub jwt: JwtSettings,
     pub customer_policy: CustomerPolicy,
@@ -142,6 +143,7 @@ impl Settings {
             log_format,
             json_body_limit: raw.json_body_limit,
             event_poll_interval: Duration::from_millis(raw.event_poll_interval_ms.max(10)),
+            event_heartbeat: Duration::from_secs(raw.event_heartbeat_secs.max(1)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             jwt,
             customer_policy: if raw.auth_create_customers {

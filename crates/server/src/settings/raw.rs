@@ -21,6 +21,7 @@ pub struct RawSettings {
     pub log_format: String,
     pub json_body_limit: usize,
     pub event_poll_interval_ms: u64,
+    pub event_heartbeat_secs: u64,
     pub shutdown_timeout_secs: u64,
 
     pub jwt_secret: Option<SecretString>,
@@ -65,6 +66,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("log_format", "pretty"),
     ("json_body_limit", "65536"),
     ("event_poll_interval_ms", "500"),
+    ("event_heartbeat_secs", "15"),
     ("shutdown_timeout_secs", "30"),
     ("jwt_leeway_secs", "30"),
     ("auth_create_customers", "true"),

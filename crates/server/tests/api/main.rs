@@ -4,4 +4,5 @@ mod cli_types;
 mod authz;
 mod bad_input;
 mod contract;
+mod events;
 mod helpers;
