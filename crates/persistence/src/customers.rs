@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenant_domain::{
-    Customer, CustomerId, CustomerRepository, CustomerStatus, NewCustomer, Plan, PlanRepository, RepoError, RepoResult,
+    Customer, CustomerId, CustomerRepository, CustomerStatus, NewCustomer, Plan, PlanRepository,
+    RepoError, RepoResult,
 };
 use uuid::Uuid;
 
@@ -56,7 +57,8 @@ impl PgCustomerRepository {
 
 impl std::fmt::Debug for PgCustomerRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgCustomerRepository").finish_non_exhaustive()
+        f.debug_struct("PgCustomerRepository")
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +120,9 @@ impl CustomerRepository for PgCustomerRepository {
                 return row.try_into();
             }
         }
-        Err(RepoError::Unavailable("customer record kept changing; retry".to_owned()))
+        Err(RepoError::Unavailable(
+            "customer record kept changing; retry".to_owned(),
+        ))
     }
 }
 

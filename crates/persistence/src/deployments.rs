@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use tenant_domain::{
-    Deployment, DeploymentRepository, DeploymentStatus, NewDeployment, RepoError, RepoResult, TenantId,
+    Deployment, DeploymentRepository, DeploymentStatus, NewDeployment, RepoError, RepoResult,
+    TenantId,
 };
 use uuid::Uuid;
 
@@ -30,8 +31,9 @@ struct DeploymentRow {
 impl TryFrom<DeploymentRow> for Deployment {
     type Error = RepoError;
     fn try_from(r: DeploymentRow) -> RepoResult<Self> {
-        let status = DeploymentStatus::parse(&r.status)
-            .ok_or_else(|| RepoError::Other(format!("deployment {} has an unknown status", r.id)))?;
+        let status = DeploymentStatus::parse(&r.status).ok_or_else(|| {
+            RepoError::Other(format!("deployment {} has an unknown status", r.id))
+        })?;
         Ok(Deployment {
             id: r.id,
             tenant_id: TenantId::from_uuid(r.tenant_id),
@@ -62,7 +64,8 @@ impl PgDeploymentRepository {
 
 impl std::fmt::Debug for PgDeploymentRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgDeploymentRepository").finish_non_exhaustive()
+        f.debug_struct("PgDeploymentRepository")
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +131,9 @@ impl DeploymentRepository for PgDeploymentRepository {
     async fn mark_started(&self, id: Uuid) -> RepoResult<Deployment> {
         let mut conn = get(&self.pool).await?;
         let updated = diesel::update(
-            deployments::table.find(id).filter(deployments::status.eq(DeploymentStatus::Pending.as_str())),
+            deployments::table
+                .find(id)
+                .filter(deployments::status.eq(DeploymentStatus::Pending.as_str())),
         )
         .set((
             deployments::status.eq(DeploymentStatus::InProgress.as_str()),
@@ -147,22 +152,34 @@ impl DeploymentRepository for PgDeploymentRepository {
 
     /// Records the outcome of an unfinished deployment; the first outcome wins (a finished one is
     /// returned unchanged). `status` must be a finished status.
-    async fn mark_finished(&self, id: Uuid, status: DeploymentStatus, error: Option<String>) -> RepoResult<Deployment> {
+    async fn mark_finished(
+        &self,
+        id: Uuid,
+        status: DeploymentStatus,
+        error: Option<String>,
+    ) -> RepoResult<Deployment> {
         if !status.is_finished() {
-            return Err(RepoError::Other(format!("`{}` is not a finished deployment status", status.as_str())));
+            return Err(RepoError::Other(format!(
+                "`{}` is not a finished deployment status",
+                status.as_str()
+            )));
         }
         let mut conn = get(&self.pool).await?;
-        let updated = diesel::update(deployments::table.find(id).filter(deployments::status.eq_any(UNFINISHED)))
-            .set((
-                deployments::status.eq(status.as_str()),
-                deployments::error.eq(error),
-                deployments::finished_at.eq(diesel::dsl::now),
-            ))
-            .returning(DeploymentRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(db_error("deployment"))?;
+        let updated = diesel::update(
+            deployments::table
+                .find(id)
+                .filter(deployments::status.eq_any(UNFINISHED)),
+        )
+        .set((
+            deployments::status.eq(status.as_str()),
+            deployments::error.eq(error),
+            deployments::finished_at.eq(diesel::dsl::now),
+        ))
+        .returning(DeploymentRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(db_error("deployment"))?;
         match updated {
             Some(row) => row.try_into(),
             None => self.get(id).await,

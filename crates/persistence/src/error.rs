@@ -30,18 +30,24 @@ pub fn map_diesel(entity: &'static str, e: DieselError) -> RepoError {
         DieselError::DatabaseError(kind, info) => {
             let constraint = info.constraint_name().unwrap_or_default();
             match kind {
-                DatabaseErrorKind::UniqueViolation => RepoError::Conflict { what: describe_unique(constraint) },
-                DatabaseErrorKind::ForeignKeyViolation => RepoError::NotFound { entity: referenced_entity(constraint) },
+                DatabaseErrorKind::UniqueViolation => RepoError::Conflict {
+                    what: describe_unique(constraint),
+                },
+                DatabaseErrorKind::ForeignKeyViolation => RepoError::NotFound {
+                    entity: referenced_entity(constraint),
+                },
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection => {
                     RepoError::Unavailable(format!("database connection lost: {}", info.message()))
                 }
                 DatabaseErrorKind::SerializationFailure => {
                     RepoError::Unavailable("concurrent transactions conflicted; retry".to_owned())
                 }
-                DatabaseErrorKind::CheckViolation => {
-                    RepoError::Other(format!("{entity}: value refused by the check `{constraint}`"))
+                DatabaseErrorKind::CheckViolation => RepoError::Other(format!(
+                    "{entity}: value refused by the check `{constraint}`"
+                )),
+                _ if is_transient_message(info.message()) => {
+                    RepoError::Unavailable(info.message().to_owned())
                 }
-                _ if is_transient_message(info.message()) => RepoError::Unavailable(info.message().to_owned()),
                 _ => RepoError::Other(format!("{entity}: {}", info.message())),
             }
         }
@@ -51,9 +57,15 @@ pub fn map_diesel(entity: &'static str, e: DieselError) -> RepoError {
 
 /// Statement timeouts, deadlocks and server shutdowns: worth retrying later.
 fn is_transient_message(message: &str) -> bool {
-    ["statement timeout", "canceling statement", "deadlock detected", "terminating connection", "could not serialize"]
-        .iter()
-        .any(|m| message.contains(m))
+    [
+        "statement timeout",
+        "canceling statement",
+        "deadlock detected",
+        "terminating connection",
+        "could not serialize",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// A unique constraint in words a customer can read.
@@ -66,7 +78,9 @@ fn describe_unique(constraint: &str) -> String {
         "tenants_database_name_key" => "the tenant's database name is already taken".to_owned(),
         "tenants_database_role_key" => "the tenant's database role is already taken".to_owned(),
         "customers_subject_key" => "a customer with this identity already exists".to_owned(),
-        "jobs_one_queued_per_kind_tenant_key" => "a job of this kind is already queued for the tenant".to_owned(),
+        "jobs_one_queued_per_kind_tenant_key" => {
+            "a job of this kind is already queued for the tenant".to_owned()
+        }
         "" => "a unique value is already taken".to_owned(),
         other => format!("a unique value is already taken ({other})"),
     }
@@ -87,8 +101,12 @@ fn referenced_entity(constraint: &str) -> &'static str {
 
 pub(crate) fn map_pool(e: PoolError) -> RepoError {
     match e {
-        PoolError::Timeout(_) => RepoError::Unavailable("timed out waiting for a database connection".to_owned()),
-        PoolError::Backend(e) => RepoError::Unavailable(format!("cannot connect to the database: {e}")),
+        PoolError::Timeout(_) => {
+            RepoError::Unavailable("timed out waiting for a database connection".to_owned())
+        }
+        PoolError::Backend(e) => {
+            RepoError::Unavailable(format!("cannot connect to the database: {e}"))
+        }
         PoolError::Closed => RepoError::Unavailable("the database pool is closed".to_owned()),
         other => RepoError::Unavailable(format!("database pool: {other}")),
     }
@@ -100,7 +118,10 @@ mod tests {
 
     #[test]
     fn constraints_are_described_in_words() {
-        assert_eq!(describe_unique("tenants_customer_name_live_key"), "you already have a tenant with this name");
+        assert_eq!(
+            describe_unique("tenants_customer_name_live_key"),
+            "you already have a tenant with this name"
+        );
         assert!(describe_unique("x_key").contains("x_key"));
         assert_eq!(referenced_entity("tenants_plan_id_fkey"), "plan");
         assert_eq!(referenced_entity("jobs_tenant_id_fkey"), "tenant");

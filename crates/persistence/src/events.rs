@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tenant_domain::{EventRepository, EventType, NewTenantEvent, RepoError, RepoResult, TenantEvent, TenantId};
+use tenant_domain::{
+    EventRepository, EventType, NewTenantEvent, RepoError, RepoResult, TenantEvent, TenantId,
+};
 use uuid::Uuid;
 
 use crate::error::db_error;
@@ -48,7 +50,10 @@ impl TryFrom<EventRow> for TenantEvent {
 /// The per-tenant advisory lock, held until commit, serializes the inserts of one tenant's events, so
 /// their ids commit in increasing order: a stream reading `id > last_seen` never misses an event that
 /// committed late with a smaller id.
-pub(crate) async fn insert_event_in_tx(conn: &mut AsyncPgConnection, event: &NewTenantEvent) -> Result<EventRow, TxError> {
+pub(crate) async fn insert_event_in_tx(
+    conn: &mut AsyncPgConnection,
+    event: &NewTenantEvent,
+) -> Result<EventRow, TxError> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('tenant_events:' || $1, 0))")
         .bind::<Text, _>(event.tenant_id.to_string())
         .execute(conn)
@@ -96,7 +101,12 @@ impl EventRepository for PgEventRepository {
     }
 
     /// `limit` is clamped to 1..=[`MAX_EVENTS_PER_PAGE`].
-    async fn list_after(&self, tenant: TenantId, after: i64, limit: i64) -> RepoResult<Vec<TenantEvent>> {
+    async fn list_after(
+        &self,
+        tenant: TenantId,
+        after: i64,
+        limit: i64,
+    ) -> RepoResult<Vec<TenantEvent>> {
         let mut conn = get(&self.pool).await?;
         tenant_events::table
             .filter(tenant_events::tenant_id.eq(tenant.as_uuid()))

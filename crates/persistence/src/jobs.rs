@@ -6,9 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tenant_domain::{Job, JobKind, JobQueue, JobState, NewJob, QueueStats, RepoError, RepoResult, TenantId};
+use tenant_domain::{
+    Job, JobKind, JobQueue, JobState, NewJob, QueueStats, RepoError, RepoResult, TenantId,
+};
 use uuid::Uuid;
 
 use crate::error::db_error;
@@ -42,9 +46,10 @@ struct JobRow {
 impl TryFrom<JobRow> for Job {
     type Error = RepoError;
     fn try_from(r: JobRow) -> RepoResult<Self> {
-        let kind = JobKind::parse(&r.kind).ok_or_else(|| RepoError::Other(format!("job {} has an unknown kind", r.id)))?;
-        let state =
-            JobState::parse(&r.state).ok_or_else(|| RepoError::Other(format!("job {} has an unknown state", r.id)))?;
+        let kind = JobKind::parse(&r.kind)
+            .ok_or_else(|| RepoError::Other(format!("job {} has an unknown kind", r.id)))?;
+        let state = JobState::parse(&r.state)
+            .ok_or_else(|| RepoError::Other(format!("job {} has an unknown state", r.id)))?;
         Ok(Job {
             id: r.id,
             kind,
@@ -123,7 +128,9 @@ fn lease_secs(lease: Duration) -> f64 {
 }
 
 fn lost_lease() -> RepoError {
-    RepoError::NotFound { entity: "job lease" }
+    RepoError::NotFound {
+        entity: "job lease",
+    }
 }
 
 /// [`JobQueue`] on PostgreSQL.
@@ -155,11 +162,12 @@ async fn try_claim(
         // Two claimers could each pick a different job of the same tenant (neither sees the other's
         // uncommitted claim). A per-tenant transaction lock, then a re-check under a fresh snapshot,
         // lets only one of them through.
-        let lock: Locked =
-            diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended('jobs:' || $1, 0)) AS locked")
-                .bind::<Text, _>(tenant.to_string())
-                .get_result(conn)
-                .await?;
+        let lock: Locked = diesel::sql_query(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('jobs:' || $1, 0)) AS locked",
+        )
+        .bind::<Text, _>(tenant.to_string())
+        .get_result(conn)
+        .await?;
         if !lock.locked {
             return Ok(None);
         }
@@ -175,12 +183,16 @@ async fn try_claim(
             return Ok(None);
         }
     }
-    if c.state == JobState::Running.as_str() && c.max_attempts.is_some_and(|max| c.attempts >= max) {
+    if c.state == JobState::Running.as_str() && c.max_attempts.is_some_and(|max| c.attempts >= max)
+    {
         // Its worker died on the last allowed attempt: give up instead of running it once more.
         diesel::update(jobs::table.find(c.id))
             .set((
                 jobs::state.eq(JobState::Dead.as_str()),
-                jobs::last_error.eq(format!("lease expired after {} attempts (worker lost)", c.attempts)),
+                jobs::last_error.eq(format!(
+                    "lease expired after {} attempts (worker lost)",
+                    c.attempts
+                )),
                 jobs::lease_owner.eq(None::<String>),
                 jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
                 jobs::updated_at.eq(diesel::dsl::now),
@@ -242,10 +254,17 @@ impl JobQueue for PgJobQueue {
                 return row.try_into();
             }
         }
-        Err(RepoError::Unavailable("job queue kept changing; retry".to_owned()))
+        Err(RepoError::Unavailable(
+            "job queue kept changing; retry".to_owned(),
+        ))
     }
 
-    async fn claim(&self, worker: &str, kinds: &[JobKind], lease: Duration) -> RepoResult<Option<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        kinds: &[JobKind],
+        lease: Duration,
+    ) -> RepoResult<Option<Job>> {
         if kinds.is_empty() {
             return Ok(None);
         }
@@ -309,7 +328,13 @@ impl JobQueue for PgJobQueue {
     /// Requeues the job for `run_after` with `error` recorded, or marks it dead when its attempts are
     /// used up. If another job of the same kind and tenant was enqueued while this one ran, that one
     /// carries the work on: this one is closed as done, its error noting the successor.
-    async fn retry_later(&self, id: Uuid, worker: &str, error: &str, run_after: DateTime<Utc>) -> RepoResult<Job> {
+    async fn retry_later(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        run_after: DateTime<Utc>,
+    ) -> RepoResult<Job> {
         let error = truncate(error);
         let mut conn = get(&self.pool).await?;
         let row = conn
@@ -338,7 +363,10 @@ impl JobQueue for PgJobQueue {
                 };
                 let (state, last_error) = match (out_of_attempts, successor) {
                     (true, _) => (JobState::Dead, error.clone()),
-                    (false, Some(next)) => (JobState::Done, format!("{error} (superseded by queued job {next})")),
+                    (false, Some(next)) => (
+                        JobState::Done,
+                        format!("{error} (superseded by queued job {next})"),
+                    ),
                     (false, None) => (JobState::Queued, error.clone()),
                 };
                 let row = diesel::update(jobs::table.find(id))
@@ -418,7 +446,12 @@ impl JobQueue for PgJobQueue {
         .get_result(&mut conn)
         .await
         .map_err(db_error("job"))?;
-        Ok(QueueStats { queued: s.queued, running: s.running, dead: s.dead, retrying: s.retrying })
+        Ok(QueueStats {
+            queued: s.queued,
+            running: s.running,
+            dead: s.dead,
+            retrying: s.retrying,
+        })
     }
 }
 

@@ -33,7 +33,12 @@ pub struct PoolConfig {
 impl PoolConfig {
     /// Defaults suited to one API replica: 10 connections, 5 s wait, 30 s statement timeout.
     pub fn new(url: SecretString) -> Self {
-        Self { url, max_size: 10, wait_timeout: Duration::from_secs(5), statement_timeout: Duration::from_secs(30) }
+        Self {
+            url,
+            max_size: 10,
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -41,7 +46,9 @@ impl PoolConfig {
 /// [`check_connection`] to fail fast at start-up.
 pub fn build_pool(config: &PoolConfig) -> Result<PgPool, PersistenceError> {
     if config.max_size == 0 {
-        return Err(PersistenceError::PoolConfig("max_size must be at least 1".to_owned()));
+        return Err(PersistenceError::PoolConfig(
+            "max_size must be at least 1".to_owned(),
+        ));
     }
     let statement_timeout_ms = config.statement_timeout.as_millis();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
@@ -57,8 +64,10 @@ pub fn build_pool(config: &PoolConfig) -> Result<PgPool, PersistenceError> {
             Ok(conn)
         })
     });
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(config.url.expose_secret(), manager_config);
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        config.url.expose_secret(),
+        manager_config,
+    );
     Pool::builder(manager)
         .max_size(config.max_size)
         .wait_timeout(Some(config.wait_timeout))
@@ -76,5 +85,7 @@ pub(crate) async fn get(pool: &PgPool) -> RepoResult<PooledConnection> {
 /// Opens (or reuses) one connection and runs a trivial query: a start-up and readiness check.
 pub async fn check_connection(pool: &PgPool) -> RepoResult<()> {
     let mut conn = get(pool).await?;
-    conn.batch_execute("SELECT 1").await.map_err(crate::error::db_error("database"))
+    conn.batch_execute("SELECT 1")
+        .await
+        .map_err(crate::error::db_error("database"))
 }

@@ -50,7 +50,8 @@ impl PgRegistryPushRepository {
 
 impl std::fmt::Debug for PgRegistryPushRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgRegistryPushRepository").finish_non_exhaustive()
+        f.debug_struct("PgRegistryPushRepository")
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +75,12 @@ impl RegistryPushRepository for PgRegistryPushRepository {
                     .await?;
                 let digests: Vec<_> = std::iter::once(&push.digest)
                     .chain(&push.referenced_digests)
-                    .map(|d| (registry_tenant_digests::tenant_id.eq(tenant), registry_tenant_digests::digest.eq(d)))
+                    .map(|d| {
+                        (
+                            registry_tenant_digests::tenant_id.eq(tenant),
+                            registry_tenant_digests::digest.eq(d),
+                        )
+                    })
                     .collect();
                 diesel::insert_into(registry_tenant_digests::table)
                     .values(digests)
@@ -91,7 +97,10 @@ impl RegistryPushRepository for PgRegistryPushRepository {
     async fn record_blob_upload(&self, tenant: TenantId, digest: &str) -> RepoResult<()> {
         let mut conn = get(&self.pool).await?;
         diesel::insert_into(registry_tenant_digests::table)
-            .values((registry_tenant_digests::tenant_id.eq(tenant.as_uuid()), registry_tenant_digests::digest.eq(digest)))
+            .values((
+                registry_tenant_digests::tenant_id.eq(tenant.as_uuid()),
+                registry_tenant_digests::digest.eq(digest),
+            ))
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await

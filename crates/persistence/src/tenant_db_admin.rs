@@ -30,13 +30,18 @@ impl PgTenantDatabaseAdmin {
     async fn connect(&self) -> RepoResult<AsyncPgConnection> {
         AsyncPgConnection::establish(self.admin_url.expose_secret())
             .await
-            .map_err(|e| RepoError::Unavailable(format!("cannot connect to the tenant database cluster: {e}")))
+            .map_err(|e| {
+                RepoError::Unavailable(format!(
+                    "cannot connect to the tenant database cluster: {e}"
+                ))
+            })
     }
 }
 
 impl std::fmt::Debug for PgTenantDatabaseAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgTenantDatabaseAdmin").finish_non_exhaustive()
+        f.debug_struct("PgTenantDatabaseAdmin")
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,12 +52,16 @@ pub fn validate_identifier(name: &str) -> RepoResult<&str> {
         && name.len() <= 63
         && !name.starts_with("pg_")
         && !name.as_bytes()[0].is_ascii_digit()
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(name)
     } else {
         let shown: String = name.chars().take(64).collect();
-        Err(RepoError::Other(format!("`{shown}` is not a valid tenant database or role name ([a-z0-9_], max 63)")))
+        Err(RepoError::Other(format!(
+            "`{shown}` is not a valid tenant database or role name ([a-z0-9_], max 63)"
+        )))
     }
 }
 
@@ -60,7 +69,9 @@ pub fn validate_identifier(name: &str) -> RepoResult<&str> {
 fn password_literal(password: &SecretString) -> RepoResult<String> {
     let password = password.expose_secret();
     if password.is_empty() || password.contains('\0') {
-        return Err(RepoError::Other("a tenant database password must be non-empty and contain no NUL".to_owned()));
+        return Err(RepoError::Other(
+            "a tenant database password must be non-empty and contain no NUL".to_owned(),
+        ));
     }
     // Base64, digits and `$:` only: nothing to escape, but quote it the standard way regardless.
     let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
@@ -83,34 +94,52 @@ async fn exists(conn: &mut AsyncPgConnection, sql: &str, name: &str) -> RepoResu
 }
 
 const ROLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists";
-const DATABASE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists";
+const DATABASE_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists";
 
 /// Runs DDL; its error never echoes the statement (which holds the verifier), only the server message.
 async fn ddl(conn: &mut AsyncPgConnection, sql: &str, what: &str) -> RepoResult<()> {
-    conn.batch_execute(sql).await.map_err(|e| match map_diesel("tenant database", e) {
-        RepoError::Other(msg) => RepoError::Other(format!("{what}: {msg}")),
-        other => other,
-    })
+    conn.batch_execute(sql)
+        .await
+        .map_err(|e| match map_diesel("tenant database", e) {
+            RepoError::Other(msg) => RepoError::Other(format!("{what}: {msg}")),
+            other => other,
+        })
 }
 
 #[async_trait]
 impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
-    async fn ensure_database(&self, database: &str, role: &str, password: &SecretString) -> RepoResult<()> {
+    async fn ensure_database(
+        &self,
+        database: &str,
+        role: &str,
+        password: &SecretString,
+    ) -> RepoResult<()> {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let password = password_literal(password)?;
         let mut conn = self.connect().await?;
         // Create-or-alter rather than `IF NOT EXISTS`: a retry must leave the role with *this* password.
         if exists(&mut conn, ROLE_EXISTS, role).await? {
-            ddl(&mut conn, &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"), "updating the tenant role")
-                .await?;
+            ddl(
+                &mut conn,
+                &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"),
+                "updating the tenant role",
+            )
+            .await?;
         } else {
-            let create = format!("CREATE ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}");
+            let create = format!(
+                "CREATE ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}"
+            );
             match ddl(&mut conn, &create, "creating the tenant role").await {
                 // Another worker created it in between: set the password instead.
                 Err(RepoError::Conflict { .. }) => {
-                    ddl(&mut conn, &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"), "updating the tenant role")
-                        .await?
+                    ddl(
+                        &mut conn,
+                        &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"),
+                        "updating the tenant role",
+                    )
+                    .await?
                 }
                 other => other?,
             }
@@ -123,8 +152,12 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
             }
         }
         // Other roles on the shared cluster must not connect to this tenant's database.
-        ddl(&mut conn, &format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"), "restricting the tenant database")
-            .await?;
+        ddl(
+            &mut conn,
+            &format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"),
+            "restricting the tenant database",
+        )
+        .await?;
         tracing::info!(database, role, "tenant database ensured");
         Ok(())
     }
@@ -133,9 +166,18 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let mut conn = self.connect().await?;
-        ddl(&mut conn, &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"), "dropping the tenant database")
-            .await?;
-        ddl(&mut conn, &format!("DROP ROLE IF EXISTS \"{role}\""), "dropping the tenant role").await?;
+        ddl(
+            &mut conn,
+            &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
+            "dropping the tenant database",
+        )
+        .await?;
+        ddl(
+            &mut conn,
+            &format!("DROP ROLE IF EXISTS \"{role}\""),
+            "dropping the tenant role",
+        )
+        .await?;
         tracing::info!(database, role, "tenant database dropped");
         Ok(())
     }
@@ -163,7 +205,17 @@ mod tests {
             assert!(validate_identifier(ok).is_ok(), "{ok}");
         }
         let long = "a".repeat(64);
-        for bad in ["", "Site", "site-x", "a\"b", "x; DROP ROLE y", "pg_x", "1abc", "é", long.as_str()] {
+        for bad in [
+            "",
+            "Site",
+            "site-x",
+            "a\"b",
+            "x; DROP ROLE y",
+            "pg_x",
+            "1abc",
+            "é",
+            long.as_str(),
+        ] {
             assert!(validate_identifier(bad).is_err(), "{bad}");
         }
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tenant_domain::{
-    CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId, TenantRepository,
-    TenantState,
+    CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId,
+    TenantRepository, TenantState,
 };
 use uuid::Uuid;
 
@@ -96,7 +96,9 @@ async fn update_row(conn: &mut AsyncPgConnection, t: &Tenant) -> QueryResult<Opt
         _ => t.deleted_at,
     };
     diesel::update(
-        tenants::table.filter(tenants::id.eq(t.id.as_uuid())).filter(tenants::row_version.eq(t.row_version)),
+        tenants::table
+            .filter(tenants::id.eq(t.id.as_uuid()))
+            .filter(tenants::row_version.eq(t.row_version)),
     )
     .set((
         tenants::name.eq(&t.name),
@@ -118,9 +120,18 @@ async fn update_row(conn: &mut AsyncPgConnection, t: &Tenant) -> QueryResult<Opt
 }
 
 /// Why an update touched no row: the tenant is gone, or its version moved on.
-async fn stale_or_missing(conn: &mut AsyncPgConnection, id: TenantId) -> Result<RepoError, TxError> {
-    let exists: bool = diesel::select(diesel::dsl::exists(tenants::table.find(id.as_uuid()))).get_result(conn).await?;
-    Ok(if exists { RepoError::StaleVersion { entity: "tenant" } } else { RepoError::NotFound { entity: "tenant" } })
+async fn stale_or_missing(
+    conn: &mut AsyncPgConnection,
+    id: TenantId,
+) -> Result<RepoError, TxError> {
+    let exists: bool = diesel::select(diesel::dsl::exists(tenants::table.find(id.as_uuid())))
+        .get_result(conn)
+        .await?;
+    Ok(if exists {
+        RepoError::StaleVersion { entity: "tenant" }
+    } else {
+        RepoError::NotFound { entity: "tenant" }
+    })
 }
 
 #[async_trait]
@@ -201,15 +212,26 @@ impl TenantRepository for PgTenantRepository {
 
     async fn update(&self, tenant: &Tenant) -> RepoResult<Tenant> {
         let mut conn = get(&self.pool).await?;
-        match update_row(&mut conn, tenant).await.map_err(db_error("tenant"))? {
+        match update_row(&mut conn, tenant)
+            .await
+            .map_err(db_error("tenant"))?
+        {
             Some(row) => row.try_into(),
-            None => Err(stale_or_missing(&mut conn, tenant.id).await.map_err(|e| e.into_repo("tenant"))?),
+            None => Err(stale_or_missing(&mut conn, tenant.id)
+                .await
+                .map_err(|e| e.into_repo("tenant"))?),
         }
     }
 
-    async fn update_with_event(&self, tenant: &Tenant, event: NewTenantEvent) -> RepoResult<(Tenant, TenantEvent)> {
+    async fn update_with_event(
+        &self,
+        tenant: &Tenant,
+        event: NewTenantEvent,
+    ) -> RepoResult<(Tenant, TenantEvent)> {
         if event.tenant_id != tenant.id {
-            return Err(RepoError::Other("an event must belong to the tenant it is written with".to_owned()));
+            return Err(RepoError::Other(
+                "an event must belong to the tenant it is written with".to_owned(),
+            ));
         }
         let mut conn = get(&self.pool).await?;
         let (row, event_row) = conn

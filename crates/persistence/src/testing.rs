@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
-use tenant_domain::{
-    Customer, CustomerId, NewCustomer, NewTenant, Repositories, Tenant, TenantId,
-};
+use tenant_domain::{Customer, CustomerId, NewCustomer, NewTenant, Repositories, Tenant, TenantId};
 pub use test_support::db::{ScratchCluster, TestDatabase};
 
 use crate::pool::{PgPool, PoolConfig, build_pool};
@@ -44,7 +42,9 @@ pub async fn test_database() -> anyhow::Result<TestDb> {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb").field("db", &self.db).finish_non_exhaustive()
+        f.debug_struct("TestDb")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,13 +65,24 @@ impl TestDb {
         Ok(self
             .repositories()
             .customers
-            .find_or_create(NewCustomer { email: format!("{subject}@example.test"), subject, name: None })
+            .find_or_create(NewCustomer {
+                email: format!("{subject}@example.test"),
+                subject,
+                name: None,
+            })
             .await?)
     }
 
     /// A `pending` tenant of `customer` on the `free` plan in `iad`, with a random id.
     pub async fn tenant(&self, customer: CustomerId, name: &str) -> anyhow::Result<Tenant> {
-        let new = NewTenant::new(TenantId::new_random(), customer, name, "free", "iad", "sites.example.test");
+        let new = NewTenant::new(
+            TenantId::new_random(),
+            customer,
+            name,
+            "free",
+            "iad",
+            "sites.example.test",
+        );
         Ok(self.repositories().tenants.insert(new).await?)
     }
 }
@@ -85,5 +96,8 @@ pub fn tenant_cluster_admin() -> PgTenantDatabaseAdmin {
 /// `(database, role)` names of a random tenant id, as the provisioner derives them.
 pub fn random_tenant_db_names() -> (String, String) {
     let id = TenantId::new_random();
-    (tenant_domain::naming::tenant_database_name(&id), tenant_domain::naming::tenant_role_name(&id))
+    (
+        tenant_domain::naming::tenant_database_name(&id),
+        tenant_domain::naming::tenant_role_name(&id),
+    )
 }

@@ -27,7 +27,10 @@ const TEMPLATE_LOCK_KEY: i64 = 0x7465_6e61_6e74_0001;
 
 /// The admin URL of the test server: `DATABASE_URL`, or [`DEFAULT_ADMIN_URL`].
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned())
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned())
 }
 
 /// The same server URL with another database name (the path of the URL; a query string is kept).
@@ -122,10 +125,17 @@ impl TestDatabase {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(e) => return Err(e).with_context(|| format!("creating test database {name} from {template}")),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("creating test database {name} from {template}"));
+                }
             }
         }
-        Ok(Self { name, url, admin_url })
+        Ok(Self {
+            name,
+            url,
+            admin_url,
+        })
     }
 
     /// Connection URL of this database.
@@ -151,7 +161,9 @@ impl Drop for TestDatabase {
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let admin_url = self.admin_url.clone();
         let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let mut admin = connect(&admin_url).await?;
                 admin.batch_execute(&sql).await?;
@@ -161,15 +173,23 @@ impl Drop for TestDatabase {
         .join();
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("test-support: could not drop test database {}: {e:#}", self.name),
-            Err(_) => eprintln!("test-support: dropping test database {} panicked", self.name),
+            Ok(Err(e)) => eprintln!(
+                "test-support: could not drop test database {}: {e:#}",
+                self.name
+            ),
+            Err(_) => eprintln!(
+                "test-support: dropping test database {} panicked",
+                self.name
+            ),
         }
     }
 }
 
 /// Connects to `url` (any database of the test server).
 pub async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
-    AsyncPgConnection::establish(url).await.with_context(|| "connecting to the test PostgreSQL server (is it running? DATABASE_URL?)")
+    AsyncPgConnection::establish(url)
+        .await
+        .with_context(|| "connecting to the test PostgreSQL server (is it running? DATABASE_URL?)")
 }
 
 async fn ensure_template<F, Fut>(admin_url: &str, template: &str, migrate: F) -> anyhow::Result<()>
@@ -179,9 +199,13 @@ where
 {
     let mut admin = connect(admin_url).await?;
     // Session-level lock: released by the unlock below or, if this process dies, by the disconnect.
-    admin.batch_execute(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK_KEY})")).await?;
+    admin
+        .batch_execute(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK_KEY})"))
+        .await?;
     let result = build_template_if_missing(&mut admin, admin_url, template, migrate).await;
-    let unlock = admin.batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).await;
+    let unlock = admin
+        .batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})"))
+        .await;
     result?;
     unlock?;
     Ok(())
@@ -199,17 +223,30 @@ where
 {
     // `datistemplate` is set only once migrations succeeded: it is the "finished" mark, so a template
     // left half-built by a crashed process is rebuilt.
-    let existing: Vec<IsTemplate> = sql_query("SELECT datistemplate AS is_template FROM pg_database WHERE datname = $1")
-        .bind::<Text, _>(template)
-        .load(admin)
-        .await?;
+    let existing: Vec<IsTemplate> =
+        sql_query("SELECT datistemplate AS is_template FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>(template)
+            .load(admin)
+            .await?;
     if existing.iter().any(|t| t.is_template) {
         return Ok(());
     }
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)")).await?;
-    admin.batch_execute(&format!("CREATE DATABASE \"{template}\" TEMPLATE template0")).await?;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"
+        ))
+        .await?;
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{template}\" TEMPLATE template0"
+        ))
+        .await?;
     if let Err(e) = migrate(url_for_database(admin_url, template)).await {
-        let _cleanup = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)")).await;
+        let _cleanup = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"
+            ))
+            .await;
         return Err(e.context(format!("migrating template database {template}")));
     }
     // No connection may stay on a template being copied; then forbid new ones.
@@ -217,7 +254,11 @@ where
         .bind::<Text, _>(template)
         .execute(admin)
         .await?;
-    admin.batch_execute(&format!("ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")).await?;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{template}\" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
+        ))
+        .await?;
     Ok(())
 }
 
@@ -242,19 +283,37 @@ impl ScratchCluster {
             command_output("chown", &["postgres", &dir.path().to_string_lossy()])?;
         }
         let data = dir.path().join("data");
-        let mut cluster = Self { dir, port: 0, bindir, as_postgres_user };
+        let mut cluster = Self {
+            dir,
+            port: 0,
+            bindir,
+            as_postgres_user,
+        };
         cluster.run(
             "initdb",
-            &["-D", &data.to_string_lossy(), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-N"],
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-N",
+            ],
         )?;
         // The superuser connects without a password (as on the shared test server); everyone else
         // must present theirs. The first matching line wins, so this goes first.
         let hba = data.join("pg_hba.conf");
         let rest = std::fs::read_to_string(&hba)?;
-        std::fs::write(&hba, format!("host all postgres 127.0.0.1/32 trust\n{rest}"))?;
+        std::fs::write(
+            &hba,
+            format!("host all postgres 127.0.0.1/32 trust\n{rest}"),
+        )?;
         let mut last_error = None;
         for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
                 cluster.dir.path().display()
@@ -262,7 +321,16 @@ impl ScratchCluster {
             let log = cluster.dir.path().join("log");
             match cluster.run(
                 "pg_ctl",
-                &["-D", &data.to_string_lossy(), "-o", &options, "-l", &log.to_string_lossy(), "-w", "start"],
+                &[
+                    "-D",
+                    &data.to_string_lossy(),
+                    "-o",
+                    &options,
+                    "-l",
+                    &log.to_string_lossy(),
+                    "-w",
+                    "start",
+                ],
             ) {
                 Ok(_) => {
                     cluster.port = port;
@@ -281,7 +349,10 @@ impl ScratchCluster {
 
     /// A URL logging in as `user` with `password` (both URL-safe in tests) to `database`.
     pub fn url(&self, user: &str, password: &str, database: &str) -> String {
-        format!("postgres://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -301,7 +372,17 @@ impl Drop for ScratchCluster {
     fn drop(&mut self) {
         if self.port != 0 {
             let data = self.dir.path().join("data");
-            if let Err(e) = self.run("pg_ctl", &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"]) {
+            if let Err(e) = self.run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &data.to_string_lossy(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            ) {
                 eprintln!("test-support: could not stop the scratch cluster: {e:#}");
             }
         }
@@ -353,7 +434,10 @@ mod tests {
             url_for_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(url_for_database("postgres://u:p@h:1/db?sslmode=disable", "x"), "postgres://u:p@h:1/x?sslmode=disable");
+        assert_eq!(
+            url_for_database("postgres://u:p@h:1/db?sslmode=disable", "x"),
+            "postgres://u:p@h:1/x?sslmode=disable"
+        );
         assert_eq!(url_for_database("postgres://h", "x"), "postgres://h/x");
     }
 
@@ -365,11 +449,12 @@ mod tests {
         conn.batch_execute("CREATE TABLE t (x int)").await.unwrap();
         drop(db);
         let mut admin = connect(&admin_url()).await.unwrap();
-        let left: Vec<IsTemplate> = sql_query("SELECT datistemplate AS is_template FROM pg_database WHERE datname = $1")
-            .bind::<Text, _>(&name)
-            .load(&mut admin)
-            .await
-            .unwrap();
+        let left: Vec<IsTemplate> =
+            sql_query("SELECT datistemplate AS is_template FROM pg_database WHERE datname = $1")
+                .bind::<Text, _>(&name)
+                .load(&mut admin)
+                .await
+                .unwrap();
         assert!(left.is_empty(), "{name} still exists");
     }
 
@@ -377,9 +462,20 @@ mod tests {
     async fn scratch_cluster_demands_passwords_of_other_roles() {
         let cluster = ScratchCluster::start().unwrap();
         let mut admin = connect(&cluster.admin_url()).await.unwrap();
-        admin.batch_execute("CREATE ROLE someone LOGIN PASSWORD 'right'").await.unwrap();
-        connect(&cluster.url("someone", "right", "postgres")).await.unwrap();
-        let err = AsyncPgConnection::establish(&cluster.url("someone", "wrong", "postgres")).await.err().unwrap();
-        assert!(err.to_string().contains("password authentication failed"), "{err}");
+        admin
+            .batch_execute("CREATE ROLE someone LOGIN PASSWORD 'right'")
+            .await
+            .unwrap();
+        connect(&cluster.url("someone", "right", "postgres"))
+            .await
+            .unwrap();
+        let err = AsyncPgConnection::establish(&cluster.url("someone", "wrong", "postgres"))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("password authentication failed"),
+            "{err}"
+        );
     }
 }

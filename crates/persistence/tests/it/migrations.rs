@@ -6,7 +6,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use secrecy::SecretString;
 use tenant_domain::{NewCustomer, NewTenant, TenantId};
 use tenant_persistence::testing::{TestDatabase, test_database};
-use tenant_persistence::{PgRepositories, PoolConfig, build_pool, run_migrations, run_migrations_blocking};
+use tenant_persistence::{
+    PgRepositories, PoolConfig, build_pool, run_migrations, run_migrations_blocking,
+};
 
 #[derive(QueryableByName)]
 struct Name {
@@ -61,12 +63,18 @@ async fn migrations_run_from_empty_and_are_idempotent() {
     let url = SecretString::from(db.url().to_owned());
     let applied = run_migrations(&url).await.unwrap();
     assert_eq!(applied.len(), 6, "{applied:?}");
-    assert!(run_migrations(&url).await.unwrap().is_empty(), "second run applied something");
+    assert!(
+        run_migrations(&url).await.unwrap().is_empty(),
+        "second run applied something"
+    );
 
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     assert_eq!(tables(&mut conn).await, ALL_TABLES);
     // diesel-cli compatibility: the same bookkeeping table.
-    let n: Count = sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations").get_result(&mut conn).await.unwrap();
+    let n: Count = sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(n.n, 6);
 }
 
@@ -78,16 +86,24 @@ async fn migrations_revert_cleanly_and_rerun() {
     run_migrations_blocking(&SecretString::from(url.clone())).unwrap();
     // Down migrations, through the same bridge `run_migrations` uses, on a thread without a runtime.
     std::thread::spawn(move || {
-        type Wrapper = diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>;
+        type Wrapper =
+            diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>;
         let mut conn = <Wrapper as diesel::Connection>::establish(&url).unwrap();
-        conn.revert_all_migrations(tenant_persistence::MIGRATIONS).unwrap();
+        conn.revert_all_migrations(tenant_persistence::MIGRATIONS)
+            .unwrap();
     })
     .join()
     .unwrap();
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     assert!(tables(&mut conn).await.is_empty());
     drop(conn);
-    assert_eq!(run_migrations(&SecretString::from(db.url().to_owned())).await.unwrap().len(), 6);
+    assert_eq!(
+        run_migrations(&SecretString::from(db.url().to_owned()))
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
 }
 
 #[tokio::test]
@@ -108,13 +124,26 @@ async fn a_database_of_the_old_system_migrates_and_loses_the_deploy_token() {
     )
     .await
     .unwrap();
-    assert!(columns(&mut conn, "tenants").await.contains(&"fly_deploy_token".to_owned()));
+    assert!(
+        columns(&mut conn, "tenants")
+            .await
+            .contains(&"fly_deploy_token".to_owned())
+    );
 
-    let applied = run_migrations(&SecretString::from(db.url().to_owned())).await.unwrap();
+    let applied = run_migrations(&SecretString::from(db.url().to_owned()))
+        .await
+        .unwrap();
     assert_eq!(applied.len(), 6);
     let cols = columns(&mut conn, "tenants").await;
     assert!(!cols.contains(&"fly_deploy_token".to_owned()), "{cols:?}");
-    for c in ["row_version", "state", "database_role", "deleted_at", "customer_id", "name"] {
+    for c in [
+        "row_version",
+        "state",
+        "database_role",
+        "deleted_at",
+        "customer_id",
+        "name",
+    ] {
         assert!(cols.contains(&c.to_owned()), "{c} missing from {cols:?}");
     }
     assert_eq!(tables(&mut conn).await, ALL_TABLES);
@@ -124,16 +153,51 @@ async fn a_database_of_the_old_system_migrates_and_loses_the_deploy_token() {
     let repos = PgRepositories::new(pool);
     let customer = repos
         .customers
-        .find_or_create(NewCustomer { subject: "old-user".into(), email: "old@example.test".into(), name: None })
+        .find_or_create(NewCustomer {
+            subject: "old-user".into(),
+            email: "old@example.test".into(),
+            name: None,
+        })
         .await
         .unwrap();
     let id = TenantId::new_random();
-    let t = repos.tenants.insert(NewTenant::new(id, customer.id, "site", "free", "iad", "example.test")).await.unwrap();
+    let t = repos
+        .tenants
+        .insert(NewTenant::new(
+            id,
+            customer.id,
+            "site",
+            "free",
+            "iad",
+            "example.test",
+        ))
+        .await
+        .unwrap();
     assert_eq!(repos.tenants.get(id).await.unwrap(), t);
-    let dup = NewTenant::new(TenantId::new_random(), customer.id, "site", "free", "iad", "example.test");
-    assert!(matches!(repos.tenants.insert(dup).await, Err(tenant_domain::RepoError::Conflict { .. })));
-    let orphan = NewTenant::new(TenantId::new_random(), tenant_domain::CustomerId::new_random(), "x", "free", "iad", "e.test");
-    assert_eq!(repos.tenants.insert(orphan).await.unwrap_err(), tenant_domain::RepoError::NotFound { entity: "customer" });
+    let dup = NewTenant::new(
+        TenantId::new_random(),
+        customer.id,
+        "site",
+        "free",
+        "iad",
+        "example.test",
+    );
+    assert!(matches!(
+        repos.tenants.insert(dup).await,
+        Err(tenant_domain::RepoError::Conflict { .. })
+    ));
+    let orphan = NewTenant::new(
+        TenantId::new_random(),
+        tenant_domain::CustomerId::new_random(),
+        "x",
+        "free",
+        "iad",
+        "e.test",
+    );
+    assert_eq!(
+        repos.tenants.insert(orphan).await.unwrap_err(),
+        tenant_domain::RepoError::NotFound { entity: "customer" }
+    );
 }
 
 #[tokio::test]
@@ -142,6 +206,9 @@ async fn the_template_database_has_every_table_and_the_seeded_plans() {
     let mut conn = AsyncPgConnection::establish(t.db.url()).await.unwrap();
     assert_eq!(tables(&mut conn).await, ALL_TABLES);
     let plans = t.repositories().plans.list().await.unwrap();
-    let ids: Vec<_> = plans.iter().map(|p| (p.id.as_str(), p.memory_mb, p.volume_gb, p.max_tenants)).collect();
+    let ids: Vec<_> = plans
+        .iter()
+        .map(|p| (p.id.as_str(), p.memory_mb, p.volume_gb, p.max_tenants))
+        .collect();
     assert_eq!(ids, [("free", 256, 1, 1), ("basic", 1024, 10, 5)]);
 }

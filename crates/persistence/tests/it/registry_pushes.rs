@@ -25,12 +25,25 @@ async fn a_tenant_may_read_only_what_it_pushed_or_uploaded() {
         referenced_digests: vec![digest(1), digest(2), digest(3)],
     };
     let p1 = repo.record_manifest_push(push.clone()).await.unwrap();
-    assert_eq!((p1.digest.as_str(), p1.tenant_id), (digest(10).as_str(), a.id));
-    let p2 = repo.record_manifest_push(NewRegistryPush { digest: digest(11), referenced_digests: vec![digest(1)], ..push }).await.unwrap();
+    assert_eq!(
+        (p1.digest.as_str(), p1.tenant_id),
+        (digest(10).as_str(), a.id)
+    );
+    let p2 = repo
+        .record_manifest_push(NewRegistryPush {
+            digest: digest(11),
+            referenced_digests: vec![digest(1)],
+            ..push
+        })
+        .await
+        .unwrap();
 
     for n in [1, 2, 3, 10, 11] {
         assert!(repo.tenant_may_read(a.id, &digest(n)).await.unwrap(), "{n}");
-        assert!(!repo.tenant_may_read(b.id, &digest(n)).await.unwrap(), "{n} leaked to b");
+        assert!(
+            !repo.tenant_may_read(b.id, &digest(n)).await.unwrap(),
+            "{n} leaked to b"
+        );
     }
     assert!(!repo.tenant_may_read(a.id, &digest(99)).await.unwrap());
     assert_eq!(repo.list_for_tenant(a.id).await.unwrap(), [p2, p1]);

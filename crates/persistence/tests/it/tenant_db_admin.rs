@@ -18,31 +18,61 @@ async fn create_retry_login_and_drop() {
     assert!(!admin.database_exists(&db).await.unwrap());
     assert!(!admin.role_exists(&role).await.unwrap());
 
-    admin.ensure_database(&db, &role, &secret("first-pass")).await.unwrap();
+    admin
+        .ensure_database(&db, &role, &secret("first-pass"))
+        .await
+        .unwrap();
     assert!(admin.database_exists(&db).await.unwrap());
     assert!(admin.role_exists(&role).await.unwrap());
 
     // The role logs in with its password, owns its database, and can create tables in it.
-    let mut conn = AsyncPgConnection::establish(&cluster.url(&role, "first-pass", &db)).await.unwrap();
-    conn.batch_execute("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hi')").await.unwrap();
-    assert!(AsyncPgConnection::establish(&cluster.url(&role, "wrong", &db)).await.is_err());
+    let mut conn = AsyncPgConnection::establish(&cluster.url(&role, "first-pass", &db))
+        .await
+        .unwrap();
+    conn.batch_execute("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('hi')")
+        .await
+        .unwrap();
+    assert!(
+        AsyncPgConnection::establish(&cluster.url(&role, "wrong", &db))
+            .await
+            .is_err()
+    );
     drop(conn);
 
     // A retry (the provisioner lost the password it generated) sets the new one and keeps the data.
-    admin.ensure_database(&db, &role, &secret("second-pass")).await.unwrap();
-    let err = AsyncPgConnection::establish(&cluster.url(&role, "first-pass", &db)).await.err().unwrap();
-    assert!(err.to_string().contains("password authentication failed"), "{err}");
-    let mut conn = AsyncPgConnection::establish(&cluster.url(&role, "second-pass", &db)).await.unwrap();
+    admin
+        .ensure_database(&db, &role, &secret("second-pass"))
+        .await
+        .unwrap();
+    let err = AsyncPgConnection::establish(&cluster.url(&role, "first-pass", &db))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("password authentication failed"),
+        "{err}"
+    );
+    let mut conn = AsyncPgConnection::establish(&cluster.url(&role, "second-pass", &db))
+        .await
+        .unwrap();
     conn.batch_execute("SELECT body FROM notes").await.unwrap();
 
     // Another tenant's role cannot connect to this database.
     let (other_db, other_role) = random_tenant_db_names();
-    admin.ensure_database(&other_db, &other_role, &secret("other-pass")).await.unwrap();
-    let err = AsyncPgConnection::establish(&cluster.url(&other_role, "other-pass", &db)).await.err().unwrap();
+    admin
+        .ensure_database(&other_db, &other_role, &secret("other-pass"))
+        .await
+        .unwrap();
+    let err = AsyncPgConnection::establish(&cluster.url(&other_role, "other-pass", &db))
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("permission denied"), "{err}");
 
     // The password never reaches the server in plaintext: only a SCRAM verifier is stored.
-    let mut su = AsyncPgConnection::establish(&cluster.admin_url()).await.unwrap();
+    let mut su = AsyncPgConnection::establish(&cluster.admin_url())
+        .await
+        .unwrap();
     su.batch_execute(&format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_authid WHERE rolname = '{role}'
             AND rolpassword LIKE 'SCRAM-SHA-256$4096:%' AND rolpassword NOT LIKE '%second-pass%')
@@ -56,7 +86,10 @@ async fn create_retry_login_and_drop() {
     assert!(!admin.database_exists(&db).await.unwrap());
     assert!(!admin.role_exists(&role).await.unwrap());
     admin.drop_database(&db, &role).await.unwrap();
-    assert!(admin.database_exists(&other_db).await.unwrap(), "the other tenant is untouched");
+    assert!(
+        admin.database_exists(&other_db).await.unwrap(),
+        "the other tenant is untouched"
+    );
     drop(conn);
 }
 
@@ -64,7 +97,11 @@ async fn create_retry_login_and_drop() {
 async fn bad_names_are_refused_before_reaching_the_server_and_errors_hide_the_password() {
     let admin = tenant_cluster_admin();
     let pass = secret("s3cret-value");
-    for (db, role) in [("site_x\"; DROP DATABASE postgres; --", "tenant_x"), ("site_x", "Tenant"), ("pg_site", "tenant_x")] {
+    for (db, role) in [
+        ("site_x\"; DROP DATABASE postgres; --", "tenant_x"),
+        ("site_x", "Tenant"),
+        ("pg_site", "tenant_x"),
+    ] {
         let err = admin.ensure_database(db, role, &pass).await.unwrap_err();
         assert!(matches!(err, RepoError::Other(_)), "{err:?}");
         assert!(!err.to_string().contains("s3cret"));
@@ -73,8 +110,13 @@ async fn bad_names_are_refused_before_reaching_the_server_and_errors_hide_the_pa
 
     // A server-side failure (the role name belongs to an existing non-tenant database owner) does not
     // echo the statement, which would carry the verifier.
-    let unreachable = PgTenantDatabaseAdmin::new(secret("postgres://postgres:s3cret-value@127.0.0.1:1/postgres"));
-    let err = unreachable.ensure_database("site_a", "tenant_a", &pass).await.unwrap_err();
+    let unreachable = PgTenantDatabaseAdmin::new(secret(
+        "postgres://postgres:s3cret-value@127.0.0.1:1/postgres",
+    ));
+    let err = unreachable
+        .ensure_database("site_a", "tenant_a", &pass)
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert!(!err.to_string().contains("s3cret"), "{err}");
     assert!(!format!("{unreachable:?}").contains("s3cret"));
@@ -84,8 +126,14 @@ async fn bad_names_are_refused_before_reaching_the_server_and_errors_hide_the_pa
 async fn the_shared_test_server_works_as_a_tenant_cluster_with_random_names() {
     let admin = tenant_cluster_admin();
     let (db, role) = random_tenant_db_names();
-    admin.ensure_database(&db, &role, &secret("pw")).await.unwrap();
-    admin.ensure_database(&db, &role, &secret("pw2")).await.unwrap();
+    admin
+        .ensure_database(&db, &role, &secret("pw"))
+        .await
+        .unwrap();
+    admin
+        .ensure_database(&db, &role, &secret("pw2"))
+        .await
+        .unwrap();
     assert!(admin.database_exists(&db).await.unwrap() && admin.role_exists(&role).await.unwrap());
     admin.drop_database(&db, &role).await.unwrap();
     assert!(!admin.database_exists(&db).await.unwrap() && !admin.role_exists(&role).await.unwrap());
