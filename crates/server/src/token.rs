@@ -27,3 +27,39 @@ pub fn mint(raw: &RawSettings, sub: &str, email: &str, name: Option<String>, ttl
     };
     mint_hs256(secret, &claims).context("signing the token")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use management_http::auth::{JwtSettings, JwtVerifier};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawSettings {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        RawSettings::load(None, Some(env)).unwrap()
+    }
+
+    #[test]
+    fn minted_tokens_verify_with_the_configured_secret_and_issuer() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let r = raw(&[("JWT_SECRET", secret), ("JWT_ISSUER", "iss-x")]);
+        let token = mint(&r, "user-7", "u7@example.com", Some("U".into()), 60).unwrap();
+        let verifier = JwtVerifier::new(JwtSettings {
+            hs256_secret: Some(SecretString::from(secret.to_owned())),
+            issuer: Some("iss-x".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let claims = verifier.verify(&token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.email.as_deref()), ("user-7", Some("u7@example.com")));
+    }
+
+    #[test]
+    fn minting_is_refused_without_a_secret() {
+        let err = mint(&raw(&[]), "u", "u@example.com", None, 60).unwrap_err().to_string();
+        assert!(err.contains("JWT_SECRET"), "{err}");
+    }
+}

@@ -155,3 +155,6 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

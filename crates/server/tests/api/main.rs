@@ -6,3 +6,4 @@ mod bad_input;
 mod contract;
 mod events;
 mod helpers;
+mod lifecycle;

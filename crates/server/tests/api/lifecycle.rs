@@ -1,0 +1,31 @@
+//! Graceful shutdown: a request in flight when shutdown starts still completes; afterwards the
+//! listener is closed and the workers have stopped.
+
+use std::time::Duration;
+
+use crate::cli_types::*;
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_requests_finish_on_shutdown() {
+    let app = TestApp::spawn(Options::default()).await;
+    let token = app.token(&user());
+    let id = app.create_tenant(&token, "slow").await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
+    app.mock.as_ref().unwrap().faults().latency("list_secrets", Duration::from_millis(1500));
+
+    let url = app.url(&format!("/api/v1/tenants/{id}/secrets"));
+    let http = app.http.clone();
+    let t = token.clone();
+    let in_flight = tokio::spawn(async move { http.get(url).bearer_auth(t).send().await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let addr = app.addr;
+    let stopping = tokio::spawn(app.stop());
+
+    let resp = in_flight.await.unwrap().expect("the in-flight request was cut off");
+    assert_eq!(resp.status(), 200);
+    let keys: Keys = decode(resp).await;
+    assert!(keys.keys.iter().any(|k| k == "DATABASE_URL"), "{keys:?}");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown took too long").unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+}
