@@ -20,7 +20,10 @@ const T: Duration = Duration::from_secs(30);
 async fn running_tenant(h: &Harness) -> tenant_domain::Tenant {
     let t = h.provisioned("doomed", "basic").await;
     images::push(&h.mock, &t.id, "doomed-image").await;
-    h.service.deploy(h.customer.id, t.id, &h.image(&t.id)).await.unwrap();
+    h.service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
     h.wait_state(t.id, TenantState::Running, T).await
 }
 
@@ -32,12 +35,30 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
     h.stop_workers().await;
 
     // A second "process": its own runtime, pool and clients, so dropping it kills everything it holds.
-    let doomed_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let doomed_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let (url, config) = (h.db.url(), h.service.config().clone());
-    let (machines_url, registry_url, token) = (h.mock.machines_url(), h.mock.registry_url(), h.mock.token().to_owned());
+    let (machines_url, registry_url, token) = (
+        h.mock.machines_url(),
+        h.mock.registry_url(),
+        h.mock.token().to_owned(),
+    );
     doomed_rt.spawn(async move {
-        let pool = build_pool(&PoolConfig { url, max_size: 2, wait_timeout: Duration::from_secs(5), statement_timeout: Duration::from_secs(10) }).unwrap();
-        let mut mc = fly_client::MachinesConfig::new(machines_url, SecretString::from(token.clone()), common::ORG);
+        let pool = build_pool(&PoolConfig {
+            url,
+            max_size: 2,
+            wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        })
+        .unwrap();
+        let mut mc = fly_client::MachinesConfig::new(
+            machines_url,
+            SecretString::from(token.clone()),
+            common::ORG,
+        );
         mc.retry = common::fast_retry();
         let rc = fly_client::RegistryConfig::new(registry_url, "x", SecretString::from(token));
         let service = TenantService::new(
@@ -51,16 +72,24 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
     });
 
     // Hold the doomed worker inside the volume step, after it removed the machine.
-    h.mock.faults().latency("delete_volume", Duration::from_secs(5));
+    h.mock
+        .faults()
+        .latency("delete_volume", Duration::from_secs(5));
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
     let deadline = std::time::Instant::now() + T;
     while !h.mock.state().machines_of(&t.fly_app_name).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the first worker never removed the machine");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first worker never removed the machine"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     doomed_rt.shutdown_background(); // the process dies mid-step
-    assert_eq!(h.repos.tenants.get(t.id).await.unwrap().state, TenantState::Deleting);
+    assert_eq!(
+        h.repos.tenants.get(t.id).await.unwrap().state,
+        TenantState::Deleting
+    );
 
     h.mock.faults().clear();
     h.start_workers(); // a new process: claims the job once the dead worker's lease expires
@@ -69,7 +98,10 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
     assert_eq!(h.db_leftovers(&gone).await, Vec::<String>::new());
     let jobs = h.repos.jobs.list_for_tenant(t.id).await.unwrap();
     let cleanup = jobs.iter().find(|j| j.kind == JobKind::Cleanup).unwrap();
-    assert!(cleanup.attempts >= 2, "the job was resumed by another worker: {cleanup:?}");
+    assert!(
+        cleanup.attempts >= 2,
+        "the job was resumed by another worker: {cleanup:?}"
+    );
     h.stop_workers().await;
 }
 
@@ -84,20 +116,40 @@ async fn a_failing_step_is_retried_visibly_until_it_succeeds() {
     let deadline = std::time::Instant::now() + T;
     loop {
         let now = h.repos.tenants.get(t.id).await.unwrap();
-        let failures = h.event_types(t.id).await.iter().filter(|e| *e == "cleanup_step_failed").count();
+        let failures = h
+            .event_types(t.id)
+            .await
+            .iter()
+            .filter(|e| *e == "cleanup_step_failed")
+            .count();
         if failures >= 2 {
-            assert_eq!(now.state, TenantState::Deleting, "never deleted while a step fails");
+            assert_eq!(
+                now.state,
+                TenantState::Deleting,
+                "never deleted while a step fails"
+            );
             let msg = now.status_message.unwrap_or_default();
             assert!(msg.contains("cleanup step `app` failed"), "{msg}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no repeated cleanup failure recorded");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no repeated cleanup failure recorded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The other steps went ahead: machine, volume, database and tag are gone; only the app remains.
     assert_eq!(h.fly_leftovers(&t), vec![format!("app {}", t.fly_app_name)]);
     assert_eq!(h.db_leftovers(&t).await, Vec::<String>::new());
-    let job = h.repos.jobs.list_for_tenant(t.id).await.unwrap().into_iter().find(|j| j.kind == JobKind::Cleanup).unwrap();
+    let job = h
+        .repos
+        .jobs
+        .list_for_tenant(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == JobKind::Cleanup)
+        .unwrap();
     assert!(job.last_error.unwrap_or_default().contains("app"));
     assert_eq!(job.max_attempts, None, "cleanup never gives up");
 

@@ -33,10 +33,17 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     let deadline = std::time::Instant::now() + T;
     let t = loop {
         let now = h.repos.tenants.get(t.id).await.unwrap();
-        if now.state == TenantState::Running && now.deployed_digest.as_deref() == Some(last.as_str()) {
+        if now.state == TenantState::Running
+            && now.deployed_digest.as_deref() == Some(last.as_str())
+        {
             break now;
         }
-        assert!(std::time::Instant::now() < deadline, "still {} {:?}", now.state, now.status_message);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {} {:?}",
+            now.state,
+            now.status_message
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     // Let any queued no-op deploy job settle, then check the end state.
@@ -46,15 +53,34 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     assert_eq!(machines.len(), 1, "one machine");
     assert_eq!(machines[0].image, images::pinned(&h.mock, &last));
     assert!(s.destroyed_machines.is_empty());
-    let creates = h.mock.requests().iter().filter(|r| r.op.as_deref() == Some("create_machine")).count();
+    let creates = h
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.op.as_deref() == Some("create_machine"))
+        .count();
     assert_eq!(creates, 1);
 
     let history = h.repos.deployments.list_for_tenant(t.id).await.unwrap();
     assert_eq!(history.len(), 9);
-    assert_eq!(history[0].status, DeploymentStatus::Succeeded, "the last accepted won");
+    assert_eq!(
+        history[0].status,
+        DeploymentStatus::Succeeded,
+        "the last accepted won"
+    );
     assert_eq!(history[0].digest.as_deref(), Some(last.as_str()));
-    assert!(history.iter().all(|d| d.status.is_finished()), "{history:?}");
-    assert!(history.iter().any(|d| d.status == DeploymentStatus::Superseded));
-    assert_eq!(h.repos.tenants.get(t.id).await.unwrap().state, TenantState::Running);
+    assert!(
+        history.iter().all(|d| d.status.is_finished()),
+        "{history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|d| d.status == DeploymentStatus::Superseded)
+    );
+    assert_eq!(
+        h.repos.tenants.get(t.id).await.unwrap().state,
+        TenantState::Running
+    );
     h.stop_workers().await;
 }

@@ -25,10 +25,17 @@ struct FailOnceAfter {
 
 #[async_trait]
 impl TenantDatabaseAdmin for FailOnceAfter {
-    async fn ensure_database(&self, database: &str, role: &str, password: &SecretString) -> RepoResult<()> {
+    async fn ensure_database(
+        &self,
+        database: &str,
+        role: &str,
+        password: &SecretString,
+    ) -> RepoResult<()> {
         self.inner.ensure_database(database, role, password).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
-            return Err(RepoError::Other("injected: cluster refused the grant".into()));
+            return Err(RepoError::Other(
+                "injected: cluster refused the grant".into(),
+            ));
         }
         Ok(())
     }
@@ -52,12 +59,28 @@ async fn case(h: &mut Harness, step_name: &str, inject: impl FnOnce(&Harness)) {
     let msg = failed.status_message.clone().unwrap_or_default();
     assert!(msg.contains(&format!("step `{step_name}`")), "{msg}");
     assert!(!msg.contains("could not remove"), "{msg}");
-    assert_eq!(h.fly_leftovers(&failed), Vec::<String>::new(), "Fly leftovers after failed {step_name}");
-    assert_eq!(h.db_leftovers(&failed).await, Vec::<String>::new(), "database leftovers after failed {step_name}");
-    assert!(h.event_types(t.id).await.contains(&"provisioning_failed".to_owned()));
+    assert_eq!(
+        h.fly_leftovers(&failed),
+        Vec::<String>::new(),
+        "Fly leftovers after failed {step_name}"
+    );
+    assert_eq!(
+        h.db_leftovers(&failed).await,
+        Vec::<String>::new(),
+        "database leftovers after failed {step_name}"
+    );
+    assert!(
+        h.event_types(t.id)
+            .await
+            .contains(&"provisioning_failed".to_owned())
+    );
 
     h.mock.faults().clear();
-    let retried = h.service.retry_provision(h.customer.id, t.id).await.unwrap();
+    let retried = h
+        .service
+        .retry_provision(h.customer.id, t.id)
+        .await
+        .unwrap();
     assert_eq!(retried.state, TenantState::Provisioning);
     let ok = h.wait_state(t.id, TenantState::AwaitingDeploy, T).await;
     let s = h.mock.state();
@@ -87,16 +110,24 @@ fly_step_fails!(certificate_fails, "create_certificate", "certificate");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_ip_fails_after_the_first_was_assigned() {
     let mut h = Harness::start().await;
-    case(&mut h, "ip addresses", |h| h.mock.faults().fail_nth("assign_ip", 2, 400)).await;
+    case(&mut h, "ip addresses", |h| {
+        h.mock.faults().fail_nth("assign_ip", 2, 400)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_step_fails_half_way() {
     let db = test_database().await.unwrap();
-    let mock = mock_fly::MockFly::start(MockFlyConfig::default()).await.unwrap();
+    let mock = mock_fly::MockFly::start(MockFlyConfig::default())
+        .await
+        .unwrap();
     let config = common::provisioner_config(&mock);
     let (fly, registry) = common::clients(&mock, common::default_breaker());
-    let admin = Arc::new(FailOnceAfter { inner: Arc::new(tenant_cluster_admin()), armed: AtomicBool::new(true) });
+    let admin = Arc::new(FailOnceAfter {
+        inner: Arc::new(tenant_cluster_admin()),
+        armed: AtomicBool::new(true),
+    });
     let mut h = Harness::assemble(db, mock, fly, registry, admin, config).await;
     case(&mut h, "database", |_| {}).await;
 }
@@ -113,11 +144,19 @@ async fn leftovers_of_a_failed_compensation_are_reused_by_the_retry() {
     let msg = failed.status_message.unwrap();
     assert!(msg.contains("could not remove yet: app"), "{msg}");
     assert!(h.mock.state().app(&t.fly_app_name).is_some());
-    h.service.retry_provision(h.customer.id, t.id).await.unwrap();
+    h.service
+        .retry_provision(h.customer.id, t.id)
+        .await
+        .unwrap();
     let ok = h.wait_state(t.id, TenantState::AwaitingDeploy, T).await;
     let s = h.mock.state();
     assert_eq!(s.volumes_of(&ok.fly_app_name).len(), 1);
-    let creates = h.mock.requests().iter().filter(|r| r.op.as_deref() == Some("create_app") && r.status < 300).count();
+    let creates = h
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.op.as_deref() == Some("create_app") && r.status < 300)
+        .count();
     assert_eq!(creates, 1, "the retry reused the app it proved was its own");
     h.stop_workers().await;
 }
@@ -127,16 +166,24 @@ async fn an_app_that_is_not_the_tenants_is_never_adopted_nor_deleted() {
     let mut h = Harness::start().await;
     let t = h.create("squatted", "basic").await;
     // Someone else made an app of that name in the org before our worker ran.
-    fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name).await.unwrap();
+    fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name)
+        .await
+        .unwrap();
     h.start_workers();
     let failed = h.wait_state(t.id, TenantState::Failed, T).await;
     let msg = failed.status_message.clone().unwrap();
     assert!(msg.contains("not created for this tenant"), "{msg}");
-    assert!(h.mock.state().app(&t.fly_app_name).is_some(), "the foreign app is untouched");
+    assert!(
+        h.mock.state().app(&t.fly_app_name).is_some(),
+        "the foreign app is untouched"
+    );
     assert_eq!(h.db_leftovers(&failed).await, Vec::<String>::new());
 
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
     h.wait_state(t.id, TenantState::Deleted, T).await;
-    assert!(h.mock.state().app(&t.fly_app_name).is_some(), "cleanup leaves a foreign app alone");
+    assert!(
+        h.mock.state().app(&t.fly_app_name).is_some(),
+        "cleanup leaves a foreign app alone"
+    );
     h.stop_workers().await;
 }

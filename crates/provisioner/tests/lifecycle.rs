@@ -21,28 +21,56 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     // Provision.
     let created = h.create("shop", "basic").await;
     assert_eq!(created.state, TenantState::Pending);
-    let t = h.wait_state(created.id, TenantState::AwaitingDeploy, T).await;
+    let t = h
+        .wait_state(created.id, TenantState::AwaitingDeploy, T)
+        .await;
     let s = h.mock.state();
     let app = s.app(&t.fly_app_name).expect("app created");
     let names: Vec<&str> = app.secrets.keys().map(String::as_str).collect();
     assert_eq!(names, ["DATABASE_URL", "JWT_SECRET", "SMTP_PASSWORD"]);
     let ip_types: Vec<&str> = app.ips.iter().map(|i| i.ip_type.as_str()).collect();
-    assert!(ip_types.contains(&"shared_v4") && ip_types.contains(&"v6"), "{ip_types:?}");
+    assert!(
+        ip_types.contains(&"shared_v4") && ip_types.contains(&"v6"),
+        "{ip_types:?}"
+    );
     assert!(app.certificates.contains_key(&t.hostname));
     let vols = s.volumes_of(&t.fly_app_name);
     assert_eq!(vols.len(), 1);
-    assert_eq!((vols[0].name.as_str(), vols[0].size_gb, vols[0].region.as_str()), ("services", 10, "fra"));
+    assert_eq!(
+        (
+            vols[0].name.as_str(),
+            vols[0].size_gb,
+            vols[0].region.as_str()
+        ),
+        ("services", 10, "fra")
+    );
     assert_eq!(t.volume_id.as_deref(), Some(vols[0].id.as_str()));
-    assert!(s.machines_of(&t.fly_app_name).is_empty(), "no machine before the first deploy");
-    assert!(h.db_leftovers(&t).await.len() == 2, "database and role exist");
+    assert!(
+        s.machines_of(&t.fly_app_name).is_empty(),
+        "no machine before the first deploy"
+    );
+    assert!(
+        h.db_leftovers(&t).await.len() == 2,
+        "database and role exist"
+    );
     let events = h.event_types(t.id).await;
-    for e in ["tenant_created", "database_created", "vm_provisioning_started", "secrets_configured", "infrastructure_ready"] {
+    for e in [
+        "tenant_created",
+        "database_created",
+        "vm_provisioning_started",
+        "secrets_configured",
+        "infrastructure_ready",
+    ] {
         assert!(events.iter().any(|x| x == e), "{e} missing from {events:?}");
     }
 
     // First deploy: creates the machine pinned by digest.
     let d1 = images::push(&h.mock, &t.id, "v1").await;
-    let (_, dep) = h.service.deploy(h.customer.id, t.id, &h.image(&t.id)).await.unwrap();
+    let (_, dep) = h
+        .service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
     assert_eq!(dep.digest.as_deref(), Some(d1.as_str()));
     let t = h.wait_state(t.id, TenantState::Running, T).await;
     let s = h.mock.state();
@@ -51,7 +79,10 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     let m = machines[0];
     assert_eq!(m.image, images::pinned(&h.mock, &d1));
     assert_eq!(m.state, "started");
-    assert_eq!(m.metadata.get("tenant_id").map(String::as_str), Some(t.id.to_string().as_str()));
+    assert_eq!(
+        m.metadata.get("tenant_id").map(String::as_str),
+        Some(t.id.to_string().as_str())
+    );
     assert_eq!(t.machine_id.as_deref(), Some(m.id.as_str()));
     assert_eq!(t.deployed_digest.as_deref(), Some(d1.as_str()));
     let env = &m.config["env"];
@@ -61,26 +92,61 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     assert_eq!(env["DATABASE_TYPE"], "postgres");
     assert_eq!(m.config["guest"]["memory_mb"], 1024);
     assert_eq!(m.config["mounts"][0]["path"], "/app/services");
-    assert_eq!(m.config["mounts"][0]["volume"], t.volume_id.clone().unwrap());
+    assert_eq!(
+        m.config["mounts"][0]["volume"],
+        t.volume_id.clone().unwrap()
+    );
     assert_eq!(m.config["services"][0]["internal_port"], 8080);
     let first_machine = m.id.clone();
 
     // Secrets: set, list (names only), unset; reserved names refused.
     let mut secrets = BTreeMap::new();
-    secrets.insert("API_KEY".to_owned(), SecretString::from("s3cr3t".to_owned()));
-    h.service.set_secrets(h.customer.id, t.id, secrets).await.unwrap();
-    let names = h.service.list_secret_names(h.customer.id, t.id).await.unwrap();
-    assert!(names.contains(&"API_KEY".to_owned()) && names.contains(&"DATABASE_URL".to_owned()), "{names:?}");
+    secrets.insert(
+        "API_KEY".to_owned(),
+        SecretString::from("s3cr3t".to_owned()),
+    );
+    h.service
+        .set_secrets(h.customer.id, t.id, secrets)
+        .await
+        .unwrap();
+    let names = h
+        .service
+        .list_secret_names(h.customer.id, t.id)
+        .await
+        .unwrap();
+    assert!(
+        names.contains(&"API_KEY".to_owned()) && names.contains(&"DATABASE_URL".to_owned()),
+        "{names:?}"
+    );
     let mut reserved = BTreeMap::new();
-    reserved.insert("DATABASE_URL".to_owned(), SecretString::from("x".to_owned()));
-    assert!(matches!(h.service.set_secrets(h.customer.id, t.id, reserved).await, Err(ServiceError::InvalidInput(_))));
-    h.service.unset_secret(h.customer.id, t.id, "API_KEY").await.unwrap();
-    assert!(!h.mock.state().app(&t.fly_app_name).unwrap().secrets.contains_key("API_KEY"));
+    reserved.insert(
+        "DATABASE_URL".to_owned(),
+        SecretString::from("x".to_owned()),
+    );
+    assert!(matches!(
+        h.service.set_secrets(h.customer.id, t.id, reserved).await,
+        Err(ServiceError::InvalidInput(_))
+    ));
+    h.service
+        .unset_secret(h.customer.id, t.id, "API_KEY")
+        .await
+        .unwrap();
+    assert!(
+        !h.mock
+            .state()
+            .app(&t.fly_app_name)
+            .unwrap()
+            .secrets
+            .contains_key("API_KEY")
+    );
 
     // Later deploy: same machine, new digest.
     let d2 = images::push(&h.mock, &t.id, "v2").await;
     assert_ne!(d1, d2);
-    h.service.deploy(h.customer.id, t.id, &h.image(&t.id)).await.unwrap();
+    h.service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + T;
     let t = loop {
         let t = h.wait_state(t.id, TenantState::Running, T).await;
@@ -97,15 +163,32 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     assert_eq!(machines[0].image, images::pinned(&h.mock, &d2));
     let history = h.repos.deployments.list_for_tenant(t.id).await.unwrap();
     assert_eq!(history.len(), 2);
-    assert!(history.iter().all(|d| d.status == DeploymentStatus::Succeeded));
+    assert!(
+        history
+            .iter()
+            .all(|d| d.status == DeploymentStatus::Succeeded)
+    );
 
     // Restart.
-    let restarts_before = h.mock.requests().iter().filter(|r| r.op.as_deref() == Some("restart_machine")).count();
+    let restarts_before = h
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.op.as_deref() == Some("restart_machine"))
+        .count();
     let t = h.service.restart(h.customer.id, t.id).await.unwrap();
     assert_eq!(t.state, TenantState::Running);
-    let restarts = h.mock.requests().iter().filter(|r| r.op.as_deref() == Some("restart_machine")).count();
+    let restarts = h
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.op.as_deref() == Some("restart_machine"))
+        .count();
     assert_eq!(restarts, restarts_before + 1);
-    assert_eq!(h.mock.state().machines_of(&t.fly_app_name)[0].state, "started");
+    assert_eq!(
+        h.mock.state().machines_of(&t.fly_app_name)[0].state,
+        "started"
+    );
 
     // Delete: every resource goes, the tenant ends deleted.
     let t = h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
@@ -114,8 +197,15 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     assert!(t.deleted_at.is_some());
     assert_eq!(h.fly_leftovers(&t), Vec::<String>::new());
     assert_eq!(h.db_leftovers(&t).await, Vec::<String>::new());
-    assert!(matches!(h.service.restart(h.customer.id, t.id).await, Err(ServiceError::NotFound)));
-    assert!(h.mock.unknown_routes().is_empty(), "{:?}", h.mock.unknown_routes());
+    assert!(matches!(
+        h.service.restart(h.customer.id, t.id).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(
+        h.mock.unknown_routes().is_empty(),
+        "{:?}",
+        h.mock.unknown_routes()
+    );
     h.stop_workers().await;
 }
 
@@ -126,13 +216,31 @@ async fn requests_are_validated_and_scoped_to_their_customer() {
     let t = h.provisioned("one", "free").await;
 
     // Quota of the free plan: one tenant.
-    let req = tenant_provisioner::CreateTenant { name: "two".into(), plan_id: None, region: None };
-    assert!(matches!(h.service.create_tenant(&h.customer, req).await, Err(ServiceError::QuotaExceeded(_))));
-    let bad_region = tenant_provisioner::CreateTenant { name: "x".into(), plan_id: Some("basic".into()), region: Some("mars".into()) };
-    assert!(matches!(h.service.create_tenant(&h.customer, bad_region).await, Err(ServiceError::InvalidInput(_))));
+    let req = tenant_provisioner::CreateTenant {
+        name: "two".into(),
+        plan_id: None,
+        region: None,
+    };
+    assert!(matches!(
+        h.service.create_tenant(&h.customer, req).await,
+        Err(ServiceError::QuotaExceeded(_))
+    ));
+    let bad_region = tenant_provisioner::CreateTenant {
+        name: "x".into(),
+        plan_id: Some("basic".into()),
+        region: Some("mars".into()),
+    };
+    assert!(matches!(
+        h.service.create_tenant(&h.customer, bad_region).await,
+        Err(ServiceError::InvalidInput(_))
+    ));
 
     // Deploy rule, and an image never pushed is a clear 4xx-kind error.
-    let wrong = format!("{}/{}:tenant-00000000-0000-4000-8000-000000000001", h.mock.registry_host(), common::REPO);
+    let wrong = format!(
+        "{}/{}:tenant-00000000-0000-4000-8000-000000000001",
+        h.mock.registry_host(),
+        common::REPO
+    );
     match h.service.deploy(h.customer.id, t.id, &wrong).await {
         Err(ServiceError::InvalidInput(m)) => assert!(m.contains(&h.image(&t.id)), "{m}"),
         other => panic!("{other:?}"),
@@ -144,16 +252,38 @@ async fn requests_are_validated_and_scoped_to_their_customer() {
 
     // Another customer sees nothing.
     let other = h.db.customer().await.unwrap();
-    assert!(matches!(h.service.deploy(other.id, t.id, &h.image(&t.id)).await, Err(ServiceError::NotFound)));
-    assert!(matches!(h.service.list_secret_names(other.id, t.id).await, Err(ServiceError::NotFound)));
-    assert!(matches!(h.service.delete_tenant(other.id, t.id).await, Err(ServiceError::NotFound)));
-    assert!(matches!(h.service.retry_provision(other.id, t.id).await, Err(ServiceError::NotFound)));
+    assert!(matches!(
+        h.service.deploy(other.id, t.id, &h.image(&t.id)).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.list_secret_names(other.id, t.id).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.delete_tenant(other.id, t.id).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.retry_provision(other.id, t.id).await,
+        Err(ServiceError::NotFound)
+    ));
 
     // Wrong state.
-    assert!(matches!(h.service.restart(h.customer.id, t.id).await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(h.service.retry_provision(h.customer.id, t.id).await, Err(ServiceError::Conflict(_))));
-    let bad_key: BTreeMap<String, SecretString> = [("lower".to_owned(), SecretString::from("v".to_owned()))].into();
-    assert!(matches!(h.service.set_secrets(h.customer.id, t.id, bad_key).await, Err(ServiceError::InvalidInput(_))));
+    assert!(matches!(
+        h.service.restart(h.customer.id, t.id).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(matches!(
+        h.service.retry_provision(h.customer.id, t.id).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    let bad_key: BTreeMap<String, SecretString> =
+        [("lower".to_owned(), SecretString::from("v".to_owned()))].into();
+    assert!(matches!(
+        h.service.set_secrets(h.customer.id, t.id, bad_key).await,
+        Err(ServiceError::InvalidInput(_))
+    ));
     assert!(!format!("{:?}", h.service).contains("extra-secret-value"));
     h.stop_workers().await;
 }

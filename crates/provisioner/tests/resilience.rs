@@ -17,7 +17,10 @@ const T: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_are_absorbed() {
-    let cfg = MockFlyConfig { rate_limits: true, ..MockFlyConfig::default() };
+    let cfg = MockFlyConfig {
+        rate_limits: true,
+        ..MockFlyConfig::default()
+    };
     let mut h = Harness::build(cfg, common::default_breaker(), |_| {}).await;
     let f = h.mock.faults();
     f.rate_limit_429("create_app", 2, Some(0));
@@ -35,20 +38,29 @@ async fn rate_limits_and_server_errors_are_absorbed() {
     h.start_workers();
     let t = h.provisioned("flaky", "basic").await;
     images::push(&h.mock, &t.id, "flaky-v1").await;
-    h.service.deploy(h.customer.id, t.id, &h.image(&t.id)).await.unwrap();
+    h.service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
     let t = h.wait_state(t.id, TenantState::Running, T).await;
     assert_eq!(h.mock.state().machines_of(&t.fly_app_name).len(), 1);
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
     let t = h.wait_state(t.id, TenantState::Deleted, T).await;
     assert_eq!(h.fly_leftovers(&t), Vec::<String>::new());
     let statuses: Vec<u16> = h.mock.requests().iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&429) && statuses.contains(&503), "faults were really served");
+    assert!(
+        statuses.contains(&429) && statuses.contains(&503),
+        "faults were really served"
+    );
     h.stop_workers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fly_hard_down_opens_the_breaker_and_calls_fail_fast() {
-    let breaker = BreakerConfig { failure_threshold: 3, cool_down: Duration::from_secs(60) };
+    let breaker = BreakerConfig {
+        failure_threshold: 3,
+        cool_down: Duration::from_secs(60),
+    };
     let mut h = Harness::build(MockFlyConfig::default(), breaker, |_| {}).await;
     h.start_workers();
     let t = h.provisioned("down", "basic").await;
@@ -58,15 +70,34 @@ async fn fly_hard_down_opens_the_breaker_and_calls_fail_fast() {
     let secrets = || BTreeMap::from([("API_KEY".to_owned(), SecretString::from("v".to_owned()))]);
     let mut last = None;
     for _ in 0..4 {
-        let err = h.service.set_secrets(h.customer.id, t.id, secrets()).await.unwrap_err();
+        let err = h
+            .service
+            .set_secrets(h.customer.id, t.id, secrets())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
         last = Some(err);
     }
     assert!(last.unwrap().to_string().contains("circuit open"));
     let before = h.mock.requests().len();
     let started = Instant::now();
-    let err = h.service.list_secret_names(h.customer.id, t.id).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(200), "failed fast: {:?}", started.elapsed());
-    assert!(matches!(err, ServiceError::Unavailable(ref m) if m.contains("circuit open")), "{err:?}");
-    assert_eq!(h.mock.requests().len(), before, "an open breaker does not call Fly");
+    let err = h
+        .service
+        .list_secret_names(h.customer.id, t.id)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, ServiceError::Unavailable(ref m) if m.contains("circuit open")),
+        "{err:?}"
+    );
+    assert_eq!(
+        h.mock.requests().len(),
+        before,
+        "an open breaker does not call Fly"
+    );
 }

@@ -13,7 +13,10 @@ use tenant_domain::{TenantState, naming};
 const T: Duration = Duration::from_secs(30);
 
 async fn identical_images_survive_the_other_tenants_delete(tag_delete: TagDeleteSupport) {
-    let cfg = MockFlyConfig { tag_delete, ..MockFlyConfig::default() };
+    let cfg = MockFlyConfig {
+        tag_delete,
+        ..MockFlyConfig::default()
+    };
     let mut h = Harness::build(cfg, common::default_breaker(), |_| {}).await;
     h.start_workers();
     let a = h.provisioned("alpha", "basic").await;
@@ -22,7 +25,10 @@ async fn identical_images_survive_the_other_tenants_delete(tag_delete: TagDelete
     let db = images::push(&h.mock, &b.id, "same template, nothing changed").await;
     assert_eq!(da, db, "byte-identical images share a digest");
     for t in [&a, &b] {
-        h.service.deploy(h.customer.id, t.id, &h.image(&t.id)).await.unwrap();
+        h.service
+            .deploy(h.customer.id, t.id, &h.image(&t.id))
+            .await
+            .unwrap();
     }
     let b = h.wait_state(b.id, TenantState::Running, T).await;
     h.wait_state(a.id, TenantState::Running, T).await;
@@ -32,18 +38,32 @@ async fn identical_images_survive_the_other_tenants_delete(tag_delete: TagDelete
     assert_eq!(h.fly_leftovers(&a), Vec::<String>::new());
 
     let tag_b = naming::image_tag(&b.id);
-    let resolved = h.registry.resolve(REPO, &tag_b).await.unwrap().expect("beta's tag still resolves");
+    let resolved = h
+        .registry
+        .resolve(REPO, &tag_b)
+        .await
+        .unwrap()
+        .expect("beta's tag still resolves");
     assert_eq!(resolved.digest, db);
-    assert!(h.registry.get_manifest(REPO, &db).await.unwrap().is_some(), "beta's image is intact");
+    assert!(
+        h.registry.get_manifest(REPO, &db).await.unwrap().is_some(),
+        "beta's image is intact"
+    );
     let s = h.mock.state();
     let machines = s.machines_of(&b.fly_app_name);
     assert_eq!(machines.len(), 1);
     assert_eq!(machines[0].image, images::pinned(&h.mock, &db));
     assert_eq!(machines[0].state, "started");
-    assert!(s.tag(REPO, &naming::image_tag(&a.id)).is_none(), "alpha's tag is gone");
+    assert!(
+        s.tag(REPO, &naming::image_tag(&a.id)).is_none(),
+        "alpha's tag is gone"
+    );
 
     // Beta can still be redeployed from its tag.
-    h.service.deploy(h.customer.id, b.id, &h.image(&b.id)).await.unwrap();
+    h.service
+        .deploy(h.customer.id, b.id, &h.image(&b.id))
+        .await
+        .unwrap();
     h.wait_state(b.id, TenantState::Running, T).await;
     h.stop_workers().await;
 }

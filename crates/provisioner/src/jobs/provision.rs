@@ -162,26 +162,46 @@ impl TenantService {
         plan: &tenant_domain::Plan,
     ) -> (Provisioned, Option<StepFailure>) {
         let password = Arc::new(random_secret(32));
+        // The database runs as its own task: the cluster's DDL (and the password hashing before it) must
+        // not hold up the Fly chain, which is the critical path.
         let db = {
-            let password = password.clone();
+            let (admin, password) = (self.db_admin.clone(), password.clone());
+            let (database, role) = (tenant.database_name.clone(), tenant.database_role.clone());
+            let task =
+                tokio::spawn(
+                    async move { admin.ensure_database(&database, &role, &password).await },
+                );
             async move {
-                self.step_database(tenant, &password)
-                    .await
-                    .map(|()| password)
+                match task.await {
+                    Ok(Ok(())) => {
+                        let msg = format!(
+                            "database {} and role {} ready",
+                            tenant.database_name, tenant.database_role
+                        );
+                        self.event(tenant, EventType::DatabaseCreated, msg).await;
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(StepFailure::new("database", e)),
+                    Err(e) => Err(StepFailure::new(
+                        "database",
+                        format!("database task failed: {e}"),
+                    )),
+                }
             }
-        }
-        .shared();
+        };
         let app = self.step_app(tenant).shared();
         let app_ready = |step: &'static str| {
             let app = app.clone();
             async move { app.await.1.map_err(|_| StepFailure::skipped(step)) }
         };
+        // Secrets need only the password, not the database itself: `DATABASE_URL` is set while the
+        // database is still being created (no machine reads it before provisioning ends).
         let secrets = {
-            let (db, ready) = (db.clone(), app_ready("secrets"));
+            let ready = app_ready("secrets");
+            let password = password.clone();
             async move {
                 ready.await?;
-                let pw = db.await.map_err(|_| StepFailure::skipped("secrets"))?;
-                self.step_secrets(tenant, &pw).await
+                self.step_secrets(tenant, &password).await
             }
         };
         let volume = {

@@ -20,23 +20,6 @@ fn is_shared_v4(ip: &IpAssignment) -> bool {
 }
 
 impl TenantService {
-    pub(super) async fn step_database(
-        &self,
-        tenant: &Tenant,
-        password: &SecretString,
-    ) -> Result<(), StepFailure> {
-        self.db_admin
-            .ensure_database(&tenant.database_name, &tenant.database_role, password)
-            .await
-            .map_err(|e| StepFailure::new("database", e))?;
-        let msg = format!(
-            "database {} and role {} ready",
-            tenant.database_name, tenant.database_role
-        );
-        self.event(tenant, EventType::DatabaseCreated, msg).await;
-        Ok(())
-    }
-
     /// Creates the app, or reuses it if this tenant's event log proves it made it. Returns whether the
     /// app is ours (so compensation may delete it) and whether it is fresh (nothing to reuse inside).
     pub(super) async fn step_app(&self, tenant: &Tenant) -> (bool, Result<bool, StepFailure>) {
@@ -60,11 +43,7 @@ impl TenantService {
             }
             Err(e) => return (false, Err(fail(&e))),
         };
-        if created.created {
-            if let Err(e) = self.mark_app_created(tenant).await {
-                return (true, Err(fail(&e)));
-            }
-        } else {
+        if !created.created {
             match self.app_is_ours(tenant).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -76,13 +55,21 @@ impl TenantService {
                 Err(e) => return (false, Err(fail(&e))),
             }
         }
-        match self
+        // The ownership marker is written while we wait for the new app to become visible.
+        let marker = async {
+            if created.created {
+                self.mark_app_created(tenant).await
+            } else {
+                Ok(())
+            }
+        };
+        let visible = self
             .fly
-            .wait_for_app(app, self.config.machine.app_visible_timeout)
-            .await
-        {
-            Ok(_) => (true, Ok(created.created)),
-            Err(e) => (true, Err(fail(&e))),
+            .wait_for_app(app, self.config.machine.app_visible_timeout);
+        match futures::join!(marker, visible) {
+            (Ok(()), Ok(_)) => (true, Ok(created.created)),
+            (Err(e), _) => (true, Err(fail(&e))),
+            (_, Err(e)) => (true, Err(fail(&e))),
         }
     }
 

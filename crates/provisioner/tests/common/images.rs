@@ -13,7 +13,9 @@ pub async fn push(mock: &MockFly, tenant: &TenantId, content: &str) -> String {
     let tag = naming::image_tag(tenant);
     let image = oci::build_image(dir.path(), "img", &[content.as_bytes()], false).unwrap();
     let dest = format!("{}/{REPO}:{tag}", mock.registry_host());
-    oci::skopeo_push(&image, &dest, Some(("x", mock.token())), &[]).await.unwrap();
+    oci::skopeo_push(&image, &dest, Some(("x", mock.token())), &[])
+        .await
+        .unwrap();
     image.top_digest().to_owned()
 }
 

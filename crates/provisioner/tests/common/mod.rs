@@ -7,10 +7,14 @@ pub mod images;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fly_client::{BreakerConfig, HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig, RetryPolicy};
+use fly_client::{
+    BreakerConfig, HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig, RetryPolicy,
+};
 use mock_fly::{MockFly, MockFlyConfig};
 use secrecy::SecretString;
-use tenant_domain::{Customer, Plan, Repositories, Tenant, TenantDatabaseAdmin, TenantId, TenantState};
+use tenant_domain::{
+    Customer, Plan, Repositories, Tenant, TenantDatabaseAdmin, TenantId, TenantState,
+};
 use tenant_persistence::testing::{TestDb, tenant_cluster_admin, test_database};
 use tenant_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
 use tokio::task::JoinHandle;
@@ -36,7 +40,10 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
         "sites.example.test",
         "tenants-db.internal:5432",
     );
-    c.extra_secrets.insert("SMTP_PASSWORD".into(), SecretString::from("extra-secret-value".to_owned()));
+    c.extra_secrets.insert(
+        "SMTP_PASSWORD".into(),
+        SecretString::from("extra-secret-value".to_owned()),
+    );
     c.machine.start_timeout = Duration::from_secs(10);
     c.machine.app_visible_timeout = Duration::from_secs(10);
     c.worker.workers = 2;
@@ -48,18 +55,35 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
 }
 
 /// The real clients on `mock`, with `breaker` for the Machines API.
-pub fn clients(mock: &MockFly, breaker: BreakerConfig) -> (Arc<HttpFlyMachines>, Arc<HttpRegistry>) {
-    let mut mc = MachinesConfig::new(mock.machines_url(), SecretString::from(mock.token().to_owned()), ORG);
+pub fn clients(
+    mock: &MockFly,
+    breaker: BreakerConfig,
+) -> (Arc<HttpFlyMachines>, Arc<HttpRegistry>) {
+    let mut mc = MachinesConfig::new(
+        mock.machines_url(),
+        SecretString::from(mock.token().to_owned()),
+        ORG,
+    );
     mc.retry = fast_retry();
     mc.breaker = breaker;
     mc.request_timeout = Duration::from_secs(10);
-    let mut rc = RegistryConfig::new(mock.registry_url(), "x", SecretString::from(mock.token().to_owned()));
+    let mut rc = RegistryConfig::new(
+        mock.registry_url(),
+        "x",
+        SecretString::from(mock.token().to_owned()),
+    );
     rc.retry = fast_retry();
-    (Arc::new(HttpFlyMachines::new(mc).unwrap()), Arc::new(HttpRegistry::new(rc).unwrap()))
+    (
+        Arc::new(HttpFlyMachines::new(mc).unwrap()),
+        Arc::new(HttpRegistry::new(rc).unwrap()),
+    )
 }
 
 pub fn default_breaker() -> BreakerConfig {
-    BreakerConfig { failure_threshold: 50, cool_down: Duration::from_secs(1) }
+    BreakerConfig {
+        failure_threshold: 50,
+        cool_down: Duration::from_secs(1),
+    }
 }
 
 pub struct Harness {
@@ -80,8 +104,15 @@ impl Harness {
         Self::build(MockFlyConfig::default(), default_breaker(), |_| {}).await
     }
 
-    pub async fn build(mock_cfg: MockFlyConfig, breaker: BreakerConfig, tweak: impl FnOnce(&mut ProvisionerConfig)) -> Harness {
-        let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+    pub async fn build(
+        mock_cfg: MockFlyConfig,
+        breaker: BreakerConfig,
+        tweak: impl FnOnce(&mut ProvisionerConfig),
+    ) -> Harness {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
         let db = test_database().await.expect("test database");
         let mock = MockFly::start(mock_cfg).await.expect("mock-fly");
         let mut config = provisioner_config(&mock);
@@ -101,8 +132,24 @@ impl Harness {
     ) -> Harness {
         let repos = db.repositories();
         let customer = db.customer().await.expect("customer");
-        let service = Arc::new(TenantService::new(repos.clone(), fly.clone(), registry.clone(), admin.clone(), config));
-        Harness { service, repos, admin, customer, fly, registry, mock, workers: None, db }
+        let service = Arc::new(TenantService::new(
+            repos.clone(),
+            fly.clone(),
+            registry.clone(),
+            admin.clone(),
+            config,
+        ));
+        Harness {
+            service,
+            repos,
+            admin,
+            customer,
+            fly,
+            registry,
+            mock,
+            workers: None,
+            db,
+        }
     }
 
     pub fn start_workers(&mut self) {
@@ -120,8 +167,15 @@ impl Harness {
     }
 
     pub async fn create(&self, name: &str, plan: &str) -> Tenant {
-        let req = CreateTenant { name: name.into(), plan_id: Some(plan.into()), region: Some("fra".into()) };
-        self.service.create_tenant(&self.customer, req).await.expect("create tenant")
+        let req = CreateTenant {
+            name: name.into(),
+            plan_id: Some(plan.into()),
+            region: Some("fra".into()),
+        };
+        self.service
+            .create_tenant(&self.customer, req)
+            .await
+            .expect("create tenant")
     }
 
     /// Polls until the tenant is in `state` (panics with the last state and message otherwise).
@@ -132,7 +186,12 @@ impl Harness {
             if t.state == state {
                 return t;
             }
-            assert!(Instant::now() < deadline, "tenant still {} ({:?}), wanted {state}", t.state, t.status_message);
+            assert!(
+                Instant::now() < deadline,
+                "tenant still {} ({:?}), wanted {state}",
+                t.state,
+                t.status_message
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -140,7 +199,8 @@ impl Harness {
     /// Creates a tenant and waits until it is `awaiting_deploy` (workers must run).
     pub async fn provisioned(&self, name: &str, plan: &str) -> Tenant {
         let t = self.create(name, plan).await;
-        self.wait_state(t.id, TenantState::AwaitingDeploy, Duration::from_secs(20)).await
+        self.wait_state(t.id, TenantState::AwaitingDeploy, Duration::from_secs(20))
+            .await
     }
 
     pub fn image(&self, id: &TenantId) -> String {
@@ -171,6 +231,9 @@ impl Harness {
 
     pub async fn event_types(&self, id: TenantId) -> Vec<String> {
         let events = self.repos.events.list_after(id, 0, 1000).await.unwrap();
-        events.iter().map(|e| e.event_type.as_str().to_owned()).collect()
+        events
+            .iter()
+            .map(|e| e.event_type.as_str().to_owned())
+            .collect()
     }
 }
