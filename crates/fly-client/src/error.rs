@@ -44,7 +44,10 @@ pub enum FlyError {
 impl FlyError {
     /// Worth retrying later (transient, rate limited, circuit open).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_) | Self::RateLimited { .. } | Self::CircuitOpen { .. })
+        matches!(
+            self,
+            Self::Transient(_) | Self::RateLimited { .. } | Self::CircuitOpen { .. }
+        )
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -7,14 +7,25 @@ use registry_suite::{DeletePath, Target};
 use test_support::registry::{RegistryOptions, RegistryServer};
 
 fn target(delete_enabled: bool) -> Target {
-    let server = RegistryServer::start(RegistryOptions { delete_enabled, ..Default::default() });
+    let server = RegistryServer::start(RegistryOptions {
+        delete_enabled,
+        ..Default::default()
+    });
     Target {
-        name: if delete_enabled { "docker-registry" } else { "docker-registry (delete disabled)" },
+        name: if delete_enabled {
+            "docker-registry"
+        } else {
+            "docker-registry (delete disabled)"
+        },
         url: server.url(),
         host: server.host(),
         username: server.username().into(),
         password: server.password().into(),
-        delete_path: if delete_enabled { DeletePath::Placeholder } else { DeletePath::PlaceholderLeft },
+        delete_path: if delete_enabled {
+            DeletePath::Placeholder
+        } else {
+            DeletePath::PlaceholderLeft
+        },
         _keep: Box::new(server),
     }
 }

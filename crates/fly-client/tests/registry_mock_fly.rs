@@ -7,7 +7,12 @@ use mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
 use registry_suite::{DeletePath, Target};
 
 async fn target(tag_delete: TagDeleteSupport, delete_path: DeletePath) -> Target {
-    let mock = MockFly::start(MockFlyConfig { tag_delete, ..MockFlyConfig::default() }).await.expect("mock-fly starts");
+    let mock = MockFly::start(MockFlyConfig {
+        tag_delete,
+        ..MockFlyConfig::default()
+    })
+    .await
+    .expect("mock-fly starts");
     Target {
         name: "mock-fly",
         url: mock.registry_url(),
@@ -48,7 +53,11 @@ async fn safe_delete_like_distribution_2_8() {
 /// with deletion disabled, which refuses both: so the placeholder is removed here.
 #[tokio::test(flavor = "multi_thread")]
 async fn safe_delete_with_tag_delete_answering_405() {
-    let t = target(TagDeleteSupport::MethodNotAllowed405, DeletePath::Placeholder).await;
+    let t = target(
+        TagDeleteSupport::MethodNotAllowed405,
+        DeletePath::Placeholder,
+    )
+    .await;
     registry_suite::safe_delete_keeps_the_identical_twin(&t).await;
 }
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
 use fly_client::registry::MANIFEST_ACCEPT;
+use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
 use fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig};
 use secrecy::SecretString;
 use serde_json::json;
@@ -18,8 +18,15 @@ const BASIC: &str = "Basic dXNlcjpwYXNz"; // user:pass
 
 fn client(server: &MockServer) -> HttpRegistry {
     let mut cfg = RegistryConfig::new(server.uri(), "user", SecretString::from("pass".to_string()));
-    cfg.retry = RetryPolicy { min_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), ..RetryPolicy::default() };
-    cfg.breaker = BreakerConfig { failure_threshold: 2, cool_down: Duration::from_secs(60) };
+    cfg.retry = RetryPolicy {
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    cfg.breaker = BreakerConfig {
+        failure_threshold: 2,
+        cool_down: Duration::from_secs(60),
+    };
     HttpRegistry::new(cfg).unwrap()
 }
 
@@ -30,7 +37,10 @@ fn found() -> ResponseTemplate {
 }
 
 fn bearer_challenge(server: &MockServer, scope: &str, error: Option<&str>) -> ResponseTemplate {
-    let mut value = format!(r#"Bearer realm="{}/token",service="reg.test",scope="{scope}""#, server.uri());
+    let mut value = format!(
+        r#"Bearer realm="{}/token",service="reg.test",scope="{scope}""#,
+        server.uri()
+    );
     if let Some(e) = error {
         value.push_str(&format!(r#",error="{e}""#));
     }
@@ -40,14 +50,30 @@ fn bearer_challenge(server: &MockServer, scope: &str, error: Option<&str>) -> Re
 #[tokio::test]
 async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/token")).and(header("authorization", BASIC))
-        .and(query_param("service", "reg.test")).and(query_param("scope", "repository:app:pull"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": "T1", "expires_in": 300})))
-        .expect(1).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1")).and(header("authorization", "Bearer T1"))
-        .respond_with(found()).expect(2).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", None)).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .and(header("authorization", BASIC))
+        .and(query_param("service", "reg.test"))
+        .and(query_param("scope", "repository:app:pull"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"token": "T1", "expires_in": 300})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .and(header("authorization", "Bearer T1"))
+        .respond_with(found())
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(bearer_challenge(&server, "repository:app:pull", None))
+        .expect(1)
+        .mount(&server)
+        .await;
     let reg = client(&server);
     for _ in 0..2 {
         let got = reg.resolve("app", "v1").await.unwrap().unwrap();
@@ -55,74 +81,179 @@ async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
         assert_eq!(got.media_type, "application/vnd.oci.image.index.v1+json");
     }
     let requests = server.received_requests().await.unwrap();
-    let accept = requests.iter().find(|r| r.url.path().contains("manifests")).unwrap().headers.get("accept").unwrap();
+    let accept = requests
+        .iter()
+        .find(|r| r.url.path().contains("manifests"))
+        .unwrap()
+        .headers
+        .get("accept")
+        .unwrap();
     for media_type in MANIFEST_ACCEPT {
-        assert!(accept.to_str().unwrap().contains(media_type), "Accept lacks {media_type}");
+        assert!(
+            accept.to_str().unwrap().contains(media_type),
+            "Accept lacks {media_type}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_revoked_token_is_replaced_once() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "OLD"}))).up_to_n_times(1).mount(&server).await;
-    Mock::given(method("GET")).and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "NEW"}))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "OLD"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "NEW"})))
+        .mount(&server)
+        .await;
     // OLD works once, then the registry calls it invalid (revoked, expired early).
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1")).and(header("authorization", "Bearer OLD"))
-        .respond_with(found()).up_to_n_times(1).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1")).and(header("authorization", "Bearer OLD"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", Some("invalid_token"))).expect(1).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1")).and(header("authorization", "Bearer NEW"))
-        .respond_with(found()).expect(1).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", None)).expect(1).mount(&server).await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .and(header("authorization", "Bearer OLD"))
+        .respond_with(found())
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .and(header("authorization", "Bearer OLD"))
+        .respond_with(bearer_challenge(
+            &server,
+            "repository:app:pull",
+            Some("invalid_token"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .and(header("authorization", "Bearer NEW"))
+        .respond_with(found())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(bearer_challenge(&server, "repository:app:pull", None))
+        .expect(1)
+        .mount(&server)
+        .await;
     let reg = client(&server);
-    assert_eq!(reg.resolve("app", "v1").await.unwrap().unwrap().digest, DIGEST);
-    assert_eq!(reg.resolve("app", "v1").await.unwrap().unwrap().digest, DIGEST);
-    let token_calls = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/token").count();
+    assert_eq!(
+        reg.resolve("app", "v1").await.unwrap().unwrap().digest,
+        DIGEST
+    );
+    assert_eq!(
+        reg.resolve("app", "v1").await.unwrap().unwrap().digest,
+        DIGEST
+    );
+    let token_calls = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .count();
     assert_eq!(token_calls, 2);
 }
 
 #[tokio::test]
 async fn a_token_refused_again_is_unauthorized() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": "T"}))).expect(1).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", Some("insufficient_scope"))).expect(2).mount(&server).await;
-    assert!(matches!(client(&server).resolve("app", "v1").await, Err(FlyError::Unauthorized(_))));
+    Mock::given(method("GET"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": "T"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(bearer_challenge(
+            &server,
+            "repository:app:pull",
+            Some("insufficient_scope"),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        client(&server).resolve("app", "v1").await,
+        Err(FlyError::Unauthorized(_))
+    ));
 }
 
 #[tokio::test]
 async fn basic_challenge_gets_basic_and_401_is_unauthorized_not_absent() {
     let server = MockServer::start().await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1")).and(header("authorization", BASIC))
-        .respond_with(found()).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#)).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/denied"))
-        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#)).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/forbidden"))
-        .respond_with(ResponseTemplate::new(403)).mount(&server).await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .and(header("authorization", BASIC))
+        .respond_with(found())
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/denied"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/forbidden"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
     let reg = client(&server);
-    assert_eq!(reg.resolve("app", "v1").await.unwrap().unwrap().digest, DIGEST);
-    assert!(matches!(reg.resolve("app", "denied").await, Err(FlyError::Unauthorized(_))));
-    assert!(matches!(reg.resolve("app", "forbidden").await, Err(FlyError::Unauthorized(_))));
+    assert_eq!(
+        reg.resolve("app", "v1").await.unwrap().unwrap().digest,
+        DIGEST
+    );
+    assert!(matches!(
+        reg.resolve("app", "denied").await,
+        Err(FlyError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        reg.resolve("app", "forbidden").await,
+        Err(FlyError::Unauthorized(_))
+    ));
 }
 
 #[tokio::test]
 async fn digest_is_computed_when_the_header_is_missing() {
     let server = MockServer::start().await;
     let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "application/vnd.oci.image.manifest.v1+json"))
-        .mount(&server).await;
-    Mock::given(method("GET")).and(path("/v2/app/manifests/v1"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/vnd.oci.image.manifest.v1+json"))
-        .mount(&server).await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/vnd.oci.image.manifest.v1+json"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body.to_vec(), "application/vnd.oci.image.manifest.v1+json"),
+        )
+        .mount(&server)
+        .await;
     let got = client(&server).resolve("app", "v1").await.unwrap().unwrap();
-    assert_eq!(got.digest, format!("sha256:{}", hex::encode(Sha256::digest(body))));
+    assert_eq!(
+        got.digest,
+        format!("sha256:{}", hex::encode(Sha256::digest(body)))
+    );
     assert_eq!(got.size, Some(body.len() as u64));
 }
 
@@ -130,28 +261,65 @@ async fn digest_is_computed_when_the_header_is_missing() {
 async fn credentials_never_follow_a_redirect_to_another_host() {
     let registry = MockServer::start().await;
     let storage = MockServer::start().await;
-    Mock::given(method("HEAD")).and(path(format!("/v2/app/blobs/{DIGEST}"))).and(header("authorization", BASIC))
-        .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/blob-store/x?sig=1", storage.uri()).as_str()))
-        .mount(&registry).await;
-    Mock::given(method("HEAD")).and(path(format!("/v2/app/blobs/{DIGEST}")))
-        .respond_with(ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#)).mount(&registry).await;
-    Mock::given(method("HEAD")).and(path("/blob-store/x")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&storage).await;
+    Mock::given(method("HEAD"))
+        .and(path(format!("/v2/app/blobs/{DIGEST}")))
+        .and(header("authorization", BASIC))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/blob-store/x?sig=1", storage.uri()).as_str(),
+        ))
+        .mount(&registry)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path(format!("/v2/app/blobs/{DIGEST}")))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
+        )
+        .mount(&registry)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/blob-store/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&storage)
+        .await;
     assert!(client(&registry).blob_exists("app", DIGEST).await.unwrap());
     let seen = storage.received_requests().await.unwrap();
-    assert!(seen.iter().all(|r| r.headers.get("authorization").is_none()), "credentials leaked to storage");
+    assert!(
+        seen.iter()
+            .all(|r| r.headers.get("authorization").is_none()),
+        "credentials leaked to storage"
+    );
 }
 
 #[tokio::test]
 async fn registry_breaker_is_its_own_and_404_is_absent() {
     let server = MockServer::start().await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/gone"))
-        .respond_with(ResponseTemplate::new(404)).mount(&server).await;
-    Mock::given(method("HEAD")).and(path("/v2/app/manifests/v1"))
-        .respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/app/manifests/v1"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
     let reg = client(&server);
     assert_eq!(reg.resolve("app", "gone").await.unwrap(), None);
-    assert!(matches!(reg.resolve("app", "v1").await, Err(FlyError::Transient(_))));
+    assert!(matches!(
+        reg.resolve("app", "v1").await,
+        Err(FlyError::Transient(_))
+    ));
     assert_eq!(reg.breaker_state(), BreakerState::Open);
-    assert!(matches!(reg.resolve("app", "gone").await, Err(FlyError::CircuitOpen { upstream: "registry" })));
-    assert!(matches!(reg.resolve("../x", "v1").await, Err(FlyError::InvalidArgument(_))));
+    assert!(matches!(
+        reg.resolve("app", "gone").await,
+        Err(FlyError::CircuitOpen {
+            upstream: "registry"
+        })
+    ));
+    assert!(matches!(
+        reg.resolve("../x", "v1").await,
+        Err(FlyError::InvalidArgument(_))
+    ));
 }

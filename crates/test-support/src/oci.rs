@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 use rand::RngCore as _;
@@ -18,6 +17,9 @@ use sha2::{Digest as _, Sha256};
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+mod skopeo;
+pub use skopeo::{skopeo, skopeo_pull, skopeo_push};
+
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// An image in an OCI layout directory, under `tag`.
@@ -37,12 +39,18 @@ pub struct OciImage {
 impl OciImage {
     /// The digest a registry reports for the tag: the index when there is one, else the manifest.
     pub fn top_digest(&self) -> &str {
-        self.index_digest.as_deref().unwrap_or(&self.manifest_digest)
+        self.index_digest
+            .as_deref()
+            .unwrap_or(&self.manifest_digest)
     }
 
     /// The media type of the tag's top-level manifest.
     pub fn top_media_type(&self) -> &'static str {
-        if self.index_digest.is_some() { OCI_INDEX } else { OCI_MANIFEST }
+        if self.index_digest.is_some() {
+            OCI_INDEX
+        } else {
+            OCI_MANIFEST
+        }
     }
 
     /// `oci:<layout>:<tag>` for skopeo.
@@ -52,8 +60,13 @@ impl OciImage {
 }
 
 /// Builds an image whose layers each hold one file with the given bytes.
-pub fn build_image(layout: &Path, tag: &str, layers: &[&[u8]], as_index: bool) -> anyhow::Result<OciImage> {
-    let mut writers: Vec<Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>> = Vec::new();
+pub fn build_image(
+    layout: &Path,
+    tag: &str,
+    layers: &[&[u8]],
+    as_index: bool,
+) -> anyhow::Result<OciImage> {
+    let mut writers: Vec<Writer> = Vec::new();
     for bytes in layers {
         let bytes = bytes.to_vec();
         writers.push(Box::new(move |w: &mut dyn Write| w.write_all(&bytes)));
@@ -63,8 +76,13 @@ pub fn build_image(layout: &Path, tag: &str, layers: &[&[u8]], as_index: bool) -
 }
 
 /// Builds an image of random, incompressible layers of the given sizes (streamed to disk).
-pub fn build_random_image(layout: &Path, tag: &str, sizes: &[u64], as_index: bool) -> anyhow::Result<OciImage> {
-    let mut writers: Vec<Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>> = Vec::new();
+pub fn build_random_image(
+    layout: &Path,
+    tag: &str,
+    sizes: &[u64],
+    as_index: bool,
+) -> anyhow::Result<OciImage> {
+    let mut writers: Vec<Writer> = Vec::new();
     for &size in sizes {
         writers.push(Box::new(move |w: &mut dyn Write| {
             let mut rng = rand::thread_rng();
@@ -84,13 +102,23 @@ pub fn build_random_image(layout: &Path, tag: &str, sizes: &[u64], as_index: boo
 
 type Writer = Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()>>;
 
-fn build(layout: &Path, tag: &str, sizes: &[u64], writers: Vec<Writer>, as_index: bool) -> anyhow::Result<OciImage> {
+fn build(
+    layout: &Path,
+    tag: &str,
+    sizes: &[u64],
+    writers: Vec<Writer>,
+    as_index: bool,
+) -> anyhow::Result<OciImage> {
     let blobs = layout.join("blobs/sha256");
     std::fs::create_dir_all(&blobs)?;
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
     let (mut layer_digests, mut layer_sizes, mut diff_ids) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (mut write, size)) in writers.into_iter().zip(sizes).enumerate() {
-        let (digest, gz_size, diff_id) = write_layer(&blobs, &format!("layer-{i}.bin"), *size, &mut *write)?;
+        let (digest, gz_size, diff_id) =
+            write_layer(&blobs, &format!("layer-{i}.bin"), *size, &mut *write)?;
         layer_digests.push(digest);
         layer_sizes.push(gz_size);
         diff_ids.push(diff_id);
@@ -114,7 +142,8 @@ fn build(layout: &Path, tag: &str, sizes: &[u64], writers: Vec<Writer>, as_index
         "layers": layers,
     });
     let (manifest_digest, manifest_size) = write_json_blob(&blobs, &manifest)?;
-    let mut top = json!({ "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest_size });
+    let mut top =
+        json!({ "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest_size });
     let mut index_digest = None;
     if as_index {
         let mut entry = top.clone();
@@ -144,7 +173,9 @@ fn add_to_layout_index(layout: &Path, tag: &str, mut descriptor: Value) -> anyho
         Err(_) => json!({ "schemaVersion": 2, "manifests": [] }),
     };
     descriptor["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
-    let manifests = index["manifests"].as_array_mut().context("index.json without manifests")?;
+    let manifests = index["manifests"]
+        .as_array_mut()
+        .context("index.json without manifests")?;
     manifests.retain(|m| m["annotations"]["org.opencontainers.image.ref.name"] != tag);
     manifests.push(descriptor);
     std::fs::write(path, serde_json::to_vec(&index)?)?;
@@ -176,16 +207,27 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// A one-file ustar archive, gzipped with `gzip -n` (no name, no time): (digest, size, diff_id).
-fn write_layer(blobs: &Path, name: &str, size: u64, content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<(String, u64, String)> {
+fn write_layer(
+    blobs: &Path,
+    name: &str,
+    size: u64,
+    content: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<(String, u64, String)> {
     let tmp = tempfile::NamedTempFile::new_in(blobs)?;
-    let mut out = HashingWriter { inner: BufWriter::new(tmp.reopen()?), hash: Sha256::new() };
+    let mut out = HashingWriter {
+        inner: BufWriter::new(tmp.reopen()?),
+        hash: Sha256::new(),
+    };
     out.write_all(&ustar_header(name, size))?;
     content(&mut out)?;
     let pad = (512 - (size % 512) as usize) % 512;
     out.write_all(&vec![0u8; pad + 1024])?;
     out.flush()?;
     let diff_id = format!("sha256:{}", hex::encode(out.hash.finalize()));
-    let gz_path = blobs.join(format!("{}.gz.tmp", tmp.path().file_name().unwrap_or_default().to_string_lossy()));
+    let gz_path = blobs.join(format!(
+        "{}.gz.tmp",
+        tmp.path().file_name().unwrap_or_default().to_string_lossy()
+    ));
     let status = std::process::Command::new("gzip")
         .args(["-n", "-1", "-c"])
         .arg(tmp.path())
@@ -219,7 +261,8 @@ fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
 /// A POSIX ustar header for a regular file, owned by root, mode 0644, mtime 0.
 fn ustar_header(name: &str, size: u64) -> [u8; 512] {
     let mut h = [0u8; 512];
-    let put = |h: &mut [u8; 512], at: usize, bytes: &[u8]| h[at..at + bytes.len()].copy_from_slice(bytes);
+    let put =
+        |h: &mut [u8; 512], at: usize, bytes: &[u8]| h[at..at + bytes.len()].copy_from_slice(bytes);
     put(&mut h, 0, &name.as_bytes()[..name.len().min(99)]);
     put(&mut h, 100, b"0000644\0");
     put(&mut h, 108, b"0000000\0");
@@ -233,48 +276,6 @@ fn ustar_header(name: &str, size: u64) -> [u8; 512] {
     let sum: u32 = h.iter().map(|b| *b as u32).sum();
     put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
     h
-}
-
-/// Runs skopeo with `args`, failing with its stderr.
-pub async fn skopeo(args: &[&str]) -> anyhow::Result<String> {
-    let out = tokio::process::Command::new("skopeo")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .context("running skopeo")?;
-    if !out.status.success() {
-        bail!("skopeo {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Pushes `image` to `docker://<dest>` (`host:port/repo:tag`) over plain HTTP, keeping an index
-/// whole (`--all`). `extra` may add e.g. `["--format", "v2s2"]`.
-pub async fn skopeo_push(image: &OciImage, dest: &str, creds: Option<(&str, &str)>, extra: &[&str]) -> anyhow::Result<()> {
-    let src = image.skopeo_ref();
-    let dst = format!("docker://{dest}");
-    let creds = creds.map(|(u, p)| format!("{u}:{p}"));
-    let mut args = vec!["copy", "--all", "--dest-tls-verify=false"];
-    if let Some(c) = &creds {
-        args.extend(["--dest-creds", c]);
-    }
-    args.extend_from_slice(extra);
-    args.extend([src.as_str(), dst.as_str()]);
-    skopeo(&args).await.map(drop)
-}
-
-/// Copies `docker://<src>` out into the OCI layout `layout` under `tag`.
-pub async fn skopeo_pull(src: &str, creds: Option<(&str, &str)>, layout: &Path, tag: &str) -> anyhow::Result<()> {
-    let from = format!("docker://{src}");
-    let to = format!("oci:{}:{tag}", layout.display());
-    let creds = creds.map(|(u, p)| format!("{u}:{p}"));
-    let mut args = vec!["copy", "--all", "--src-tls-verify=false"];
-    if let Some(c) = &creds {
-        args.extend(["--src-creds", c]);
-    }
-    args.extend([from.as_str(), to.as_str()]);
-    skopeo(&args).await.map(drop)
 }
 
 #[cfg(test)]
@@ -291,9 +292,16 @@ mod tests {
         assert!(two.index_digest.is_some());
         let listed = std::process::Command::new("tar")
             .arg("-tzf")
-            .arg(a.path().join("blobs/sha256").join(one.layer_digests[0].trim_start_matches("sha256:")))
+            .arg(
+                a.path()
+                    .join("blobs/sha256")
+                    .join(one.layer_digests[0].trim_start_matches("sha256:")),
+            )
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "layer-0.bin");
+        assert_eq!(
+            String::from_utf8_lossy(&listed.stdout).trim(),
+            "layer-0.bin"
+        );
     }
 }

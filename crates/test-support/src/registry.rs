@@ -28,8 +28,15 @@ pub struct RegistryAuth {
 impl RegistryAuth {
     /// `tester` with a random 24-character password.
     pub fn random() -> Self {
-        let password = rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect();
-        Self { username: "tester".into(), password }
+        let password = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(24)
+            .map(char::from)
+            .collect();
+        Self {
+            username: "tester".into(),
+            password,
+        }
     }
 }
 
@@ -44,7 +51,10 @@ pub struct RegistryOptions {
 impl Default for RegistryOptions {
     /// Deletion enabled, htpasswd auth with a random password.
     fn default() -> Self {
-        Self { delete_enabled: true, auth: Some(RegistryAuth::random()) }
+        Self {
+            delete_enabled: true,
+            auth: Some(RegistryAuth::random()),
+        }
     }
 }
 
@@ -74,7 +84,9 @@ impl RegistryServer {
     }
 
     fn try_start(options: RegistryOptions) -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("docker-registry-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("docker-registry-")
+            .tempdir()?;
         let port = free_port()?;
         let config = write_config(dir.path(), port, &options)?;
         let log = std::fs::File::create(dir.path().join("registry.log"))?;
@@ -89,7 +101,12 @@ impl RegistryServer {
             .stderr(log)
             .spawn()
             .with_context(|| format!("spawning {BINARY}"))?;
-        let mut server = Self { child, port, options, dir };
+        let mut server = Self {
+            child,
+            port,
+            options,
+            dir,
+        };
         server.wait_ready(Duration::from_secs(15))?;
         Ok(server)
     }
@@ -108,7 +125,11 @@ impl RegistryServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("no answer on port {} within {timeout:?}; log:\n{}", self.port, self.log())
+        bail!(
+            "no answer on port {} within {timeout:?}; log:\n{}",
+            self.port,
+            self.log()
+        )
     }
 
     /// `http://127.0.0.1:PORT`
@@ -127,12 +148,18 @@ impl RegistryServer {
 
     /// The htpasswd user, `""` for an anonymous registry.
     pub fn username(&self) -> &str {
-        self.options.auth.as_ref().map_or("", |a| a.username.as_str())
+        self.options
+            .auth
+            .as_ref()
+            .map_or("", |a| a.username.as_str())
     }
 
     /// The htpasswd password, `""` for an anonymous registry.
     pub fn password(&self) -> &str {
-        self.options.auth.as_ref().map_or("", |a| a.password.as_str())
+        self.options
+            .auth
+            .as_ref()
+            .map_or("", |a| a.password.as_str())
     }
 
     pub fn options(&self) -> &RegistryOptions {
@@ -164,7 +191,11 @@ fn free_port() -> anyhow::Result<u16> {
 fn write_config(dir: &Path, port: u16, options: &RegistryOptions) -> anyhow::Result<PathBuf> {
     let storage = dir.join("storage");
     std::fs::create_dir_all(&storage)?;
-    let secret: String = rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+    let secret: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
     let mut yaml = format!(
         "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    uploadpurging:\n      enabled: false\n",
         storage.display()
@@ -172,7 +203,9 @@ fn write_config(dir: &Path, port: u16, options: &RegistryOptions) -> anyhow::Res
     if options.delete_enabled {
         yaml.push_str("  delete:\n    enabled: true\n");
     }
-    yaml.push_str(&format!("http:\n  addr: 127.0.0.1:{port}\n  secret: {secret}\n"));
+    yaml.push_str(&format!(
+        "http:\n  addr: 127.0.0.1:{port}\n  secret: {secret}\n"
+    ));
     if let Some(auth) = &options.auth {
         let htpasswd = dir.join("htpasswd");
         let out = Command::new("htpasswd")
@@ -183,7 +216,10 @@ fn write_config(dir: &Path, port: u16, options: &RegistryOptions) -> anyhow::Res
             bail!("htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         std::fs::write(&htpasswd, &out.stdout)?;
-        yaml.push_str(&format!("auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n", htpasswd.display()));
+        yaml.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n",
+            htpasswd.display()
+        ));
     }
     let path = dir.join("config.yml");
     std::fs::write(&path, yaml)?;

@@ -29,7 +29,11 @@ pub trait FlyMachines: Send + Sync {
     // Secrets (values go in, only names come out)
     async fn list_secret_names(&self, app: &str) -> FlyResult<SecretsListing>;
     /// Sets secrets; returns the new secrets version.
-    async fn set_secrets(&self, app: &str, secrets: BTreeMap<String, SecretString>) -> FlyResult<u64>;
+    async fn set_secrets(
+        &self,
+        app: &str,
+        secrets: BTreeMap<String, SecretString>,
+    ) -> FlyResult<u64>;
     /// Unsets secrets; returns the new secrets version. Unknown names count as done.
     async fn unset_secrets(&self, app: &str, names: &[String]) -> FlyResult<u64>;
 
@@ -51,19 +55,53 @@ pub trait FlyMachines: Send + Sync {
     // Machines
     /// Creates a machine. A 408 (ambiguous: it may exist) is resolved by listing machines by
     /// `req.config.metadata` before retrying, so a retry never creates a second machine.
-    async fn create_machine(&self, app: &str, req: &CreateMachineRequest, lease: Option<&str>) -> FlyResult<Machine>;
+    async fn create_machine(
+        &self,
+        app: &str,
+        req: &CreateMachineRequest,
+        lease: Option<&str>,
+    ) -> FlyResult<Machine>;
     async fn get_machine(&self, app: &str, id: &str) -> FlyResult<Machine>;
     /// Machines of the app whose metadata has `key=value`.
-    async fn list_machines(&self, app: &str, metadata: Option<(&str, &str)>) -> FlyResult<Vec<Machine>>;
-    async fn update_machine(&self, app: &str, id: &str, req: &CreateMachineRequest, lease: Option<&str>) -> FlyResult<Machine>;
+    async fn list_machines(
+        &self,
+        app: &str,
+        metadata: Option<(&str, &str)>,
+    ) -> FlyResult<Vec<Machine>>;
+    async fn update_machine(
+        &self,
+        app: &str,
+        id: &str,
+        req: &CreateMachineRequest,
+        lease: Option<&str>,
+    ) -> FlyResult<Machine>;
     async fn start_machine(&self, app: &str, id: &str, lease: Option<&str>) -> FlyResult<()>;
     async fn stop_machine(&self, app: &str, id: &str, lease: Option<&str>) -> FlyResult<()>;
     async fn restart_machine(&self, app: &str, id: &str, lease: Option<&str>) -> FlyResult<()>;
-    async fn delete_machine(&self, app: &str, id: &str, force: bool, lease: Option<&str>) -> FlyResult<()>;
+    async fn delete_machine(
+        &self,
+        app: &str,
+        id: &str,
+        force: bool,
+        lease: Option<&str>,
+    ) -> FlyResult<()>;
     /// Waits for `state` (and `instance_id` when given) for at most `timeout` (Fly caps it at 60 s; longer
     /// waits are split into several calls). A timeout is `Transient`.
-    async fn wait_machine(&self, app: &str, id: &str, state: MachineState, instance_id: Option<&str>, timeout: Duration) -> FlyResult<()>;
-    async fn acquire_lease(&self, app: &str, id: &str, ttl: Duration, description: &str) -> FlyResult<Lease>;
+    async fn wait_machine(
+        &self,
+        app: &str,
+        id: &str,
+        state: MachineState,
+        instance_id: Option<&str>,
+        timeout: Duration,
+    ) -> FlyResult<()>;
+    async fn acquire_lease(
+        &self,
+        app: &str,
+        id: &str,
+        ttl: Duration,
+        description: &str,
+    ) -> FlyResult<Lease>;
     async fn release_lease(&self, app: &str, id: &str, nonce: &str) -> FlyResult<()>;
 
     /// The state of this client's circuit breaker, for metrics (`None` when it has none).
@@ -71,4 +109,3 @@ pub trait FlyMachines: Send + Sync {
         None
     }
 }
-

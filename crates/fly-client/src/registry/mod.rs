@@ -27,7 +27,13 @@ pub trait Registry: Send + Sync {
     async fn resolve(&self, repository: &str, reference: &str) -> FlyResult<Option<ManifestRef>>;
     async fn get_manifest(&self, repository: &str, reference: &str) -> FlyResult<Option<Manifest>>;
     /// Puts a manifest under a tag or digest; returns its digest.
-    async fn put_manifest(&self, repository: &str, reference: &str, media_type: &str, body: Bytes) -> FlyResult<String>;
+    async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        body: Bytes,
+    ) -> FlyResult<String>;
     async fn blob_exists(&self, repository: &str, digest: &str) -> FlyResult<bool>;
     /// Tags of the repository, or `Ok(None)` when the registry does not offer tag listing.
     async fn list_tags(&self, repository: &str) -> FlyResult<Option<Vec<String>>>;

@@ -20,7 +20,10 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        Self { failure_threshold: 5, cool_down: Duration::from_secs(30) }
+        Self {
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(30),
+        }
     }
 }
 
@@ -68,7 +71,11 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     pub fn new(upstream: &'static str, config: BreakerConfig) -> Self {
-        Self { upstream, config, inner: Mutex::new(Inner::Closed { failures: 0 }) }
+        Self {
+            upstream,
+            config,
+            inner: Mutex::new(Inner::Closed { failures: 0 }),
+        }
     }
 
     pub fn upstream(&self) -> &'static str {
@@ -78,7 +85,9 @@ impl CircuitBreaker {
     pub fn state(&self) -> BreakerState {
         match &*self.lock() {
             Inner::Closed { .. } => BreakerState::Closed,
-            Inner::Open { since } if since.elapsed() >= self.config.cool_down => BreakerState::HalfOpen,
+            Inner::Open { since } if since.elapsed() >= self.config.cool_down => {
+                BreakerState::HalfOpen
+            }
             Inner::Open { .. } => BreakerState::Open,
             Inner::HalfOpen { .. } => BreakerState::HalfOpen,
         }
@@ -99,10 +108,16 @@ impl CircuitBreaker {
                 true
             }
             Inner::Open { .. } | Inner::HalfOpen { probing: true } => {
-                return Err(FlyError::CircuitOpen { upstream: self.upstream });
+                return Err(FlyError::CircuitOpen {
+                    upstream: self.upstream,
+                });
             }
         };
-        Ok(Permit { breaker: self, probe, done: false })
+        Ok(Permit {
+            breaker: self,
+            probe,
+            done: false,
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -121,10 +136,16 @@ impl CircuitBreaker {
                 *failures += 1;
                 if *failures >= self.config.failure_threshold.max(1) {
                     tracing::warn!(upstream = self.upstream, "circuit breaker opened");
-                    *inner = Inner::Open { since: Instant::now() };
+                    *inner = Inner::Open {
+                        since: Instant::now(),
+                    };
                 }
             }
-            Inner::HalfOpen { .. } if probe => *inner = Inner::Open { since: Instant::now() },
+            Inner::HalfOpen { .. } if probe => {
+                *inner = Inner::Open {
+                    since: Instant::now(),
+                }
+            }
             _ => {}
         }
     }
@@ -162,7 +183,13 @@ mod tests {
     use super::*;
 
     fn breaker(cool_down: Duration) -> CircuitBreaker {
-        CircuitBreaker::new("test", BreakerConfig { failure_threshold: 2, cool_down })
+        CircuitBreaker::new(
+            "test",
+            BreakerConfig {
+                failure_threshold: 2,
+                cool_down,
+            },
+        )
     }
 
     #[test]
@@ -172,7 +199,10 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
         b.try_acquire().unwrap().finish(false);
         assert_eq!(b.state(), BreakerState::Open);
-        assert!(matches!(b.try_acquire(), Err(FlyError::CircuitOpen { upstream: "test" })));
+        assert!(matches!(
+            b.try_acquire(),
+            Err(FlyError::CircuitOpen { upstream: "test" })
+        ));
     }
 
     #[test]
@@ -191,7 +221,10 @@ mod tests {
         b.try_acquire().unwrap().finish(false);
         assert_eq!(b.state(), BreakerState::HalfOpen);
         let probe = b.try_acquire().unwrap();
-        assert!(b.try_acquire().is_err(), "second call while probing fails fast");
+        assert!(
+            b.try_acquire().is_err(),
+            "second call while probing fails fast"
+        );
         probe.finish(false);
         let probe = b.try_acquire().unwrap();
         drop(probe); // cancelled: the slot is free again

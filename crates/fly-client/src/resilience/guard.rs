@@ -32,7 +32,12 @@ pub(crate) struct Failure {
 
 impl From<FlyError> for Failure {
     fn from(error: FlyError) -> Self {
-        Self { error, retry_after: None, not_sent: false, status: None }
+        Self {
+            error,
+            retry_after: None,
+            not_sent: false,
+            status: None,
+        }
     }
 }
 
@@ -55,7 +60,12 @@ impl std::fmt::Debug for Guard {
 
 impl Guard {
     pub fn new(upstream: &'static str, retry: RetryPolicy, breaker: Arc<CircuitBreaker>) -> Self {
-        Self { upstream, retry, breaker, observer: RwLock::new(Arc::new(NoopObserver)) }
+        Self {
+            upstream,
+            retry,
+            breaker,
+            observer: RwLock::new(Arc::new(NoopObserver)),
+        }
     }
 
     pub fn set_observer(&self, observer: Arc<dyn CallObserver>) {
@@ -63,7 +73,11 @@ impl Guard {
     }
 
     fn observe(&self, op: &str, outcome: &str, elapsed: Duration) {
-        let observer = self.observer.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let observer = self
+            .observer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         observer.on_call(self.upstream, op, outcome, elapsed);
     }
 
@@ -115,7 +129,12 @@ impl Guard {
     }
 
     /// Runs `make_attempt` until it succeeds, fails for good, or the retries are used up.
-    pub async fn run<T, F, Fut>(&self, op: &str, mode: RetryMode, mut make_attempt: F) -> Result<T, FlyError>
+    pub async fn run<T, F, Fut>(
+        &self,
+        op: &str,
+        mode: RetryMode,
+        mut make_attempt: F,
+    ) -> Result<T, FlyError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -126,7 +145,10 @@ impl Guard {
             match self.attempt(op, make_attempt()).await {
                 Ok(v) => return Ok(v),
                 // The breaker opened during our own retries: the failure that opened it says more.
-                Err(Failure { error: FlyError::CircuitOpen { .. }, .. }) if previous.is_some() => {
+                Err(Failure {
+                    error: FlyError::CircuitOpen { .. },
+                    ..
+                }) if previous.is_some() => {
                     return Err(previous.expect("checked"));
                 }
                 Err(failure) => match self.next_delay(&failure, mode, &mut backoff) {

@@ -38,7 +38,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries at all (each call is a single attempt).
     pub fn none() -> Self {
-        Self { max_retries: 0, ..Self::default() }
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
     }
 
     /// The delays between attempts, jittered.
@@ -54,7 +57,11 @@ impl RetryPolicy {
 
 /// Reads `Retry-After` as delay seconds or an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -72,7 +79,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(http::header::RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        h.insert(
+            http::header::RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
@@ -80,10 +90,17 @@ mod tests {
 
     #[test]
     fn backoff_is_bounded_and_jittered() {
-        let p = RetryPolicy { max_retries: 4, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_retries: 4,
+            ..RetryPolicy::default()
+        };
         let delays: Vec<_> = p.backoff().collect();
         assert_eq!(delays.len(), 4);
-        assert!(delays.iter().all(|d| *d >= p.min_delay && *d <= p.max_delay * 2));
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= p.min_delay && *d <= p.max_delay * 2)
+        );
         assert!(RetryPolicy::none().backoff().next().is_none());
     }
 }

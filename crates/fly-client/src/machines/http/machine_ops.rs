@@ -34,12 +34,21 @@ impl HttpFlyMachines {
         let metadata = &req.config.metadata;
         let mut backoff = self.api.guard.retry.backoff();
         loop {
-            let failure = match self.api.guard.attempt("create_machine", self.api.once(&http_req)).await {
+            let failure = match self
+                .api
+                .guard
+                .attempt("create_machine", self.api.once(&http_req))
+                .await
+            {
                 Ok(bytes) => return decode(&bytes),
                 Err(f) => f,
             };
             let ambiguous = matches!(failure.error, FlyError::Transient(_)) && !failure.not_sent;
-            let mode = if ambiguous && !metadata.is_empty() { RetryMode::Idempotent } else { RetryMode::NotActedOn };
+            let mode = if ambiguous && !metadata.is_empty() {
+                RetryMode::Idempotent
+            } else {
+                RetryMode::NotActedOn
+            };
             let Some(delay) = self.api.guard.next_delay(&failure, mode, &mut backoff) else {
                 return Err(failure.error);
             };
@@ -53,7 +62,9 @@ impl HttpFlyMachines {
                 };
                 let matching = found.into_iter().find(|m| {
                     let have = m.config.as_ref().map(|c| &c.metadata);
-                    metadata.iter().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+                    metadata
+                        .iter()
+                        .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
                 });
                 if let Some(machine) = matching {
                     tracing::info!(app, machine = %machine.id, "ambiguous machine create resolved by metadata lookup");
@@ -65,17 +76,30 @@ impl HttpFlyMachines {
 
     /// `GET /apps/{app}/machines?metadata.{key}={value}`, also filtered here in case the server
     /// ignores the filter.
-    pub(super) async fn do_list_machines(&self, app: &str, metadata: Option<(&str, &str)>) -> FlyResult<Vec<Machine>> {
+    pub(super) async fn do_list_machines(
+        &self,
+        app: &str,
+        metadata: Option<(&str, &str)>,
+    ) -> FlyResult<Vec<Machine>> {
         let mut req = Req::get(&["apps", app, "machines"]);
         if let Some((k, v)) = metadata {
             req = req.query(&format!("metadata.{k}"), v);
         }
-        let machines: Vec<Machine> = self.api.json("list_machines", RetryMode::Idempotent, &req).await?;
+        let machines: Vec<Machine> = self
+            .api
+            .json("list_machines", RetryMode::Idempotent, &req)
+            .await?;
         Ok(match metadata {
             None => machines,
             Some((k, v)) => machines
                 .into_iter()
-                .filter(|m| m.config.as_ref().and_then(|c| c.metadata.get(k)).map(String::as_str) == Some(v))
+                .filter(|m| {
+                    m.config
+                        .as_ref()
+                        .and_then(|c| c.metadata.get(k))
+                        .map(String::as_str)
+                        == Some(v)
+                })
                 .collect(),
         })
     }
@@ -100,24 +124,33 @@ impl HttpFlyMachines {
                 .timeout(Duration::from_secs(slice) + WAIT_MARGIN);
             if let Some(instance) = instance_id {
                 // `instance_id` is what the docs' samples send; the spec names it `version` now.
-                req = req.query("instance_id", instance).query("version", instance);
+                req = req
+                    .query("instance_id", instance)
+                    .query("version", instance);
             }
             // A 408 is Fly saying "not yet" (the upstream is healthy): it neither counts for the
             // breaker nor uses up retries, the next slice just starts.
-            let reached = self.api.guard.run("wait_machine", RetryMode::Idempotent, || async {
-                match self.api.once(&req).await {
-                    Ok(_) => Ok(true),
-                    Err(f) if f.status == Some(408) => Ok(false),
-                    Err(f) => Err(f),
-                }
-            });
+            let reached = self
+                .api
+                .guard
+                .run("wait_machine", RetryMode::Idempotent, || async {
+                    match self.api.once(&req).await {
+                        Ok(_) => Ok(true),
+                        Err(f) if f.status == Some(408) => Ok(false),
+                        Err(f) => Err(f),
+                    }
+                });
             let slice_started = Instant::now();
             if reached.await? {
                 return Ok(());
             }
             // Fly answers 408 only after the slice; an early 408 must not turn into a busy loop.
             if slice_started.elapsed() < Duration::from_millis(500) {
-                tokio::time::sleep(Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()))).await;
+                tokio::time::sleep(
+                    Duration::from_millis(250)
+                        .min(deadline.saturating_duration_since(Instant::now())),
+                )
+                .await;
             }
             if Instant::now() >= deadline {
                 return Err(FlyError::Transient(format!(
@@ -128,12 +161,21 @@ impl HttpFlyMachines {
         }
     }
 
-    pub(super) async fn do_acquire_lease(&self, app: &str, id: &str, ttl: Duration, description: &str) -> FlyResult<Lease> {
+    pub(super) async fn do_acquire_lease(
+        &self,
+        app: &str,
+        id: &str,
+        ttl: Duration,
+        description: &str,
+    ) -> FlyResult<Lease> {
         let body = json!({ "ttl": ttl.as_secs().max(1), "description": description });
         let req = Req::post(&["apps", app, "machines", id, "lease"], body);
         // A repeated acquire after a lost answer would find our own lease held (409): not retried
         // unless the request certainly never arrived.
-        let wrapped: LeaseEnvelope = self.api.json("acquire_lease", RetryMode::NotActedOn, &req).await?;
+        let wrapped: LeaseEnvelope = self
+            .api
+            .json("acquire_lease", RetryMode::NotActedOn, &req)
+            .await?;
         Ok(wrapped.data)
     }
 }

@@ -38,7 +38,11 @@ pub struct MachinesConfig {
 
 impl MachinesConfig {
     /// Defaults: 30 s per request, 5 s consistency wait, [`RetryPolicy::default`], [`BreakerConfig::default`].
-    pub fn new(base_url: impl Into<String>, token: SecretString, org_slug: impl Into<String>) -> Self {
+    pub fn new(
+        base_url: impl Into<String>,
+        token: SecretString,
+        org_slug: impl Into<String>,
+    ) -> Self {
         Self {
             base_url: base_url.into(),
             token,
@@ -72,7 +76,16 @@ impl HttpFlyMachines {
             .map_err(|e| FlyError::Config(format!("cannot build HTTP client: {e}")))?;
         let breaker = Arc::new(CircuitBreaker::new(UPSTREAM, config.breaker));
         let guard = Guard::new(UPSTREAM, config.retry, breaker);
-        Ok(Self { api: Api { http, root, token: config.token, guard }, org_slug: config.org_slug, consistency_wait: config.consistency_wait })
+        Ok(Self {
+            api: Api {
+                http,
+                root,
+                token: config.token,
+                guard,
+            },
+            org_slug: config.org_slug,
+            consistency_wait: config.consistency_wait,
+        })
     }
 
     /// Reports every upstream call to `observer` (replaces the previous one).
@@ -98,7 +111,9 @@ fn api_root(base: &str) -> FlyResult<Url> {
     let mut url = Url::parse(base.trim())
         .map_err(|e| FlyError::Config(format!("invalid Machines API base URL: {e}")))?;
     if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
-        return Err(FlyError::Config("Machines API base URL must be http(s)".into()));
+        return Err(FlyError::Config(
+            "Machines API base URL must be http(s)".into(),
+        ));
     }
     let path = url.path().trim_end_matches('/').to_string();
     if path.ends_with("/v1") {
@@ -115,20 +130,36 @@ mod tests {
 
     #[test]
     fn v1_is_appended_once() {
-        assert_eq!(api_root("https://api.machines.dev").unwrap().as_str(), "https://api.machines.dev/v1");
-        assert_eq!(api_root("http://127.0.0.1:9/v1/").unwrap().as_str(), "http://127.0.0.1:9/v1");
+        assert_eq!(
+            api_root("https://api.machines.dev").unwrap().as_str(),
+            "https://api.machines.dev/v1"
+        );
+        assert_eq!(
+            api_root("http://127.0.0.1:9/v1/").unwrap().as_str(),
+            "http://127.0.0.1:9/v1"
+        );
         assert!(api_root("not a url").is_err());
     }
 
     #[test]
     fn token_schemes() {
         use secrecy::ExposeSecret as _;
-        let h = |t: &str| auth_header(&SecretString::from(t.to_string())).unwrap().to_str().unwrap().to_string();
+        let h = |t: &str| {
+            auth_header(&SecretString::from(t.to_string()))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(h("fm2_abc"), "FlyV1 fm2_abc");
         assert_eq!(h("fm1r_abc"), "FlyV1 fm1r_abc");
         assert_eq!(h("FlyV1 fm2_abc"), "FlyV1 fm2_abc");
         assert_eq!(h("plain"), "Bearer plain");
-        let cfg = MachinesConfig::new("http://x", SecretString::from("s3cr3t-token".to_string()), "org");
+        let cfg = MachinesConfig::new(
+            "http://x",
+            SecretString::from("s3cr3t-token".to_string()),
+            "org",
+        );
         assert!(!format!("{cfg:?}").contains(cfg.token.expose_secret()));
     }
 }

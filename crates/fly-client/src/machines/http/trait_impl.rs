@@ -36,13 +36,19 @@ impl FlyMachines for HttpFlyMachines {
         self.do_wait_for_app(name, timeout).await
     }
     async fn delete_app(&self, name: &str) -> FlyResult<()> {
-        self.api.unit("delete_app", Idempotent, &Req::delete(&["apps", name])).await
+        self.api
+            .unit("delete_app", Idempotent, &Req::delete(&["apps", name]))
+            .await
     }
 
     async fn list_secret_names(&self, app: &str) -> FlyResult<SecretsListing> {
         self.do_list_secret_names(app).await
     }
-    async fn set_secrets(&self, app: &str, secrets: BTreeMap<String, SecretString>) -> FlyResult<u64> {
+    async fn set_secrets(
+        &self,
+        app: &str,
+        secrets: BTreeMap<String, SecretString>,
+    ) -> FlyResult<u64> {
         self.do_set_secrets(app, secrets).await
     }
     async fn unset_secrets(&self, app: &str, names: &[String]) -> FlyResult<u64> {
@@ -51,13 +57,31 @@ impl FlyMachines for HttpFlyMachines {
 
     async fn create_volume(&self, app: &str, req: &CreateVolumeRequest) -> FlyResult<Volume> {
         // Volume names are not unique on Fly, so a repeated create could make a second volume.
-        self.api.json("create_volume", NotActedOn, &Req::post(&["apps", app, "volumes"], json!(req))).await
+        self.api
+            .json(
+                "create_volume",
+                NotActedOn,
+                &Req::post(&["apps", app, "volumes"], json!(req)),
+            )
+            .await
     }
     async fn list_volumes(&self, app: &str) -> FlyResult<Vec<Volume>> {
-        self.api.json("list_volumes", Idempotent, &Req::get(&["apps", app, "volumes"])).await
+        self.api
+            .json(
+                "list_volumes",
+                Idempotent,
+                &Req::get(&["apps", app, "volumes"]),
+            )
+            .await
     }
     async fn delete_volume(&self, app: &str, volume_id: &str) -> FlyResult<()> {
-        self.api.unit("delete_volume", Idempotent, &Req::delete(&["apps", app, "volumes", volume_id])).await
+        self.api
+            .unit(
+                "delete_volume",
+                Idempotent,
+                &Req::delete(&["apps", app, "volumes", volume_id]),
+            )
+            .await
     }
 
     async fn assign_ip(&self, app: &str, kind: IpKind) -> FlyResult<IpAssignment> {
@@ -65,36 +89,79 @@ impl FlyMachines for HttpFlyMachines {
         self.api.json("assign_ip", NotActedOn, &req).await
     }
     async fn list_ips(&self, app: &str) -> FlyResult<Vec<IpAssignment>> {
-        let list: IpList = self.api.json("list_ips", Idempotent, &Req::get(&["apps", app, "ip_assignments"])).await?;
+        let list: IpList = self
+            .api
+            .json(
+                "list_ips",
+                Idempotent,
+                &Req::get(&["apps", app, "ip_assignments"]),
+            )
+            .await?;
         Ok(list.ips)
     }
     async fn delete_ip(&self, app: &str, ip: &str) -> FlyResult<()> {
-        self.api.unit("delete_ip", Idempotent, &Req::delete(&["apps", app, "ip_assignments", ip])).await
+        self.api
+            .unit(
+                "delete_ip",
+                Idempotent,
+                &Req::delete(&["apps", app, "ip_assignments", ip]),
+            )
+            .await
     }
 
     async fn add_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate> {
         // Keyed by hostname: asking again for the same hostname adds nothing new.
-        let req = Req::post(&["apps", app, "certificates", "acme"], json!({ "hostname": hostname }));
+        let req = Req::post(
+            &["apps", app, "certificates", "acme"],
+            json!({ "hostname": hostname }),
+        );
         self.api.json("add_certificate", Idempotent, &req).await
     }
     async fn get_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate> {
-        self.api.json("get_certificate", Idempotent, &Req::get(&["apps", app, "certificates", hostname])).await
+        self.api
+            .json(
+                "get_certificate",
+                Idempotent,
+                &Req::get(&["apps", app, "certificates", hostname]),
+            )
+            .await
     }
     async fn delete_certificate(&self, app: &str, hostname: &str) -> FlyResult<()> {
         let req = Req::delete(&["apps", app, "certificates", hostname]);
         self.api.unit("delete_certificate", Idempotent, &req).await
     }
 
-    async fn create_machine(&self, app: &str, req: &CreateMachineRequest, lease: Option<&str>) -> FlyResult<Machine> {
+    async fn create_machine(
+        &self,
+        app: &str,
+        req: &CreateMachineRequest,
+        lease: Option<&str>,
+    ) -> FlyResult<Machine> {
         self.do_create_machine(app, req, lease).await
     }
     async fn get_machine(&self, app: &str, id: &str) -> FlyResult<Machine> {
-        self.api.json("get_machine", Idempotent, &Req::get(&["apps", app, "machines", id])).await
+        self.api
+            .json(
+                "get_machine",
+                Idempotent,
+                &Req::get(&["apps", app, "machines", id]),
+            )
+            .await
     }
-    async fn list_machines(&self, app: &str, metadata: Option<(&str, &str)>) -> FlyResult<Vec<Machine>> {
+    async fn list_machines(
+        &self,
+        app: &str,
+        metadata: Option<(&str, &str)>,
+    ) -> FlyResult<Vec<Machine>> {
         self.do_list_machines(app, metadata).await
     }
-    async fn update_machine(&self, app: &str, id: &str, req: &CreateMachineRequest, lease: Option<&str>) -> FlyResult<Machine> {
+    async fn update_machine(
+        &self,
+        app: &str,
+        id: &str,
+        req: &CreateMachineRequest,
+        lease: Option<&str>,
+    ) -> FlyResult<Machine> {
         // The full desired config: applying it twice leaves the same machine config.
         let http_req = Req::post(&["apps", app, "machines", id], json!(req)).lease(lease);
         self.api.json("update_machine", Idempotent, &http_req).await
@@ -111,7 +178,13 @@ impl FlyMachines for HttpFlyMachines {
         let req = Req::new(Method::POST, &["apps", app, "machines", id, "restart"]).lease(lease);
         self.api.unit("restart_machine", Idempotent, &req).await
     }
-    async fn delete_machine(&self, app: &str, id: &str, force: bool, lease: Option<&str>) -> FlyResult<()> {
+    async fn delete_machine(
+        &self,
+        app: &str,
+        id: &str,
+        force: bool,
+        lease: Option<&str>,
+    ) -> FlyResult<()> {
         let mut req = Req::delete(&["apps", app, "machines", id]).lease(lease);
         if force {
             req = req.query("force", "true");
@@ -126,9 +199,16 @@ impl FlyMachines for HttpFlyMachines {
         instance_id: Option<&str>,
         timeout: Duration,
     ) -> FlyResult<()> {
-        self.do_wait_machine(app, id, state, instance_id, timeout).await
+        self.do_wait_machine(app, id, state, instance_id, timeout)
+            .await
     }
-    async fn acquire_lease(&self, app: &str, id: &str, ttl: Duration, description: &str) -> FlyResult<Lease> {
+    async fn acquire_lease(
+        &self,
+        app: &str,
+        id: &str,
+        ttl: Duration,
+        description: &str,
+    ) -> FlyResult<Lease> {
         self.do_acquire_lease(app, id, ttl, description).await
     }
     async fn release_lease(&self, app: &str, id: &str, nonce: &str) -> FlyResult<()> {

@@ -30,7 +30,10 @@ pub(crate) struct Req {
 
 impl std::fmt::Debug for Req {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Req").field("method", &self.method).field("segments", &self.segments).finish_non_exhaustive()
+        f.debug_struct("Req")
+            .field("method", &self.method)
+            .field("segments", &self.segments)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +52,10 @@ impl Req {
         Self::new(Method::GET, segments)
     }
     pub fn post(segments: &[&str], body: serde_json::Value) -> Self {
-        Self { body: Some(body), ..Self::new(Method::POST, segments) }
+        Self {
+            body: Some(body),
+            ..Self::new(Method::POST, segments)
+        }
     }
     pub fn delete(segments: &[&str]) -> Self {
         Self::new(Method::DELETE, segments)
@@ -105,10 +111,23 @@ pub(crate) fn auth_header(token: &SecretString) -> FlyResult<HeaderValue> {
 }
 
 /// Maps a non-2xx answer to the error a caller can act on.
-pub(crate) fn map_status(status: StatusCode, headers: &HeaderMap, body: &[u8], redact: impl Fn(&str) -> String) -> Failure {
+pub(crate) fn map_status(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    redact: impl Fn(&str) -> String,
+) -> Failure {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let raw = String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_string();
-    let message = redact(&parsed.error.clone().or(parsed.message.clone()).unwrap_or(raw));
+    let raw = String::from_utf8_lossy(&body[..body.len().min(512)])
+        .trim()
+        .to_string();
+    let message = redact(
+        &parsed
+            .error
+            .clone()
+            .or(parsed.message.clone())
+            .unwrap_or(raw),
+    );
     let hint = retry_after(headers);
     let error = match status.as_u16() {
         404 => FlyError::NotFound(message),
@@ -117,9 +136,17 @@ pub(crate) fn map_status(status: StatusCode, headers: &HeaderMap, body: &[u8], r
         429 => FlyError::RateLimited { retry_after: hint },
         401 | 403 => FlyError::Unauthorized(message),
         408 | 500..=599 => FlyError::Transient(format!("{status}: {message}")),
-        code => FlyError::Api { status: code, message },
+        code => FlyError::Api {
+            status: code,
+            message,
+        },
     };
-    Failure { error, retry_after: hint, not_sent: false, status: Some(status.as_u16()) }
+    Failure {
+        error,
+        retry_after: hint,
+        not_sent: false,
+        status: Some(status.as_u16()),
+    }
 }
 
 /// Maps a transport error (no HTTP answer) to a transient failure.
@@ -133,7 +160,12 @@ pub(crate) fn map_transport(err: reqwest::Error) -> Failure {
         "request failed"
     };
     // `without_url` keeps paths out of the message; the token is never part of a reqwest error.
-    Failure { error: FlyError::Transient(format!("{what}: {}", err.without_url())), retry_after: None, not_sent, status: None }
+    Failure {
+        error: FlyError::Transient(format!("{what}: {}", err.without_url())),
+        retry_after: None,
+        not_sent,
+        status: None,
+    }
 }
 
 impl Api {
@@ -155,7 +187,11 @@ impl Api {
 
     fn redact(&self, text: &str) -> String {
         let secret = self.token.expose_secret();
-        if secret.len() >= 4 { text.replace(secret, "[redacted]") } else { text.to_string() }
+        if secret.len() >= 4 {
+            text.replace(secret, "[redacted]")
+        } else {
+            text.to_string()
+        }
     }
 
     /// One attempt: the 2xx body, or the mapped failure.
@@ -189,7 +225,12 @@ impl Api {
         self.guard.run(op, mode, || self.once(req)).await
     }
 
-    pub async fn json<T: DeserializeOwned>(&self, op: &str, mode: RetryMode, req: &Req) -> FlyResult<T> {
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        op: &str,
+        mode: RetryMode,
+        req: &Req,
+    ) -> FlyResult<T> {
         decode(&self.run(op, mode, req).await?)
     }
 

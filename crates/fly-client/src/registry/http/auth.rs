@@ -50,11 +50,19 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
                 }
             }
         } else {
-            value = chars.by_ref().take_while(|c| *c != ',').collect::<String>().trim().to_string();
+            value = chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_string();
         }
         params.insert(key.trim().to_ascii_lowercase(), value);
     }
-    Some(Challenge { scheme: scheme.to_ascii_lowercase(), params })
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
 }
 
 /// What the registry asked for the last time.
@@ -63,7 +71,10 @@ pub(crate) enum Scheme {
     /// Nothing seen yet: try without credentials.
     Unknown,
     Basic,
-    Bearer { realm: Url, service: Option<String> },
+    Bearer {
+        realm: Url,
+        service: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -80,7 +91,12 @@ pub(crate) struct AuthCache {
 
 impl Default for AuthCache {
     fn default() -> Self {
-        Self { state: Mutex::new(State { scheme: Scheme::Unknown, tokens: HashMap::new() }) }
+        Self {
+            state: Mutex::new(State {
+                scheme: Scheme::Unknown,
+                tokens: HashMap::new(),
+            }),
+        }
     }
 }
 
@@ -104,13 +120,21 @@ impl AuthCache {
     /// A cached, unexpired token for `scope`.
     pub fn token(&self, scope: &str) -> Option<String> {
         let state = self.lock();
-        state.tokens.get(scope).filter(|(_, until)| Instant::now() < *until).map(|(t, _)| t.clone())
+        state
+            .tokens
+            .get(scope)
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(t, _)| t.clone())
     }
 
     /// Caches a token; it is dropped a little before the registry's expiry so it is never sent stale.
     pub fn store_token(&self, scope: &str, token: String, expires_in: Duration) {
-        let lifetime = expires_in.saturating_sub(expires_in / 10).max(Duration::from_secs(1));
-        self.lock().tokens.insert(scope.to_string(), (token, Instant::now() + lifetime));
+        let lifetime = expires_in
+            .saturating_sub(expires_in / 10)
+            .max(Duration::from_secs(1));
+        self.lock()
+            .tokens
+            .insert(scope.to_string(), (token, Instant::now() + lifetime));
     }
 
     pub fn forget_token(&self, scope: &str) {

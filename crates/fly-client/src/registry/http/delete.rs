@@ -26,9 +26,15 @@ const TAG_DELETE_WORKS: u8 = 1;
 const TAG_DELETE_MISSING: u8 = 2;
 
 impl HttpRegistry {
-    pub(super) async fn do_delete_tag_safely(&self, repo: &str, tag: &str) -> FlyResult<TagDeletion> {
+    pub(super) async fn do_delete_tag_safely(
+        &self,
+        repo: &str,
+        tag: &str,
+    ) -> FlyResult<TagDeletion> {
         if tag.contains(':') {
-            return Err(FlyError::InvalidArgument(format!("{tag:?} is a digest, not a tag")));
+            return Err(FlyError::InvalidArgument(format!(
+                "{tag:?} is a digest, not a tag"
+            )));
         }
         if self.tag_delete.load(Ordering::Relaxed) != TAG_DELETE_MISSING {
             let (status, code) = self.delete_manifest("delete_tag", repo, tag).await?;
@@ -52,9 +58,13 @@ impl HttpRegistry {
         let placeholder_digest = self.push_placeholder(repo, tag).await?;
         if placeholder_digest == original.digest {
             // Cannot happen with a random nonce; if it ever did, deleting would hit the original.
-            return Err(FlyError::Decode("placeholder digest equals the tag's image digest".into()));
+            return Err(FlyError::Decode(
+                "placeholder digest equals the tag's image digest".into(),
+            ));
         }
-        let (status, code) = self.delete_manifest("delete_placeholder", repo, &placeholder_digest).await?;
+        let (status, code) = self
+            .delete_manifest("delete_placeholder", repo, &placeholder_digest)
+            .await?;
         match status.as_u16() {
             200..=299 | 404 => Ok(TagDeletion::ReplacedWithPlaceholder { placeholder_digest }),
             _ => {
@@ -66,7 +76,12 @@ impl HttpRegistry {
 
     /// `DELETE /manifests/<reference>`: the status and error code for the answers deletion logic
     /// distinguishes (2xx, 400, 404, 405, 501), an error for everything else.
-    async fn delete_manifest(&self, op: &str, repo: &str, reference: &str) -> FlyResult<(StatusCode, Option<String>)> {
+    async fn delete_manifest(
+        &self,
+        op: &str,
+        repo: &str,
+        reference: &str,
+    ) -> FlyResult<(StatusCode, Option<String>)> {
         let req = self.manifest_req(Method::DELETE, repo, reference, "delete")?;
         self.guard()
             .run(op, Idempotent, || async {
@@ -96,7 +111,8 @@ impl HttpRegistry {
         .expect("json");
         let config_digest = sha256_digest(&config);
         let config_len = config.len();
-        self.upload_blob(repo, &config_digest, Bytes::from(config)).await?;
+        self.upload_blob(repo, &config_digest, Bytes::from(config))
+            .await?;
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
@@ -105,7 +121,8 @@ impl HttpRegistry {
             "annotations": labels,
         }))
         .expect("json");
-        self.put_manifest(repo, tag, OCI_MANIFEST, Bytes::from(manifest)).await
+        self.put_manifest(repo, tag, OCI_MANIFEST, Bytes::from(manifest))
+            .await
     }
 
     /// Monolithic upload of a small in-memory blob: `POST uploads/`, then `PUT <location>?digest=`.
@@ -127,13 +144,22 @@ impl HttpRegistry {
                     .and_then(|l| l.to_str().ok())
                     .ok_or_else(|| FlyError::Decode("upload started without a Location".into()))?;
                 // Location may be relative or absolute and carries upload state in its query: keep it.
-                let mut put_url = start.join(location).map_err(|e| FlyError::Decode(format!("bad Location: {e}")))?;
+                let mut put_url = start
+                    .join(location)
+                    .map_err(|e| FlyError::Decode(format!("bad Location: {e}")))?;
                 put_url.query_pairs_mut().append_pair("digest", digest);
                 let mut put = self.req(Method::PUT, put_url, repo, "pull,push");
-                put.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                put.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 put.body = Some(data.clone());
                 let (status, headers, body) = read(self.t.send(&put).await?).await?;
-                if status.is_success() { Ok(()) } else { Err(map_status(status, &headers, &body)) }
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(map_status(status, &headers, &body))
+                }
             })
             .await
     }

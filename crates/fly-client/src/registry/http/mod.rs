@@ -14,10 +14,10 @@ use http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::SecretString;
 use url::Url;
 
+use super::MANIFEST_ACCEPT;
 use crate::error::{FlyError, FlyResult};
 use crate::resilience::guard::Guard;
 use crate::resilience::{BreakerConfig, BreakerState, CallObserver, CircuitBreaker, RetryPolicy};
-use super::MANIFEST_ACCEPT;
 use transport::{RegReq, Transport};
 
 /// The upstream name used for the breaker, the observer and [`FlyError::CircuitOpen`].
@@ -38,7 +38,11 @@ pub struct RegistryConfig {
 
 impl RegistryConfig {
     /// Defaults: 30 s per request, [`RetryPolicy::default`], [`BreakerConfig::default`].
-    pub fn new(base_url: impl Into<String>, username: impl Into<String>, password: SecretString) -> Self {
+    pub fn new(
+        base_url: impl Into<String>,
+        username: impl Into<String>,
+        password: SecretString,
+    ) -> Self {
         Self {
             base_url: base_url.into(),
             username: username.into(),
@@ -75,7 +79,11 @@ impl HttpRegistry {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FlyError::Config(format!("cannot build HTTP client: {e}")))?;
-        let guard = Guard::new(UPSTREAM, config.retry, Arc::new(CircuitBreaker::new(UPSTREAM, config.breaker)));
+        let guard = Guard::new(
+            UPSTREAM,
+            config.retry,
+            Arc::new(CircuitBreaker::new(UPSTREAM, config.breaker)),
+        );
         let t = Transport {
             http,
             base,
@@ -84,7 +92,10 @@ impl HttpRegistry {
             auth: Default::default(),
             guard,
         };
-        Ok(Self { t, tag_delete: AtomicU8::new(0) })
+        Ok(Self {
+            t,
+            tag_delete: AtomicU8::new(0),
+        })
     }
 
     pub fn set_observer(&self, observer: Arc<dyn CallObserver>) {
@@ -112,17 +123,41 @@ impl HttpRegistry {
             check_reference(r)?;
             path = format!("{path}/{r}");
         }
-        self.t.base.join(&path).map_err(|e| FlyError::InvalidArgument(format!("{path}: {e}")))
+        self.t
+            .base
+            .join(&path)
+            .map_err(|e| FlyError::InvalidArgument(format!("{path}: {e}")))
     }
 
     fn req(&self, method: Method, url: Url, repo: &str, actions: &str) -> RegReq {
-        RegReq { method, url, headers: HeaderMap::new(), body: None, scope: format!("repository:{repo}:{actions}"), follow: false }
+        RegReq {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            scope: format!("repository:{repo}:{actions}"),
+            follow: false,
+        }
     }
 
     /// A manifest request with every manifest media type in `Accept`.
-    fn manifest_req(&self, method: Method, repo: &str, reference: &str, actions: &str) -> FlyResult<RegReq> {
-        let mut req = self.req(method, self.url(repo, "manifests", Some(reference))?, repo, actions);
-        req.headers.insert(header::ACCEPT, HeaderValue::from_str(&MANIFEST_ACCEPT.join(", ")).expect("static"));
+    fn manifest_req(
+        &self,
+        method: Method,
+        repo: &str,
+        reference: &str,
+        actions: &str,
+    ) -> FlyResult<RegReq> {
+        let mut req = self.req(
+            method,
+            self.url(repo, "manifests", Some(reference))?,
+            repo,
+            actions,
+        );
+        req.headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(&MANIFEST_ACCEPT.join(", ")).expect("static"),
+        );
         Ok(req)
     }
 }
@@ -132,21 +167,41 @@ fn check_repository(repo: &str) -> FlyResult<()> {
         && repo.len() <= 255
         && repo.split('/').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
                 && part.as_bytes()[0].is_ascii_alphanumeric()
         });
-    if ok { Ok(()) } else { Err(FlyError::InvalidArgument(format!("invalid repository name {repo:?}"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(FlyError::InvalidArgument(format!(
+            "invalid repository name {repo:?}"
+        )))
+    }
 }
 
 fn check_reference(reference: &str) -> FlyResult<()> {
     let is_digest = reference.split_once(':').is_some_and(|(alg, hex)| {
-        !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_alphanumeric() || b"+._-".contains(&b)) && hex.len() >= 32
+        !alg.is_empty()
+            && alg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+._-".contains(&b))
+            && hex.len() >= 32
             && hex.bytes().all(|b| b.is_ascii_hexdigit())
     });
     let is_tag = (1..=128).contains(&reference.len())
-        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         && (reference.as_bytes()[0].is_ascii_alphanumeric() || reference.as_bytes()[0] == b'_');
-    if is_digest || is_tag { Ok(()) } else { Err(FlyError::InvalidArgument(format!("invalid tag or digest {reference:?}"))) }
+    if is_digest || is_tag {
+        Ok(())
+    } else {
+        Err(FlyError::InvalidArgument(format!(
+            "invalid tag or digest {reference:?}"
+        )))
+    }
 }
 
 #[cfg(test)]

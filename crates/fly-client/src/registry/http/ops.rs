@@ -22,7 +22,11 @@ pub(crate) fn sha256_digest(body: &[u8]) -> String {
 }
 
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -35,7 +39,13 @@ fn media_type(headers: &HeaderMap) -> String {
 fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = header_str(headers, header::LINK)?;
     let (target, params) = link.split_once(';')?;
-    params.contains("rel=\"next\"").then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    params.contains("rel=\"next\"").then(|| {
+        target
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -68,11 +78,14 @@ impl Registry for HttpRegistry {
                 size: header_str(&headers, header::CONTENT_LENGTH).and_then(|l| l.parse().ok()),
             })),
             // The digest header is optional: hash the manifest itself.
-            None => Ok(self.get_manifest(repository, reference).await?.map(|m| ManifestRef {
-                size: Some(m.body.len() as u64),
-                digest: m.digest,
-                media_type: m.media_type,
-            })),
+            None => Ok(self
+                .get_manifest(repository, reference)
+                .await?
+                .map(|m| ManifestRef {
+                    size: Some(m.body.len() as u64),
+                    digest: m.digest,
+                    media_type: m.media_type,
+                })),
         }
     }
 
@@ -89,16 +102,30 @@ impl Registry for HttpRegistry {
                 }
             })
             .await?;
-        let Some((headers, body)) = found else { return Ok(None) };
+        let Some((headers, body)) = found else {
+            return Ok(None);
+        };
         let computed = sha256_digest(&body);
         if reference.starts_with("sha256:") && reference != computed {
-            return Err(FlyError::Decode(format!("manifest {reference} has digest {computed}")));
+            return Err(FlyError::Decode(format!(
+                "manifest {reference} has digest {computed}"
+            )));
         }
         let digest = header_str(&headers, "docker-content-digest").unwrap_or(computed);
-        Ok(Some(Manifest { digest, media_type: media_type(&headers), body }))
+        Ok(Some(Manifest {
+            digest,
+            media_type: media_type(&headers),
+            body,
+        }))
     }
 
-    async fn put_manifest(&self, repository: &str, reference: &str, media_type: &str, body: Bytes) -> FlyResult<String> {
+    async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        body: Bytes,
+    ) -> FlyResult<String> {
         let mut req = self.manifest_req(Method::PUT, repository, reference, "pull,push")?;
         let content_type = HeaderValue::from_str(media_type)
             .map_err(|_| FlyError::InvalidArgument(format!("invalid media type {media_type:?}")))?;
@@ -109,14 +136,23 @@ impl Registry for HttpRegistry {
             .guard()
             .run("put_manifest", Idempotent, || async {
                 let (status, headers, body) = read(self.t.send(&req).await?).await?;
-                if status.is_success() { Ok(headers) } else { Err(map_status(status, &headers, &body)) }
+                if status.is_success() {
+                    Ok(headers)
+                } else {
+                    Err(map_status(status, &headers, &body))
+                }
             })
             .await?;
         Ok(header_str(&headers, "docker-content-digest").unwrap_or_else(|| sha256_digest(&body)))
     }
 
     async fn blob_exists(&self, repository: &str, digest: &str) -> FlyResult<bool> {
-        let mut req = self.req(Method::HEAD, self.url(repository, "blobs", Some(digest))?, repository, "pull");
+        let mut req = self.req(
+            Method::HEAD,
+            self.url(repository, "blobs", Some(digest))?,
+            repository,
+            "pull",
+        );
         req.follow = true;
         self.guard()
             .run("blob_exists", Idempotent, || async {
@@ -142,17 +178,21 @@ impl Registry for HttpRegistry {
                     match status.as_u16() {
                         200..=299 => Ok(Some((headers, body))),
                         // A repository the registry does not know has no tags.
-                        404 if error_code(&body).as_deref() == Some("NAME_UNKNOWN") => Ok(Some((headers, Bytes::new()))),
+                        404 if error_code(&body).as_deref() == Some("NAME_UNKNOWN") => {
+                            Ok(Some((headers, Bytes::new())))
+                        }
                         // Listing is an optional capability (registry.fly.io documents none).
                         404 | 405 | 501 => Ok(None),
                         _ => Err(map_status(status, &headers, &body)),
                     }
                 })
                 .await?;
-            let Some((headers, body)) = page else { return Ok(None) };
+            let Some((headers, body)) = page else {
+                return Ok(None);
+            };
             if !body.is_empty() {
-                let list: TagList =
-                    serde_json::from_slice(&body).map_err(|e| FlyError::Decode(format!("tag list: {e}")))?;
+                let list: TagList = serde_json::from_slice(&body)
+                    .map_err(|e| FlyError::Decode(format!("tag list: {e}")))?;
                 tags.extend(list.tags.unwrap_or_default());
             }
             match next_link(&headers).and_then(|next| url.join(&next).ok()) {

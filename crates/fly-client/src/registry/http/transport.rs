@@ -42,11 +42,14 @@ pub(crate) struct Transport {
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn sensitive(value: String) -> Result<HeaderValue, Failure> {
-    let mut v = HeaderValue::from_str(&value).map_err(|_| FlyError::Config("credential is not a valid header".into()))?;
+    let mut v = HeaderValue::from_str(&value)
+        .map_err(|_| FlyError::Config("credential is not a valid header".into()))?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -54,7 +57,10 @@ fn sensitive(value: String) -> Result<HeaderValue, Failure> {
 impl Transport {
     fn basic(&self) -> Result<HeaderValue, Failure> {
         let raw = format!("{}:{}", self.username, self.password.expose_secret());
-        sensitive(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
+        sensitive(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ))
     }
 
     /// The credential to send up front, from what the registry asked for before.
@@ -65,7 +71,10 @@ impl Transport {
             Scheme::Bearer { realm, service } => {
                 let token = match self.auth.token(scope) {
                     Some(t) => t,
-                    None => self.fetch_token(&realm, service.as_deref(), scope, scope).await?,
+                    None => {
+                        self.fetch_token(&realm, service.as_deref(), scope, scope)
+                            .await?
+                    }
                 };
                 sensitive(format!("Bearer {token}")).map(Some)
             }
@@ -73,7 +82,13 @@ impl Transport {
     }
 
     /// `GET realm?service=..&scope=..` with Basic credentials; caches the token under `cache_key`.
-    async fn fetch_token(&self, realm: &Url, service: Option<&str>, scope: &str, cache_key: &str) -> Result<String, Failure> {
+    async fn fetch_token(
+        &self,
+        realm: &Url,
+        service: Option<&str>,
+        scope: &str,
+        cache_key: &str,
+    ) -> Result<String, Failure> {
         let mut url = realm.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -84,7 +99,9 @@ impl Transport {
         }
         let mut req = self.http.get(url);
         // The realm is named by the registry itself; plain-http realms on other hosts get nothing.
-        if !self.username.is_empty() && (same_origin(realm, &self.base) || realm.scheme() == "https") {
+        if !self.username.is_empty()
+            && (same_origin(realm, &self.base) || realm.scheme() == "https")
+        {
             req = req.header(header::AUTHORIZATION, self.basic()?);
         }
         let resp = req.send().await.map_err(map_transport)?;
@@ -94,18 +111,31 @@ impl Transport {
         if !status.is_success() {
             return Err(map_status(status, &headers, &body));
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| FlyError::Decode(format!("token response: {e}")))?;
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| FlyError::Decode(format!("token response: {e}")))?;
         let token = parsed
             .token
             .or(parsed.access_token)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| FlyError::Decode("token response without a token".into()))?;
-        self.auth.store_token(cache_key, token.clone(), Duration::from_secs(parsed.expires_in.unwrap_or(60)));
+        self.auth.store_token(
+            cache_key,
+            token.clone(),
+            Duration::from_secs(parsed.expires_in.unwrap_or(60)),
+        );
         Ok(token)
     }
 
-    async fn send_raw(&self, req: &RegReq, url: &Url, auth: Option<&HeaderValue>) -> Result<reqwest::Response, Failure> {
-        let mut builder = self.http.request(req.method.clone(), url.clone()).headers(req.headers.clone());
+    async fn send_raw(
+        &self,
+        req: &RegReq,
+        url: &Url,
+        auth: Option<&HeaderValue>,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url.clone())
+            .headers(req.headers.clone());
         if let (Some(value), true) = (auth, same_origin(url, &self.base)) {
             builder = builder.header(header::AUTHORIZATION, value.clone());
         }
@@ -132,16 +162,26 @@ impl Transport {
                     Some(self.basic()?)
                 }
                 Some(c) => {
-                    let realm = c.param("realm").and_then(|r| Url::parse(r).ok()).ok_or_else(|| {
-                        FlyError::Unauthorized("registry sent a bearer challenge without a usable realm".into())
-                    })?;
+                    let realm = c
+                        .param("realm")
+                        .and_then(|r| Url::parse(r).ok())
+                        .ok_or_else(|| {
+                            FlyError::Unauthorized(
+                                "registry sent a bearer challenge without a usable realm".into(),
+                            )
+                        })?;
                     let service = c.param("service").map(str::to_string);
-                    self.auth.set_scheme(Scheme::Bearer { realm: realm.clone(), service: service.clone() });
+                    self.auth.set_scheme(Scheme::Bearer {
+                        realm: realm.clone(),
+                        service: service.clone(),
+                    });
                     // The cached token was refused (expired, `invalid_token`, `insufficient_scope`):
                     // get a fresh one for the scope the registry names, and try exactly once more.
                     self.auth.forget_token(&req.scope);
                     let scope = c.param("scope").unwrap_or(&req.scope).to_string();
-                    let token = self.fetch_token(&realm, service.as_deref(), &scope, &req.scope).await?;
+                    let token = self
+                        .fetch_token(&realm, service.as_deref(), &scope, &req.scope)
+                        .await?;
                     Some(sensitive(format!("Bearer {token}"))?)
                 }
                 None => None,
@@ -153,8 +193,17 @@ impl Transport {
         }
         let mut hops = 0;
         while req.follow && resp.status().is_redirection() && hops < MAX_REDIRECTS {
-            let Some(next) = resp.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()) else { break };
-            let next = resp.url().join(next).map_err(|e| FlyError::Decode(format!("bad redirect: {e}")))?;
+            let Some(next) = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+            else {
+                break;
+            };
+            let next = resp
+                .url()
+                .join(next)
+                .map_err(|e| FlyError::Decode(format!("bad redirect: {e}")))?;
             // send_raw attaches credentials only when `next` is the registry's own origin.
             resp = self.send_raw(req, &next, cred.as_ref()).await?;
             hops += 1;
@@ -188,7 +237,9 @@ pub(crate) fn map_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let message = match parsed.errors.first() {
         Some(e) => format!("{} {}", e.code, e.message).trim().to_string(),
-        None => String::from_utf8_lossy(&body[..body.len().min(256)]).trim().to_string(),
+        None => String::from_utf8_lossy(&body[..body.len().min(256)])
+            .trim()
+            .to_string(),
     };
     let hint = retry_after(headers);
     let error = match status.as_u16() {
@@ -197,13 +248,23 @@ pub(crate) fn map_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -
         409 | 412 => FlyError::Conflict(message),
         429 => FlyError::RateLimited { retry_after: hint },
         408 | 500..=599 => FlyError::Transient(format!("{status}: {message}")),
-        code => FlyError::Api { status: code, message },
+        code => FlyError::Api {
+            status: code,
+            message,
+        },
     };
-    Failure { error, retry_after: hint, not_sent: false, status: Some(status.as_u16()) }
+    Failure {
+        error,
+        retry_after: hint,
+        not_sent: false,
+        status: Some(status.as_u16()),
+    }
 }
 
 /// Reads a (small) body and maps a non-success status to a failure.
-pub(crate) async fn read(resp: reqwest::Response) -> Result<(StatusCode, HeaderMap, Bytes), Failure> {
+pub(crate) async fn read(
+    resp: reqwest::Response,
+) -> Result<(StatusCode, HeaderMap, Bytes), Failure> {
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.map_err(map_transport)?;

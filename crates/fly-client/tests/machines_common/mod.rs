@@ -1,0 +1,55 @@
+//! Helpers shared by the Machines API wire tests: a client pointed at a fake server with fast
+//! retries, and an observer that records every call.
+
+#![allow(dead_code)] // each test binary uses the parts it needs
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fly_client::resilience::{CallObserver, RetryPolicy};
+use fly_client::{HttpFlyMachines, MachinesConfig};
+use secrecy::SecretString;
+use wiremock::MockServer;
+
+pub const TOKEN: &str = "fm2_sekrit-macaroon-token";
+
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+pub fn client_with(
+    server: &MockServer,
+    token: &str,
+    f: impl FnOnce(&mut MachinesConfig),
+) -> HttpFlyMachines {
+    let mut cfg = MachinesConfig::new(
+        server.uri(),
+        SecretString::from(token.to_string()),
+        "our-org",
+    );
+    cfg.retry = fast_retry();
+    cfg.consistency_wait = Duration::from_millis(300);
+    f(&mut cfg);
+    HttpFlyMachines::new(cfg).unwrap()
+}
+
+pub fn client(server: &MockServer) -> HttpFlyMachines {
+    client_with(server, TOKEN, |_| {})
+}
+
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<(String, String, String)>>);
+
+impl CallObserver for Recorder {
+    fn on_call(&self, upstream: &str, operation: &str, outcome: &str, _elapsed: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((upstream.into(), operation.into(), outcome.into()));
+    }
+}

@@ -1,0 +1,303 @@
+//! Wire format of the Machines API client's composite calls against a local fake server: creates
+//! made safe to repeat (name_taken adoption, machine lookup by metadata), `wait`, leases, secrets.
+
+mod machines_common;
+
+use std::time::Duration;
+
+use fly_client::resilience::BreakerState;
+use fly_client::{CreateMachineRequest, FlyError, FlyMachines, MachineConfig, MachineState};
+use machines_common::client;
+use secrecy::SecretString;
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn name_taken_is_adopted_when_the_app_is_ours() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps"))
+        .and(body_json(
+            json!({"app_name": "a1", "name": "a1", "org_slug": "our-org"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"error": "taken", "status": "name_taken"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"name": "a1", "organization": {"slug": "our-org"}})),
+        )
+        .mount(&server)
+        .await;
+    let created = client(&server).create_app("a1").await.unwrap();
+    assert!(!created.created);
+    assert_eq!(created.app.name, "a1");
+}
+
+#[tokio::test]
+async fn name_taken_by_another_org_or_invisible_is_name_taken() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps"))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"error": "taken", "status": "name_taken"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/theirs"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"name": "theirs", "organization": {"slug": "other"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/hidden"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "app not found"})))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    assert!(matches!(
+        c.create_app("theirs").await,
+        Err(FlyError::NameTaken(_))
+    ));
+    assert!(matches!(
+        c.create_app("hidden").await,
+        Err(FlyError::NameTaken(_))
+    ));
+}
+
+#[tokio::test]
+async fn created_app_body_is_returned() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": "app_1", "name": "a1", "extra": 1})),
+        )
+        .mount(&server)
+        .await;
+    let created = client(&server).create_app("a1").await.unwrap();
+    assert!(created.created);
+    assert_eq!(created.app.id.as_deref(), Some("app_1"));
+}
+
+fn machine_request() -> CreateMachineRequest {
+    let mut config = MachineConfig {
+        image: "registry.fly.io/x@sha256:abc".into(),
+        ..Default::default()
+    };
+    config.metadata.insert("tenant_id".into(), "t-1".into());
+    CreateMachineRequest {
+        region: Some("iad".into()),
+        config,
+        ..Default::default()
+    }
+}
+
+fn machine_json(id: &str, tenant: &str) -> serde_json::Value {
+    json!({"id": id, "state": "created", "instance_id": "01H", "config": {"image": "i", "metadata": {"tenant_id": tenant}}})
+}
+
+#[tokio::test]
+async fn machine_create_408_is_resolved_by_metadata_lookup() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/machines"))
+        .respond_with(ResponseTemplate::new(408).set_body_json(json!({"error": "timeout"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/machines"))
+        .and(query_param("metadata.tenant_id", "t-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            machine_json("m-other", "t-2"),
+            machine_json("m-1", "t-1")
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let m = client(&server)
+        .create_machine("a1", &machine_request(), None)
+        .await
+        .unwrap();
+    assert_eq!(m.id, "m-1");
+}
+
+#[tokio::test]
+async fn machine_create_408_without_a_match_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/machines"))
+        .and(header("fly-machine-lease-nonce", "n1"))
+        .respond_with(ResponseTemplate::new(408))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/machines"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(machine_json("m-2", "t-1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/machines"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let m = client(&server)
+        .create_machine("a1", &machine_request(), Some("n1"))
+        .await
+        .unwrap();
+    assert_eq!(m.id, "m-2");
+}
+
+#[tokio::test]
+async fn wait_keeps_waiting_through_408_then_times_out_transient() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/machines/m1/wait"))
+        .and(query_param("state", "started"))
+        .and(query_param("instance_id", "01H"))
+        .and(query_param("timeout", "1"))
+        .respond_with(
+            ResponseTemplate::new(408).set_body_json(json!({"error": "deadline exceeded"})),
+        )
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/machines/m1/wait"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    c.wait_machine(
+        "a1",
+        "m1",
+        MachineState::Started,
+        Some("01H"),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/machines/m2/wait"))
+        .respond_with(ResponseTemplate::new(408))
+        .mount(&server)
+        .await;
+    let err = c
+        .wait_machine(
+            "a1",
+            "m2",
+            MachineState::Stopped,
+            None,
+            Duration::from_millis(1500),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlyError::Transient(_)), "{err:?}");
+    assert_eq!(
+        c.breaker_state(),
+        BreakerState::Closed,
+        "408 from wait is not a failure"
+    );
+}
+
+#[tokio::test]
+async fn leases_secrets_and_ips_use_fly_shapes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/machines/m1/lease"))
+        .and(body_json(json!({"ttl": 30, "description": "deploy"})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(
+                json!({"status": "success", "data": {"nonce": "n1", "expires_at": 1}}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/apps/a1/machines/m1/lease"))
+        .and(header("fly-machine-lease-nonce", "n1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "success", "data": {"ok": true}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/secrets"))
+        .and(body_json(json!({"values": {"K": "v"}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"version": 3, "secrets": [{"name": "K", "value": "v"}]})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/secrets"))
+        .and(body_json(json!({"values": {"K": null}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"Version": 4, "secrets": []})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/apps/a1/secrets"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"secrets": [{"name": "K", "digest": "d"}]})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/ip_assignments"))
+        .and(body_json(json!({"type": "shared_v4"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ip": "1.2.3.4", "shared": true})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v1/apps/a1/machines/m1"))
+        .and(query_param("force", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let lease = c
+        .acquire_lease("a1", "m1", Duration::from_secs(30), "deploy")
+        .await
+        .unwrap();
+    assert_eq!(lease.nonce, "n1");
+    c.release_lease("a1", "m1", "n1").await.unwrap();
+    let secrets = [("K".to_string(), SecretString::from("v".to_string()))]
+        .into_iter()
+        .collect();
+    assert_eq!(c.set_secrets("a1", secrets).await.unwrap(), 3);
+    assert_eq!(c.unset_secrets("a1", &["K".into()]).await.unwrap(), 4);
+    assert_eq!(c.list_secret_names("a1").await.unwrap().names, ["K"]);
+    assert_eq!(
+        c.assign_ip("a1", fly_client::IpKind::SharedV4)
+            .await
+            .unwrap()
+            .ip,
+        "1.2.3.4"
+    );
+    c.delete_machine("a1", "m1", true, None).await.unwrap();
+}
