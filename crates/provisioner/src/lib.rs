@@ -3,7 +3,15 @@
 //!
 //! [`TenantService`] holds every outside system as a trait object (`Repositories`,
 //! `TenantDatabaseAdmin`, [`fly_client::FlyMachines`], [`fly_client::Registry`]) so the API server, other
-//! services and tests can swap any layer. Customer-facing calls answer fast; slow work is a job.
+//! services and tests can swap any layer. Customer-facing calls answer fast; slow work is a job:
+//!
+//! - `provision` (enqueued by `create_tenant` / `retry_provision`): database and role, Fly app, secrets,
+//!   volume, IPs, certificate, as concurrently as their dependencies allow; compensated in reverse
+//!   order on failure (tenant `failed`); ends `awaiting_deploy`. App ownership: see `ownership`.
+//! - `deploy` (enqueued by `deploy`): the newest accepted deployment goes to the tenant's one machine,
+//!   pinned by digest; older pending ones are superseded. One tenant's jobs never run concurrently.
+//! - `cleanup` (enqueued by `delete_tenant`, never gives up): machine, volumes, app, database and
+//!   role, registry tag; each idempotent, retried with capped backoff, resumed by any worker.
 
 mod config;
 mod deploy;
@@ -18,7 +26,7 @@ mod worker;
 pub use config::{MachineSettings, ProvisionerConfig, WorkerSettings};
 pub use error::ServiceError;
 pub use jobs::machine_request;
-pub use secrets::{RESERVED_SECRETS, is_valid_secret_key};
+pub use secrets::{MAX_SECRET_BYTES, RESERVED_SECRETS, is_valid_secret_key};
 pub use service::TenantService;
-pub use tenants::{CreateTenant, DEFAULT_PLAN};
+pub use tenants::{CreateTenant, DEFAULT_PLAN, MAX_NAME_CHARS};
 pub use worker::Workers;

@@ -3,6 +3,7 @@
 mod cleanup;
 mod compensate;
 mod deploy;
+mod deploy_outcome;
 mod machine_spec;
 mod provision;
 mod provision_steps;
