@@ -158,3 +158,84 @@ async fn a_failing_step_is_retried_visibly_until_it_succeeds() {
     assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
     h.stop_workers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_stops_between_steps_and_requeues_the_job() {
+    let mut h = Harness::start().await;
+    h.start_workers();
+    let t = running_tenant(&h).await;
+    h.mock
+        .faults()
+        .latency("delete_volume", Duration::from_millis(800));
+    h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while !h.mock.state().machines_of(&t.fly_app_name).is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    h.stop_workers().await; // returns once the volume step in flight has finished
+    let s = h.mock.state();
+    assert!(
+        s.volumes_of(&t.fly_app_name).is_empty(),
+        "the step in flight was finished"
+    );
+    assert!(
+        s.app(&t.fly_app_name).is_some(),
+        "no step after the shutdown request ran"
+    );
+    let job = h
+        .repos
+        .jobs
+        .list_for_tenant(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == JobKind::Cleanup)
+        .unwrap();
+    assert_eq!(
+        job.state,
+        tenant_domain::JobState::Queued,
+        "requeued for any worker at once"
+    );
+    assert_eq!(
+        h.repos.tenants.get(t.id).await.unwrap().state,
+        TenantState::Deleting
+    );
+
+    h.mock.faults().clear();
+    h.start_workers();
+    let gone = h.wait_state(t.id, TenantState::Deleted, T).await;
+    assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
+    h.stop_workers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_tenant_while_it_provisions_leaks_nothing() {
+    let mut h = Harness::start().await;
+    h.mock
+        .faults()
+        .latency("create_volume", Duration::from_millis(300));
+    let t = h.create("short-lived", "basic").await;
+    h.start_workers();
+    // Delete as soon as the app exists: provisioning is mid-way.
+    let deadline = std::time::Instant::now() + T;
+    while h.mock.state().app(&t.fly_app_name).is_none() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
+    let gone = h.wait_state(t.id, TenantState::Deleted, T).await;
+    assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
+    assert_eq!(h.db_leftovers(&gone).await, Vec::<String>::new());
+
+    // And one deleted before any worker saw it.
+    let early = h.create("never-provisioned", "basic").await;
+    h.service
+        .delete_tenant(h.customer.id, early.id)
+        .await
+        .unwrap();
+    let early = h.wait_state(early.id, TenantState::Deleted, T).await;
+    assert!(h.mock.state().app(&early.fly_app_name).is_none());
+    assert_eq!(h.db_leftovers(&early).await, Vec::<String>::new());
+    h.stop_workers().await;
+}
