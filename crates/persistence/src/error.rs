@@ -63,6 +63,7 @@ fn is_transient_message(message: &str) -> bool {
         "deadlock detected",
         "terminating connection",
         "could not serialize",
+        "concurrently updated",
     ]
     .iter()
     .any(|m| message.contains(m))

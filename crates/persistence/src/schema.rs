@@ -1,5 +1,5 @@
-//! Diesel table definitions of the `management` schema (kept by hand in step with `migrations/`; the
-//! migration tests load every table through them, so a drift fails a test).
+//! Diesel table definitions of the `management` schema, kept by hand in step with `migrations/` (the
+//! integration tests read and write every table through them, so a drift fails a test).
 
 diesel::table! {
     management.customers (id) {

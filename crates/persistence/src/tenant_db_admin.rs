@@ -36,6 +36,19 @@ impl PgTenantDatabaseAdmin {
                 ))
             })
     }
+
+    /// A connection holding the tenant's advisory lock: concurrent DDL on one role fails on the server
+    /// ("tuple concurrently updated"), so ensures and drops of one tenant take turns. The lock is a
+    /// session lock, released when the connection closes at the end of the call.
+    async fn connect_locked(&self, role: &str) -> RepoResult<AsyncPgConnection> {
+        let mut conn = self.connect().await?;
+        sql_query("SELECT pg_advisory_lock(hashtextextended('tenant-db-admin:' || $1, 0))")
+            .bind::<Text, _>(role)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| map_diesel("tenant database", e))?;
+        Ok(conn)
+    }
 }
 
 impl std::fmt::Debug for PgTenantDatabaseAdmin {
@@ -118,37 +131,34 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let password = password_literal(password)?;
-        let mut conn = self.connect().await?;
+        let mut conn = self.connect_locked(role).await?;
         // Create-or-alter rather than `IF NOT EXISTS`: a retry must leave the role with *this* password.
+        let alter_role = format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}");
         if exists(&mut conn, ROLE_EXISTS, role).await? {
-            ddl(
-                &mut conn,
-                &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"),
-                "updating the tenant role",
-            )
-            .await?;
+            ddl(&mut conn, &alter_role, "updating the tenant role").await?;
         } else {
             let create = format!(
                 "CREATE ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}"
             );
-            match ddl(&mut conn, &create, "creating the tenant role").await {
-                // Another worker created it in between: set the password instead.
-                Err(RepoError::Conflict { .. }) => {
-                    ddl(
-                        &mut conn,
-                        &format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}"),
-                        "updating the tenant role",
-                    )
-                    .await?
+            if let Err(e) = ddl(&mut conn, &create, "creating the tenant role").await {
+                // Another worker created it in between (duplicate object / unique violation): set the
+                // password instead. Any other failure stands.
+                if !exists(&mut conn, ROLE_EXISTS, role).await? {
+                    return Err(e);
                 }
-                other => other?,
+                ddl(&mut conn, &alter_role, "updating the tenant role").await?;
             }
         }
-        if !exists(&mut conn, DATABASE_EXISTS, database).await? {
+        if exists(&mut conn, DATABASE_EXISTS, database).await? {
+            // A retry after a half-done attempt: make sure the tenant's role owns it.
+            let owner = format!("ALTER DATABASE \"{database}\" OWNER TO \"{role}\"");
+            ddl(&mut conn, &owner, "setting the tenant database owner").await?;
+        } else {
             let create = format!("CREATE DATABASE \"{database}\" OWNER \"{role}\"");
-            match ddl(&mut conn, &create, "creating the tenant database").await {
-                Err(RepoError::Conflict { .. }) => {}
-                other => other?,
+            if let Err(e) = ddl(&mut conn, &create, "creating the tenant database").await
+                && !exists(&mut conn, DATABASE_EXISTS, database).await?
+            {
+                return Err(e);
             }
         }
         // Other roles on the shared cluster must not connect to this tenant's database.
@@ -165,7 +175,7 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
-        let mut conn = self.connect().await?;
+        let mut conn = self.connect_locked(role).await?;
         ddl(
             &mut conn,
             &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),

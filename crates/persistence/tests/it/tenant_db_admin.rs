@@ -138,3 +138,24 @@ async fn the_shared_test_server_works_as_a_tenant_cluster_with_random_names() {
     admin.drop_database(&db, &role).await.unwrap();
     assert!(!admin.database_exists(&db).await.unwrap() && !admin.role_exists(&role).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ensures_of_one_tenant_all_succeed() {
+    let (db, role) = random_tenant_db_names();
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let (db, role) = (db.clone(), role.clone());
+            tokio::spawn(async move {
+                tenant_cluster_admin()
+                    .ensure_database(&db, &role, &secret(&format!("pw{i}")))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let admin = tenant_cluster_admin();
+    assert!(admin.database_exists(&db).await.unwrap());
+    admin.drop_database(&db, &role).await.unwrap();
+}
