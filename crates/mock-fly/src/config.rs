@@ -33,6 +33,9 @@ pub struct MockFlyConfig {
     pub require_registry_images: bool,
     /// Organisation slugs accepted by `POST /v1/apps`; empty accepts any non-empty slug.
     pub org_slugs: Vec<String>,
+    /// Accept a whole blob in `POST .../blobs/uploads/?digest=` (201). distribution 2.8 does not: it
+    /// answers 202 and opens a session, ignoring the body; `false` imitates that.
+    pub monolithic_post_upload: bool,
     /// Largest manifest accepted, like distribution's 4 MiB limit.
     pub max_manifest_bytes: usize,
 }
@@ -48,6 +51,7 @@ impl Default for MockFlyConfig {
             rate_limits: false,
             require_registry_images: true,
             org_slugs: Vec::new(),
+            monolithic_post_upload: true,
             max_manifest_bytes: 4 * 1024 * 1024,
         }
     }

@@ -114,6 +114,10 @@ pub struct RepoRecord {
     pub tags: BTreeMap<String, String>,
     pub manifests: BTreeMap<String, ManifestRecord>,
     pub blobs: BTreeSet<String>,
+    /// Whether any tag was ever pushed: distribution lists such a repository's tags as `null` once
+    /// they are all gone, and answers `NAME_UNKNOWN` for one that never had any.
+    #[serde(skip)]
+    pub(crate) ever_tagged: bool,
 }
 
 /// Everything behind the mutex.

@@ -162,13 +162,19 @@ async fn chunked_upload_with_content_range() {
         .await
         .unwrap();
     assert_eq!(p2.headers()["range"], "0-10");
+    // The old Location's _state is stale now; the new one works.
+    assert_eq!(
+        reg.req(Method::GET, &loc).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let loc = p2.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
         reg.req(Method::GET, &loc).send().await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
     let d = digest(b"hello world!");
     let put = reg
-        .req(Method::PUT, &format!("{loc}?digest={d}"))
+        .req(Method::PUT, &format!("{loc}&digest={d}"))
         .body("!")
         .send()
         .await
@@ -217,7 +223,7 @@ async fn docker_style_single_streamed_patch_without_length() {
     let loc = patch.headers()["location"].to_str().unwrap().to_owned();
     let d = digest(&all);
     let put = reg
-        .req(Method::PUT, &format!("{loc}?digest={d}"))
+        .req(Method::PUT, &format!("{loc}&digest={d}"))
         .send()
         .await
         .unwrap();

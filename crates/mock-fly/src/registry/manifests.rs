@@ -220,6 +220,7 @@ pub(crate) async fn put(
     );
     if !is_digest {
         repo.tags.insert(reference.to_owned(), digest.clone());
+        repo.ever_tagged = true;
     }
     drop(world);
     HttpResponse::Created()
@@ -266,7 +267,7 @@ pub(crate) fn delete(ctx: &Shared, name: &str, reference: &str) -> HttpResponse 
 /// `GET /v2/<name>/tags/list[?n=&last=]`, sorted, 404 `NAME_UNKNOWN` for a repository never pushed.
 pub(crate) fn tags(ctx: &Shared, name: &str, q: &Query) -> HttpResponse {
     let world = ctx.world();
-    let Some(repo) = world.registry.repos.get(name) else {
+    let Some(repo) = world.registry.repos.get(name).filter(|r| r.ever_tagged) else {
         return errors::registry(
             404,
             "NAME_UNKNOWN",
@@ -284,5 +285,8 @@ pub(crate) fn tags(ctx: &Shared, name: &str, q: &Query) -> HttpResponse {
         .filter(|t| last.is_none_or(|l| t.as_str() > l))
         .take(n)
         .collect();
+    if repo.tags.is_empty() {
+        return HttpResponse::Ok().json(json!({ "name": name, "tags": null }));
+    }
     HttpResponse::Ok().json(json!({ "name": name, "tags": tags }))
 }

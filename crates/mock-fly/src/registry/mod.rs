@@ -3,6 +3,7 @@
 pub(crate) mod blobs;
 pub mod manifests;
 pub(crate) mod path;
+pub(crate) mod session;
 pub(crate) mod store;
 pub(crate) mod uploads;
 
@@ -56,16 +57,16 @@ pub(crate) async fn dispatch(
             uploads::start(ctx, req, &name, &q, payload).await
         }
         (Op::RegistryUploadPatch, RegPath::Upload { name, id }) => {
-            uploads::patch(ctx, req, &name, &id, payload).await
+            uploads::patch(ctx, req, &name, &id, &q, payload).await
         }
         (Op::RegistryUploadPut, RegPath::Upload { name, id }) => {
             uploads::put(ctx, req, &name, &id, &q, payload).await
         }
         (Op::RegistryUploadStatus, RegPath::Upload { name, id }) => {
-            uploads::status(ctx, req, &name, &id)
+            uploads::status(ctx, req, &name, &id, &q)
         }
         (Op::RegistryUploadCancel, RegPath::Upload { name, id }) => {
-            uploads::cancel(ctx, &name, &id)
+            uploads::cancel(ctx, &name, &id, &q)
         }
         (op, path) => crate::errors::registry(
             500,

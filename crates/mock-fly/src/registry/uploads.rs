@@ -10,19 +10,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use super::session::{new_upload, restore, session_id, state_token, take};
 use super::store::{BlobInfo, Upload, blob_path, valid_digest};
 use super::{Query, base_url, query_get};
 use crate::ctx::Shared;
 use crate::errors;
-
-fn unknown_upload(id: &str) -> HttpResponse {
-    errors::registry(
-        404,
-        "BLOB_UPLOAD_UNKNOWN",
-        "blob upload unknown to registry",
-        json!(id),
-    )
-}
 
 /// Headers every upload-progress answer carries.
 fn progress(
@@ -34,7 +26,11 @@ fn progress(
 ) -> HttpResponse {
     b.insert_header((
         "Location",
-        format!("{}/v2/{name}/blobs/uploads/{id}", base_url(req)),
+        format!(
+            "{}/v2/{name}/blobs/uploads/{id}?_state={}",
+            base_url(req),
+            state_token(name, id, offset)
+        ),
     ))
     .insert_header(("Range", format!("0-{}", offset.saturating_sub(1))))
     .insert_header(("Docker-Upload-UUID", id))
@@ -71,37 +67,6 @@ async fn append(
     }
     file.flush().await?;
     Ok(written)
-}
-
-/// A fresh upload; `register` makes it a session later requests can continue.
-fn new_upload(ctx: &Shared, name: &str, register: bool) -> Upload {
-    let id = uuid::Uuid::new_v4().to_string();
-    let up = Upload {
-        repo: name.to_owned(),
-        path: ctx.dir.path().join("uploads").join(&id),
-        offset: 0,
-        hasher: Sha256::new(),
-    };
-    if register {
-        ctx.world().registry.uploads.insert(id, up.clone());
-    }
-    up
-}
-
-fn session_id(up: &Upload) -> String {
-    up.path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Take the session out of the map while a request works on it (a concurrent request sees 404).
-fn take(ctx: &Shared, name: &str, id: &str) -> Option<Upload> {
-    let mut world = ctx.world();
-    match world.registry.uploads.get(id) {
-        Some(up) if up.repo == name => world.registry.uploads.remove(id),
-        _ => None,
-    }
 }
 
 /// Verify the digest, move the bytes into the blob store and link the blob into the repository.
@@ -166,7 +131,8 @@ pub(crate) async fn start(
             return created(req, name, digest);
         }
     }
-    let Some(digest) = query_get(q, "digest") else {
+    let digest = query_get(q, "digest").filter(|_| ctx.config.monolithic_post_upload);
+    let Some(digest) = digest else {
         let up = new_upload(ctx, name, true);
         return progress(HttpResponse::Accepted(), req, name, &session_id(&up), 0);
     };
@@ -194,31 +160,40 @@ pub(crate) async fn start(
     finish(ctx, req, name, up, digest).await
 }
 
-/// `Content-Range: <start>-<end>` must start where the upload stands; without it the body is
-/// appended (Docker streams a whole layer this way, without `Content-Length`).
+/// `Content-Range: <start>-<end>` must start where the upload stands (else 416, as the OCI spec
+/// says; distribution 2.8 ignores the header); without it the body is appended (Docker streams a
+/// whole layer this way, without `Content-Length`).
 pub(crate) async fn patch(
     ctx: &web::Data<Shared>,
     req: &HttpRequest,
     name: &str,
     id: &str,
+    q: &Query,
     mut payload: web::Payload,
 ) -> HttpResponse {
-    let Some(mut up) = take(ctx, name, id) else {
-        return unknown_upload(id);
+    let mut up = match take(ctx, name, id, q) {
+        Ok(up) => up,
+        Err(resp) => return resp,
     };
-    if let Some(range) = req
+    // distribution answers a body it cannot take as raw bytes with 500 UNKNOWN ("bad Content-Type").
+    let ct = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !ct.is_empty() && ct != "application/octet-stream" {
+        restore(ctx, id, up);
+        return errors::registry(500, "UNKNOWN", "bad Content-Type", json!(ct));
+    }
+    let range = req
         .headers()
         .get("content-range")
-        .and_then(|v| v.to_str().ok())
-    {
-        let start = range
-            .trim_start_matches("bytes=")
-            .split('-')
-            .next()
-            .and_then(|s| s.trim().parse::<u64>().ok());
-        if start != Some(up.offset) {
+        .and_then(|v| v.to_str().ok());
+    if let Some(range) = range {
+        let start = range.trim_start_matches("bytes=").split('-').next();
+        if start.and_then(|s| s.trim().parse::<u64>().ok()) != Some(up.offset) {
             let offset = up.offset;
-            ctx.world().registry.uploads.insert(id.to_owned(), up);
+            restore(ctx, id, up);
             return progress(HttpResponse::RangeNotSatisfiable(), req, name, id, offset);
         }
     }
@@ -231,17 +206,13 @@ pub(crate) async fn patch(
                 let _ = f.set_len(before.0);
             }
             (up.offset, up.hasher) = before;
-            ctx.world().registry.uploads.insert(id.to_owned(), up);
-            return errors::registry(
-                400,
-                "BLOB_UPLOAD_INVALID",
-                &format!("reading body: {e}"),
-                json!(null),
-            );
+            restore(ctx, id, up);
+            let msg = format!("reading body: {e}");
+            return errors::registry(400, "BLOB_UPLOAD_INVALID", &msg, json!(null));
         }
     }
     let offset = up.offset;
-    ctx.world().registry.uploads.insert(id.to_owned(), up);
+    restore(ctx, id, up);
     progress(HttpResponse::Accepted(), req, name, id, offset)
 }
 
@@ -253,46 +224,54 @@ pub(crate) async fn put(
     q: &Query,
     mut payload: web::Payload,
 ) -> HttpResponse {
+    let mut up = match take(ctx, name, id, q) {
+        Ok(up) => up,
+        Err(resp) => return resp,
+    };
     let Some(digest) = query_get(q, "digest").filter(|d| valid_digest(d)) else {
+        restore(ctx, id, up);
+        let detail = json!(query_get(q, "digest"));
         return errors::registry(
             400,
             "DIGEST_INVALID",
             "provided digest did not match uploaded content",
-            json!(query_get(q, "digest")),
+            detail,
         );
-    };
-    let Some(mut up) = take(ctx, name, id) else {
-        return unknown_upload(id);
     };
     match append(&up.path, &mut up.hasher, &mut payload).await {
         Ok(n) => up.offset += n,
         Err(e) => {
             let _ = tokio::fs::remove_file(&up.path).await;
-            return errors::registry(
-                400,
-                "BLOB_UPLOAD_INVALID",
-                &format!("reading body: {e}"),
-                json!(null),
-            );
+            let msg = format!("reading body: {e}");
+            return errors::registry(400, "BLOB_UPLOAD_INVALID", &msg, json!(null));
         }
     }
     finish(ctx, req, name, up, digest).await
 }
 
-pub(crate) fn status(ctx: &Shared, req: &HttpRequest, name: &str, id: &str) -> HttpResponse {
-    let world = ctx.world();
-    match world.registry.uploads.get(id).filter(|u| u.repo == name) {
-        Some(up) => progress(HttpResponse::NoContent(), req, name, id, up.offset),
-        None => unknown_upload(id),
+pub(crate) fn status(
+    ctx: &Shared,
+    req: &HttpRequest,
+    name: &str,
+    id: &str,
+    q: &Query,
+) -> HttpResponse {
+    match take(ctx, name, id, q) {
+        Ok(up) => {
+            let offset = up.offset;
+            restore(ctx, id, up);
+            progress(HttpResponse::NoContent(), req, name, id, offset)
+        }
+        Err(resp) => resp,
     }
 }
 
-pub(crate) fn cancel(ctx: &Shared, name: &str, id: &str) -> HttpResponse {
-    match take(ctx, name, id) {
-        Some(up) => {
+pub(crate) fn cancel(ctx: &Shared, name: &str, id: &str, q: &Query) -> HttpResponse {
+    match take(ctx, name, id, q) {
+        Ok(up) => {
             let _ = std::fs::remove_file(&up.path);
             HttpResponse::NoContent().finish()
         }
-        None => unknown_upload(id),
+        Err(resp) => resp,
     }
 }

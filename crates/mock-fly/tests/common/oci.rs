@@ -142,6 +142,27 @@ impl Reg {
             .send()
             .await
             .expect("send");
+        if resp.status() == StatusCode::ACCEPTED {
+            // The registry ignored the body and opened a session: finish it with a PUT.
+            let loc = resp.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_owned();
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            let put = self
+                .req(reqwest::Method::PUT, &format!("{loc}{sep}digest={d}"))
+                .body(bytes.to_vec())
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(
+                put.status(),
+                StatusCode::CREATED,
+                "{}",
+                put.text().await.unwrap_or_default()
+            );
+            return d;
+        }
         assert_eq!(
             resp.status(),
             StatusCode::CREATED,

@@ -1,0 +1,323 @@
+//! Differential test: one script of registry requests against Debian's `docker-registry`
+//! (distribution 2.8.2) and against mock-fly configured like it (tag delete → 400); every step must
+//! give the same status and error code.
+
+mod common;
+
+use common::oci::{self, Reg, digest};
+use common::{distribution, mock_with};
+use mock_fly::TagDeleteSupport;
+use reqwest::{Method, Response};
+use serde_json::Value;
+
+const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
+const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+async fn outcome(step: &str, r: Response) -> String {
+    let status = r.status().as_u16();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(' ').next().unwrap_or("").to_owned());
+    let range = r
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let digest = r
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(|d| d[..15].to_owned());
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let code = body["errors"][0]["code"].as_str().unwrap_or("").to_owned();
+    let tags = body.get("tags").map(|t| t.to_string()).unwrap_or_default();
+    format!(
+        "{step}: {status} {code} {} {} {tags} {}",
+        challenge.unwrap_or_default(),
+        range.unwrap_or_default(),
+        digest.unwrap_or_default()
+    )
+}
+
+/// The script; returns one line per step.
+async fn script(reg: &Reg) -> Vec<String> {
+    let mut out = Vec::new();
+    let img = oci::build("t", "differential");
+    let anon = reg
+        .http
+        .get(format!("{}/v2/", reg.base))
+        .send()
+        .await
+        .unwrap();
+    out.push(outcome("anonymous base", anon).await);
+    out.push(outcome("base", reg.req(Method::GET, "/v2/").send().await.unwrap()).await);
+    let layer_d = digest(&img.layer);
+    out.push(
+        outcome(
+            "head unknown blob",
+            reg.req(Method::HEAD, &format!("/v2/org/app/blobs/{layer_d}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+
+    let start = reg
+        .req(Method::POST, "/v2/org/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let loc = start.headers()["location"].to_str().unwrap().to_owned();
+    let start_loc = loc.clone();
+    out.push(outcome("start upload", start).await);
+    let (a, b) = img.layer.split_at(10);
+    let p1 = reg
+        .req(Method::PATCH, &loc)
+        .header("content-range", "0-9")
+        .header("content-type", "application/octet-stream")
+        .body(a.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let loc = p1.headers()["location"].to_str().unwrap().to_owned();
+    out.push(outcome("patch chunk", p1).await);
+    let stale = reg
+        .req(Method::PATCH, &start_loc)
+        .body(b.to_vec())
+        .send()
+        .await
+        .unwrap();
+    out.push(outcome("patch with stale _state", stale).await);
+    let no_state = loc.split('?').next().unwrap().to_owned();
+    out.push(
+        outcome(
+            "status without _state",
+            reg.req(Method::GET, &no_state).send().await.unwrap(),
+        )
+        .await,
+    );
+    let typed = reg
+        .req(Method::PATCH, &loc)
+        .header("content-type", "text/plain")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    let loc = typed
+        .headers()
+        .get("location")
+        .map_or(loc, |l| l.to_str().unwrap().to_owned());
+    out.push(outcome("patch empty text/plain", typed).await);
+    let status = reg.req(Method::GET, &loc).send().await.unwrap();
+    let loc = status
+        .headers()
+        .get("location")
+        .map_or(loc, |l| l.to_str().unwrap().to_owned());
+    out.push(outcome("upload status", status).await);
+    let p2 = reg
+        .req(Method::PATCH, &loc)
+        .header("content-type", "application/octet-stream")
+        .body(b.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let loc = p2
+        .headers()
+        .get("location")
+        .map_or(loc, |l| l.to_str().unwrap().to_owned());
+    out.push(outcome("patch rest", p2).await);
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    out.push(
+        outcome(
+            "finish upload",
+            reg.req(Method::PUT, &format!("{loc}{sep}digest={layer_d}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "get blob",
+            reg.req(Method::GET, &format!("/v2/org/app/blobs/{layer_d}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+
+    let bad = reg
+        .req(
+            Method::POST,
+            &format!("/v2/org/app/blobs/uploads/?digest={}", digest(b"other")),
+        )
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    out.push(outcome("monolithic wrong digest", bad).await);
+    out.push(
+        outcome(
+            "manifest missing config",
+            reg.put_manifest("org/app", "t1", OCI, &img.manifest).await,
+        )
+        .await,
+    );
+    reg.put_blob("org/app", &img.config).await;
+    out.push(
+        outcome(
+            "push t1",
+            reg.put_manifest("org/app", "t1", OCI, &img.manifest).await,
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "push t2",
+            reg.put_manifest("org/app", "t2", OCI, &img.manifest).await,
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "get no accept",
+            reg.req(Method::GET, "/v2/org/app/manifests/t1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "head docker accept",
+            reg.req(Method::HEAD, "/v2/org/app/manifests/t1")
+                .header("accept", DOCKER)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    let two = reg
+        .req(Method::GET, "/v2/org/app/manifests/t1")
+        .header("accept", DOCKER)
+        .header("accept", OCI)
+        .send()
+        .await
+        .unwrap();
+    out.push(outcome("get two accepts", two).await);
+    out.push(
+        outcome(
+            "tags",
+            reg.req(Method::GET, "/v2/org/app/tags/list")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "delete by tag",
+            reg.req(Method::DELETE, "/v2/org/app/manifests/t1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    let by_digest = format!("/v2/org/app/manifests/{}", img.manifest_digest);
+    out.push(
+        outcome(
+            "delete by digest",
+            reg.req(Method::DELETE, &by_digest).send().await.unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "get t2 after",
+            reg.req(Method::GET, "/v2/org/app/manifests/t2")
+                .header("accept", OCI)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "delete again",
+            reg.req(Method::DELETE, &by_digest).send().await.unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "tags after delete",
+            reg.req(Method::GET, "/v2/org/app/tags/list")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    let wrong = format!("sha256:{}", "b".repeat(64));
+    out.push(
+        outcome(
+            "put manifest wrong digest",
+            reg.put_manifest("org/app", &wrong, OCI, &img.manifest)
+                .await,
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "unknown repo tags",
+            reg.req(Method::GET, "/v2/never/tags/list")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+    );
+    let mount = format!("/v2/org/other/blobs/uploads/?mount={layer_d}&from=org/app");
+    out.push(outcome("mount", reg.req(Method::POST, &mount).send().await.unwrap()).await);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mock_registry_answers_like_distribution() {
+    let m = mock_with(|c| {
+        c.tag_delete = TagDeleteSupport::BadRequest400;
+        c.monolithic_post_upload = false;
+    })
+    .await;
+    let real = distribution::start(m.token()).await;
+    let real_reg = Reg {
+        http: reqwest::Client::new(),
+        base: real.url.clone(),
+        token: m.token().to_owned(),
+    };
+    let expected = script(&real_reg).await;
+    let actual = script(&Reg::new(&m)).await;
+    let diff: Vec<String> = expected
+        .iter()
+        .zip(&actual)
+        .filter(|(e, a)| e != a)
+        .map(|(e, a)| format!("distribution: {e}\nmock-fly:     {a}"))
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "mock-fly differs from distribution 2.8:\n{}",
+        diff.join("\n")
+    );
+    assert_eq!(expected.len(), actual.len());
+    assert!(m.unknown_routes().is_empty());
+}
