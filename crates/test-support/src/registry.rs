@@ -236,3 +236,34 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     let line = std::str::from_utf8(&head[..n]).ok()?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_registry_answers_and_dies_with_its_handle() {
+        let server = RegistryServer::start(RegistryOptions {
+            delete_enabled: false,
+            auth: None,
+        });
+        assert_eq!(http_status(server.port(), "/v2/"), Some(200));
+        assert_eq!(server.username(), "");
+        let port = server.port();
+        drop(server);
+        assert_eq!(
+            http_status(port, "/v2/"),
+            None,
+            "registry still running after drop"
+        );
+    }
+
+    #[test]
+    fn htpasswd_registry_demands_credentials() {
+        let server = RegistryServer::start(RegistryOptions::default());
+        assert_eq!(http_status(server.port(), "/v2/"), Some(401));
+        assert!(server.url().starts_with("http://127.0.0.1:"));
+        assert_eq!(server.username(), "tester");
+        assert_eq!(server.password().len(), 24);
+    }
+}
