@@ -1,0 +1,208 @@
+//! Registry v2 manifests: content negotiation, reference checks, tags and deletion semantics.
+
+mod common;
+
+use common::mock_with;
+use common::oci::{self, Reg};
+use mock_fly::TagDeleteSupport;
+use mock_fly::media_types::{OCI_INDEX, OCI_MANIFEST};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn registry(tag_delete: TagDeleteSupport) -> (mock_fly::MockFly, Reg) {
+    let m = mock_with(|c| c.tag_delete = tag_delete).await;
+    let reg = Reg::new(&m);
+    (m, reg)
+}
+
+#[tokio::test]
+async fn oci_manifests_need_their_media_type_in_accept() {
+    let (_m, reg) = registry(TagDeleteSupport::Supported).await;
+    let img = oci::build("t1", "negotiation");
+    let d = reg.push("shared", "t1", &img).await;
+    let get = |accepts: &'static [&'static str], method: Method| {
+        let mut rb = reg.req(method, "/v2/shared/manifests/t1");
+        for a in accepts {
+            rb = rb.header("accept", *a);
+        }
+        rb.send()
+    };
+    let none = get(&[], Method::GET).await.unwrap();
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        none.json::<Value>().await.unwrap()["errors"][0]["code"],
+        "MANIFEST_UNKNOWN"
+    );
+    let docker_only = get(
+        &["application/vnd.docker.distribution.manifest.v2+json"],
+        Method::HEAD,
+    )
+    .await
+    .unwrap();
+    assert_eq!(docker_only.status(), StatusCode::NOT_FOUND);
+    // skopeo sends several Accept headers; the OCI type in the second one must count.
+    let multi = get(
+        &[
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ],
+        Method::HEAD,
+    )
+    .await
+    .unwrap();
+    assert_eq!(multi.status(), StatusCode::OK);
+    assert_eq!(multi.headers()["docker-content-digest"], d.as_str());
+    assert_eq!(multi.headers()["content-type"], OCI_MANIFEST);
+    assert_eq!(
+        multi.headers()["content-length"],
+        img.manifest.len().to_string().as_str()
+    );
+    let list = get(&["application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json;q=0.9"], Method::GET).await.unwrap();
+    assert_eq!(
+        list.bytes().await.unwrap().as_ref(),
+        img.manifest.as_slice()
+    );
+
+    let index = serde_json::to_vec(&json!({ "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{ "mediaType": OCI_MANIFEST, "digest": d, "size": img.manifest.len() }] }))
+    .unwrap();
+    assert_eq!(
+        reg.put_manifest("shared", "idx", OCI_INDEX, &index)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let r = reg
+        .req(Method::GET, "/v2/shared/manifests/idx")
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = reg
+        .req(Method::GET, "/v2/shared/manifests/idx")
+        .header("accept", OCI_INDEX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn manifests_must_reference_pushed_content() {
+    let (_m, reg) = registry(TagDeleteSupport::Supported).await;
+    let img = oci::build("t", "refs");
+    reg.put_blob("r", &img.config).await;
+    let r = reg
+        .put_manifest("r", "t", OCI_MANIFEST, &img.manifest)
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["errors"][0]["code"],
+        "MANIFEST_BLOB_UNKNOWN"
+    );
+    reg.put_blob("r", &img.layer).await;
+    let wrong = format!("sha256:{}", "a".repeat(64));
+    assert_eq!(
+        reg.put_manifest("r", &wrong, OCI_MANIFEST, &img.manifest)
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        reg.put_manifest("r", "t", OCI_MANIFEST, b"{not json")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        reg.put_manifest("r", &img.manifest_digest, OCI_MANIFEST, &img.manifest)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+}
+
+async fn tags(reg: &Reg, repo: &str) -> Value {
+    reg.req(Method::GET, &format!("/v2/{repo}/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn delete_by_digest_removes_every_tag_on_it() {
+    let (m, reg) = registry(TagDeleteSupport::Supported).await;
+    let img = oci::build("x", "same bytes");
+    let d = reg.push("shared", "tenant-a", &img).await;
+    assert_eq!(reg.push("shared", "tenant-b", &img).await, d);
+    let other = reg
+        .push("shared", "tenant-c", &oci::build("y", "different"))
+        .await;
+    assert_eq!(
+        tags(&reg, "shared").await,
+        json!({ "name": "shared", "tags": ["tenant-a", "tenant-b", "tenant-c"] })
+    );
+    let r = reg
+        .req(Method::DELETE, &format!("/v2/shared/manifests/{d}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(tags(&reg, "shared").await["tags"], json!(["tenant-c"]));
+    assert_eq!(m.state().tag("shared", "tenant-c"), Some(other.as_str()));
+    assert_eq!(
+        reg.req(Method::DELETE, &format!("/v2/shared/manifests/{d}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let unknown = reg
+        .req(Method::GET, "/v2/never/tags/list")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["errors"][0]["code"],
+        "NAME_UNKNOWN"
+    );
+}
+
+#[tokio::test]
+async fn delete_by_tag_follows_the_configured_support() {
+    for (mode, status, code) in [
+        (TagDeleteSupport::Supported, 202, None),
+        (TagDeleteSupport::BadRequest400, 400, Some("DIGEST_INVALID")),
+        (
+            TagDeleteSupport::MethodNotAllowed405,
+            405,
+            Some("UNSUPPORTED"),
+        ),
+    ] {
+        let (m, reg) = registry(mode).await;
+        let img = oci::build("x", "tagdel");
+        let d = reg.push("shared", "tenant-a", &img).await;
+        reg.push("shared", "tenant-b", &img).await;
+        let r = reg
+            .req(Method::DELETE, "/v2/shared/manifests/tenant-a")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{mode:?}");
+        if let Some(code) = code {
+            assert_eq!(r.json::<Value>().await.unwrap()["errors"][0]["code"], code);
+            assert_eq!(m.state().tag("shared", "tenant-a"), Some(d.as_str()));
+        } else {
+            // Untag only: the other tag and the manifest stay.
+            assert_eq!(m.state().tag("shared", "tenant-a"), None);
+            assert_eq!(m.state().tag("shared", "tenant-b"), Some(d.as_str()));
+            assert!(m.state().repositories["shared"].manifests.contains_key(&d));
+        }
+    }
+}
