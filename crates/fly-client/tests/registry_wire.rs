@@ -80,6 +80,11 @@ async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
         assert_eq!(got.digest, DIGEST);
         assert_eq!(got.media_type, "application/vnd.oci.image.index.v1+json");
     }
+    assert!(!format!("{reg:?}").contains("T1"), "token in Debug output");
+    assert!(
+        !format!("{reg:?}").contains("\"pass\""),
+        "password in Debug output"
+    );
     let requests = server.received_requests().await.unwrap();
     let accept = requests
         .iter()

@@ -77,16 +77,26 @@ pub(crate) enum Scheme {
     },
 }
 
-#[derive(Debug)]
 struct State {
     scheme: Scheme,
     tokens: HashMap<String, (String, Instant)>,
 }
 
-/// Auth state shared by all requests of one client.
-#[derive(Debug)]
+/// Auth state shared by all requests of one client. Its `Debug` shows the scheme and the cached
+/// scopes, never a token.
 pub(crate) struct AuthCache {
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        let scopes: Vec<&String> = state.tokens.keys().collect();
+        f.debug_struct("AuthCache")
+            .field("scheme", &state.scheme)
+            .field("token_scopes", &scopes)
+            .finish()
+    }
 }
 
 impl Default for AuthCache {
