@@ -7,7 +7,7 @@
 //! break it with [`MockFly::faults`]. A route the mock does not know answers 404 with a loud error
 //! and is listed by [`MockFly::unknown_routes`]. Over HTTP, `GET /__mock/state` and
 //! `GET /__mock/requests` (no auth) return the same data as JSON.
-
+#![doc = include_str!("../README.md")]
 #![allow(
     clippy::result_large_err,
     reason = "handlers bail out early with a ready HttpResponse; size does not matter in a test double"
