@@ -170,7 +170,6 @@ async fn wait_keeps_waiting_through_408_then_times_out_transient() {
         .and(path("/v1/apps/a1/machines/m1/wait"))
         .and(query_param("state", "started"))
         .and(query_param("instance_id", "01H"))
-        .and(query_param("timeout", "1"))
         .respond_with(
             ResponseTemplate::new(408).set_body_json(json!({"error": "deadline exceeded"})),
         )
@@ -188,10 +187,13 @@ async fn wait_keeps_waiting_through_408_then_times_out_transient() {
         "m1",
         MachineState::Started,
         Some("01H"),
-        Duration::from_secs(1),
+        Duration::from_secs(5),
     )
     .await
     .unwrap();
+    let waits = server.received_requests().await.unwrap();
+    assert_eq!(waits.len(), 3, "two 408s, then the state was reached");
+    assert!(waits[0].url.query().unwrap().contains("timeout=5"));
 
     Mock::given(method("GET"))
         .and(path("/v1/apps/a1/machines/m2/wait"))

@@ -198,7 +198,7 @@ async fn breaker_opens_fails_fast_and_probes_half_open() {
         cfg.retry = RetryPolicy::none();
         cfg.breaker = BreakerConfig {
             failure_threshold: 3,
-            cool_down: Duration::from_millis(300),
+            cool_down: Duration::from_millis(1500),
         };
     });
     Mock::given(method("GET"))
@@ -243,7 +243,7 @@ async fn breaker_opens_fails_fast_and_probes_half_open() {
         before,
         "open breaker sends nothing"
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(c.circuit_state(), Some(BreakerState::HalfOpen));
     assert_eq!(c.get_app("a1").await.unwrap().name, "a1");
     assert_eq!(c.breaker_state(), BreakerState::Closed);

@@ -117,7 +117,7 @@ impl HttpFlyMachines {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             // Fly takes whole seconds, at least 1.
-            let slice = left.min(MAX_WAIT).as_secs().max(1);
+            let slice = (left.min(MAX_WAIT).as_millis().div_ceil(1000) as u64).max(1);
             let mut req = Req::get(&["apps", app, "machines", id, "wait"])
                 .query("state", state.as_str())
                 .query("timeout", slice.to_string())
