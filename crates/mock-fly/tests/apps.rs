@@ -53,7 +53,7 @@ async fn missing_app_is_404_app_not_found() {
 
 #[tokio::test]
 async fn a_new_app_is_invisible_for_the_configured_delay() {
-    let m = mock_with(|c| c.app_visibility_delay = Duration::from_millis(400)).await;
+    let m = mock_with(|c| c.app_visibility_delay = Duration::from_millis(800)).await;
     let api = Api::new(&m);
     api.create_app("sp-late").await;
     assert_eq!(api.get("/v1/apps/sp-late").await.0, StatusCode::NOT_FOUND);
@@ -69,7 +69,7 @@ async fn a_new_app_is_invisible_for_the_configured_delay() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(850)).await;
     assert_eq!(api.get("/v1/apps/sp-late").await.0, StatusCode::OK);
 }
 

@@ -10,9 +10,10 @@ use serde_json::json;
 
 #[tokio::test]
 async fn lifecycle_created_starting_started_then_stop_and_start() {
-    let m = mock_with(|c| c.machine_start_delay = Duration::from_millis(300)).await;
+    let m = mock_with(|c| c.machine_start_delay = Duration::from_millis(500)).await;
     let api = Api::new(&m);
     api.create_app("sp-life").await;
+    let t0 = Instant::now();
     let created = api
         .create_machine("sp-life", "registry-1.docker.io/library/ubuntu:latest")
         .await;
@@ -22,7 +23,6 @@ async fn lifecycle_created_starting_started_then_stop_and_start() {
     assert_eq!(v1.len(), 26);
     let (_, now) = api.get(&format!("/v1/apps/sp-life/machines/{id}")).await;
     assert_eq!(now["state"], "starting");
-    let t0 = Instant::now();
     let (s, w) = api
         .wait(
             "sp-life",
@@ -32,8 +32,8 @@ async fn lifecycle_created_starting_started_then_stop_and_start() {
         .await;
     assert_eq!((s, w["ok"].as_bool()), (StatusCode::OK, Some(true)));
     assert!(
-        t0.elapsed() >= Duration::from_millis(200),
-        "started too early"
+        t0.elapsed() >= Duration::from_millis(300),
+        "started before machine_start_delay"
     );
     assert_eq!(w["version"], v1.as_str());
 
