@@ -303,3 +303,21 @@ async fn leases_secrets_and_ips_use_fly_shapes() {
     );
     c.delete_machine("a1", "m1", true, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn machine_create_without_metadata_is_not_repeated_after_an_ambiguous_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/apps/a1/machines"))
+        .respond_with(ResponseTemplate::new(504))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut req = machine_request();
+    req.config.metadata.clear();
+    let err = client(&server)
+        .create_machine("a1", &req, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlyError::Transient(_)), "{err:?}");
+}

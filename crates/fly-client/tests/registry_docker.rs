@@ -54,3 +54,8 @@ async fn safe_delete_with_deletion_disabled_leaves_placeholder_and_twin() {
 async fn put_manifest_round_trips() {
     registry_suite::put_manifest_round_trips(&target(true)).await;
 }
+
+#[tokio::test]
+async fn docker_v2_manifest_resolves() {
+    registry_suite::docker_v2_manifest_resolves(&target(true)).await;
+}

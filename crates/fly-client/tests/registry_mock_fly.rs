@@ -65,3 +65,8 @@ async fn safe_delete_with_tag_delete_answering_405() {
 async fn put_manifest_round_trips() {
     registry_suite::put_manifest_round_trips(&default_target().await).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_v2_manifest_resolves() {
+    registry_suite::docker_v2_manifest_resolves(&default_target().await).await;
+}

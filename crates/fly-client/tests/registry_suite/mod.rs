@@ -267,3 +267,43 @@ pub async fn put_manifest_round_trips(t: &Target) {
         manifest.digest
     );
 }
+
+/// A Docker v2 schema 2 image resolves as such (never down-converted to schema 1, another digest).
+pub async fn docker_v2_manifest_resolves(t: &Target) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build(dir.path(), "d", b"docker image", false);
+    let dest = format!("{}/suite/docker:v2", t.host);
+    oci::skopeo_push(
+        &image,
+        &dest,
+        Some((&t.username, &t.password)),
+        &["--format", "v2s2"],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("[{}] push {dest}: {e:#}", t.name));
+    let reg = t.client();
+    let resolved = reg
+        .resolve("suite/docker", "v2")
+        .await
+        .unwrap()
+        .expect("resolves");
+    assert_eq!(
+        resolved.media_type, "application/vnd.docker.distribution.manifest.v2+json",
+        "[{}]",
+        t.name
+    );
+    let manifest = reg
+        .get_manifest("suite/docker", "v2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(manifest.digest, resolved.digest);
+    assert_eq!(
+        format!("sha256:{}", hex::encode(Sha256::digest(&manifest.body))),
+        resolved.digest
+    );
+    assert_ne!(
+        resolved.digest, image.manifest_digest,
+        "converted from OCI, so a new digest"
+    );
+}
