@@ -53,3 +53,33 @@ async fn own_registry_images_may_be_unchecked_when_configured() {
     api.create_machine("sp-free", &format!("{}/nothing:here", m.registry_host()))
         .await;
 }
+
+#[tokio::test]
+async fn a_separate_registry_listener_is_the_registry_host() {
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let m = mock_fly::MockFly::start_with(mock_fly::MockFlyConfig::default(), any, Some(any))
+        .await
+        .unwrap();
+    assert_ne!(m.registry_url(), m.machines_url());
+    assert_eq!(m.registry_url(), format!("http://{}", m.registry_host()));
+    let api = Api::new(&m);
+    api.create_app("sp-two").await;
+    let (s, _) = api
+        .post(
+            "/v1/apps/sp-two/machines",
+            json!({ "config": { "image": format!("{}/r:t", m.registry_host()) } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let reg = Reg::new(&m);
+    reg.push("r", "t", &oci::build("t", "two listeners")).await;
+    api.create_machine("sp-two", &format!("{}/r:t", m.registry_host()))
+        .await;
+}
+
+#[test]
+fn the_handle_can_be_shared_across_tasks() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<mock_fly::MockFly>();
+    send_sync::<mock_fly::StateSnapshot>();
+}
