@@ -2,7 +2,7 @@
 //! upstream, and an observer hook the server turns into metrics.
 
 pub mod breaker;
-pub mod guard;
+pub(crate) mod guard;
 pub mod observer;
 pub mod retry;
 
