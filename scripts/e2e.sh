@@ -103,7 +103,7 @@ mock_state() { curl -fsS --max-time 10 "$MOCK_FLY_URL/__mock/state" -o "$VDIR/st
 # Counts what mock-fly holds for app $1 and tag $3 of repository $2: "apps machines volumes ips certs tag".
 mock_holdings() {
   mock_state || fail "GET /__mock/state failed"
-  if command -v jq >/dev/null; then
+  if have_jq; then
     jq -r --arg app "$1" --arg repo "$2" --arg tag "$3" '
       ([.apps[] | select(.name == $app)]) as $a
       | "\($a | length) \([.machines[] | select(.app == $app)] | length) \([.volumes[] | select(.app == $app)] | length) \([$a[].ips[]] | length) \([$a[].certificates[]] | length) \(.repositories[$repo].tags[$tag] // "none")"' \
@@ -155,9 +155,7 @@ run_variant() {
   psql -q "$PG_SERVER/postgres" -c "CREATE DATABASE \"$db\"" >"$VDIR/psql.log" 2>&1 || fail "CREATE DATABASE: $(cat "$VDIR/psql.log")"
   DATABASES+=("$db")
 
-  local gw_port
-  gw_port=$(free_port)
-  API_ENV=(
+  local base_env=(
     "PATH=$PATH" "HOME=${HOME:-/tmp}" "RUST_LOG=info,actix_server=warn"
     "DATABASE_URL=$PG_SERVER/$db" "MIGRATE_ON_START=false"
     "LISTEN_ADDR=127.0.0.1:0"
@@ -166,15 +164,25 @@ run_variant() {
     "FLY_MACHINES_API_URL=$MOCK_FLY_URL" "FLY_REGISTRY_URL=$UPSTREAM_URL"
     "FLY_SUBDOMAIN_SUFFIX=tenants.e2e.localhost"
     "TENANT_DB_ADMIN_URL=$PG_SERVER/postgres" "TENANT_DB_HOST=$(pg_host_port "$PG_SERVER")"
-    "GATEWAY_LISTEN_ADDR=127.0.0.1:$gw_port" "GATEWAY_PUBLIC_HOST=127.0.0.1:$gw_port" "GATEWAY_PUBLIC_SCHEME=http"
-    "GATEWAY_SIGNING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    "GATEWAY_PUBLIC_SCHEME=http" "GATEWAY_SIGNING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   )
 
   step "management-api migrate"
-  env -i "${API_ENV[@]}" "$BIN_DIR/management-api" migrate >"$VDIR/migrate.log" 2>&1 || fail "migrate failed"
+  env -i "PATH=$PATH" "DATABASE_URL=$PG_SERVER/$db" "$BIN_DIR/management-api" migrate >"$VDIR/migrate.log" 2>&1 ||
+    fail "migrate failed"
 
-  step "start management-api (gateway on 127.0.0.1:$gw_port)"
-  start_api "$BIN_DIR/management-api" "$VDIR/management-api.log" || fail "management-api did not start"
+  # The gateway's port is chosen before start (it is part of GATEWAY_PUBLIC_HOST); if another process
+  # takes it in between, try another one.
+  local gw_port attempt
+  for attempt in 1 2 3; do
+    gw_port=$(free_port)
+    API_ENV=("${base_env[@]}" "GATEWAY_LISTEN_ADDR=127.0.0.1:$gw_port" "GATEWAY_PUBLIC_HOST=127.0.0.1:$gw_port")
+    step "start management-api (gateway on 127.0.0.1:$gw_port)"
+    start_api "$BIN_DIR/management-api" "$VDIR/management-api.log" && break
+    if [ "$attempt" -eq 3 ] || ! grep -q 'cannot listen' "$VDIR/management-api.log"; then
+      fail "management-api did not start"
+    fi
+  done
   echo "    API $API_URL, upstream registry $UPSTREAM_URL"
 
   step "token mint"
@@ -231,6 +239,9 @@ run_variant() {
     >"$VDIR/skopeo-denied.log" 2>&1; then
     fail "the gateway let a tenant credential push another tenant's tag"
   fi
+  grep -q 'denied' "$VDIR/skopeo-denied.log" || fail "the push failed, but not as denied: $(tail -n 3 "$VDIR/skopeo-denied.log")"
+  [ "$(upstream_digest "$repository" tenant-00000000-0000-4000-8000-000000000000)" = absent ] ||
+    fail "another tenant's tag exists upstream after a refused push"
 
   step "skopeo push $registry/$repository:$tag"
   # shellcheck disable=SC2046
@@ -252,7 +263,7 @@ run_variant() {
   wait_status ready
   mock_state
   local machine_image
-  if command -v jq >/dev/null; then
+  if have_jq; then
     machine_image=$(jq -r --arg app "$app" '[.machines[] | select(.app == $app)][0].image // empty' "$VDIR/state.json")
   else
     machine_image=$(python3 -c 'import json,sys; m=[m for m in json.load(open(sys.argv[1]))["machines"] if m["app"]==sys.argv[2]]; print(m[0]["image"] if m else "")' "$VDIR/state.json" "$app")

@@ -9,17 +9,21 @@ STACK_PIDS=()
 
 stack_say() { printf '%s\n' "$*" >&2; }
 
-# JSON without new dependencies: jq when installed, python3 otherwise.
-# json_get FILE PATH prints the value at a dot path (`data.status`, `keys.0`), empty when absent/null.
+# JSON without new dependencies: jq when installed, python3 otherwise (STACK_JSON=python forces python3,
+# to test that path on a machine with jq).
+have_jq() { [ "${STACK_JSON:-}" != python ] && command -v jq >/dev/null; }
+
+# json_get FILE PATH prints the value at a dot path (`data.status`, `keys.0`), empty when absent, null or
+# when FILE is not JSON (callers check the value, so this never fails).
 json_get() {
   local file=$1 path=$2
-  if command -v jq >/dev/null; then
+  if have_jq; then
     local filter="" part
     IFS='.' read -r -a parts <<<"$path"
     for part in "${parts[@]}"; do
       if [[ $part =~ ^[0-9]+$ ]]; then filter+="[$part]"; else filter+=".\"$part\""; fi
     done
-    jq -r "(${filter:-.}) // empty | if type == \"array\" or type == \"object\" then tojson else . end" "$file" 2>/dev/null
+    jq -r "(${filter:-.}) // empty | if type == \"array\" or type == \"object\" then tojson else . end" "$file" 2>/dev/null || true
   else
     python3 - "$file" "$path" <<'PY'
 import json, sys
@@ -39,13 +43,13 @@ PY
 
 # A JSON string literal for $1 (for request bodies built in shell).
 json_str() {
-  if command -v jq >/dev/null; then jq -Rn --arg v "$1" '$v'; else python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; fi
+  if have_jq; then jq -Rn --arg v "$1" '$v'; else python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; fi
 }
 
 stack_require() {
   local missing=() tool
   for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-  if ! command -v jq >/dev/null && ! command -v python3 >/dev/null; then missing+=("jq or python3"); fi
+  if ! have_jq && ! command -v python3 >/dev/null; then missing+=("jq or python3"); fi
   if [ "${#missing[@]}" -gt 0 ]; then
     stack_say "missing tools: ${missing[*]} (./scripts/ensure-test-services.sh installs docker-registry, skopeo, htpasswd)"
     return 1
