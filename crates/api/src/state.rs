@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tenant_domain::Repositories;
 
-use crate::auth::{CustomerPolicy, JwtVerifier};
+use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier};
 use crate::metrics::Metrics;
 use crate::ports::{RegistryCredentials, TenantCommands};
 
@@ -21,6 +21,10 @@ pub struct ApiSettings {
     pub event_heartbeat: Duration,
     /// Host and port of the shared tenant PostgreSQL cluster, shown in `database_url` (never a password).
     pub tenant_db_host: String,
+    /// How long a `sub` → customer lookup is reused (a suspension takes effect within it); zero disables.
+    pub customer_cache_ttl: Duration,
+    /// Deploy answers by then whatever the registry does (the CLI gives up after 30 s).
+    pub deploy_answer_within: Duration,
 }
 
 impl Default for ApiSettings {
@@ -30,6 +34,8 @@ impl Default for ApiSettings {
             event_poll_interval: Duration::from_millis(500),
             event_heartbeat: Duration::from_secs(15),
             tenant_db_host: "localhost:5432".to_owned(),
+            customer_cache_ttl: Duration::from_secs(30),
+            deploy_answer_within: Duration::from_secs(2),
         }
     }
 }
@@ -52,6 +58,7 @@ pub struct AppState {
     pub credentials: Option<Arc<dyn RegistryCredentials>>,
     pub verifier: Arc<JwtVerifier>,
     pub customer_policy: CustomerPolicy,
+    pub customer_cache: Arc<CustomerCache>,
     pub metrics: Arc<Metrics>,
     pub readiness: Option<Arc<dyn ReadinessCheck>>,
     pub settings: ApiSettings,
@@ -77,6 +84,7 @@ impl AppState {
             credentials: None,
             verifier,
             customer_policy: CustomerPolicy::default(),
+            customer_cache: Arc::new(CustomerCache::new(ApiSettings::default().customer_cache_ttl)),
             metrics: Arc::new(Metrics::new()),
             readiness: None,
             settings: ApiSettings::default(),
@@ -104,6 +112,7 @@ impl AppState {
     }
 
     pub fn with_settings(mut self, settings: ApiSettings) -> Self {
+        self.customer_cache = Arc::new(CustomerCache::new(settings.customer_cache_ttl));
         self.settings = settings;
         self
     }

@@ -54,6 +54,8 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         json_limit: settings.json_body_limit,
         event_poll_interval: settings.event_poll_interval,
         event_heartbeat: settings.event_heartbeat,
+        customer_cache_ttl: settings.customer_cache_ttl,
+        deploy_answer_within: settings.deploy_answer_within,
         tenant_db_host: settings.fly.as_ref().map(|f| f.tenant_db_host.clone()).unwrap_or_else(|| "localhost:5432".into()),
     };
     let mut state = AppState::new(repos.clone(), Arc::new(verifier))

@@ -49,8 +49,12 @@ fn bearer(req: &HttpRequest) -> Result<String, AuthError> {
 }
 
 async fn resolve(state: &AppState, claims: Claims) -> Result<Caller, AuthError> {
+    if let Some(customer) = state.customer_cache.get(&claims.sub) {
+        return Ok(Caller { claims, customer });
+    }
     let customers = &state.repos.customers;
     if let Some(customer) = customers.find_by_subject(&claims.sub).await.map_err(AuthError::Storage)? {
+        state.customer_cache.put(&customer);
         return Ok(Caller { claims, customer });
     }
     if state.customer_policy == CustomerPolicy::RequireExisting {
@@ -63,6 +67,7 @@ async fn resolve(state: &AppState, claims: Claims) -> Result<Caller, AuthError> 
         .ok_or_else(|| AuthError::Invalid("an email claim is needed to create the customer".into()))?;
     let new = NewCustomer { subject: claims.sub.clone(), email, name: claims.name.clone() };
     let customer = customers.find_or_create(new).await.map_err(AuthError::Storage)?;
+    state.customer_cache.put(&customer);
     tracing::info!(customer_id = %customer.id, "customer created on first use");
     Ok(Caller { claims, customer })
 }

@@ -1,5 +1,6 @@
 //! Authentication: bearer JWT verification, the calling customer, and HS256 minting for local use.
 
+mod cache;
 mod caller;
 mod verifier;
 
@@ -7,6 +8,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use cache::CustomerCache;
 pub use caller::{Caller, CustomerPolicy};
 pub use verifier::{Claims, JwtSettings, JwtVerifier, KeyError};
 

@@ -57,8 +57,22 @@ pub async fn deploy(
     body: web::Json<DeployRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
-    let customer = caller.require_active()?;
-    let (tenant, deployment) = state.commands()?.deploy(customer, id, &body.image).await?;
+    let customer = caller.require_active()?.clone();
+    let commands = state.commands()?.clone();
+    // The CLI gives up after 30 s: run the acceptance in a task of its own and answer by the deadline.
+    // A slow registry leaves the task running to completion (never cancelled half-way).
+    let image = body.into_inner().image;
+    let task = actix_web::rt::spawn(async move { commands.deploy(&customer, id, &image).await });
+    let (tenant, deployment) = match tokio::time::timeout(state.settings.deploy_answer_within, task).await {
+        Ok(joined) => joined.map_err(|e| ApiError::internal(format!("deploy task: {e}")))??,
+        Err(_) => {
+            tracing::warn!(tenant_id = %id, "deploy acceptance is slow; answering before the CLI times out");
+            return Err(ApiError::unavailable(
+                "deploy_pending",
+                "an upstream is slow to answer; the deploy request is still being processed: follow the tenant's status",
+            ));
+        }
+    };
     tracing::info!(tenant_id = %tenant.id, deployment_id = %deployment.id, "deploy accepted");
     let body = DeployAccepted { status: tenant.state.cli_status().as_str().to_owned(), app_url: Some(tenant.app_url()) };
     Ok(HttpResponse::Accepted().json(Data::new(body)))

@@ -33,9 +33,11 @@ pub struct Settings {
     pub json_body_limit: usize,
     pub event_poll_interval: Duration,
     pub event_heartbeat: Duration,
+    pub deploy_answer_within: Duration,
     pub shutdown_timeout: Duration,
     pub jwt: JwtSettings,
     pub customer_policy: CustomerPolicy,
+    pub customer_cache_ttl: Duration,
     /// `None` when `FLY_ENABLED=false`.
     pub fly: Option<FlySettings>,
 }
@@ -144,6 +146,7 @@ impl Settings {
             json_body_limit: raw.json_body_limit,
             event_poll_interval: Duration::from_millis(raw.event_poll_interval_ms.max(10)),
             event_heartbeat: Duration::from_secs(raw.event_heartbeat_secs.max(1)),
+            deploy_answer_within: Duration::from_millis(raw.deploy_answer_within_ms.clamp(100, 25_000)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             jwt,
             customer_policy: if raw.auth_create_customers {
@@ -151,6 +154,7 @@ impl Settings {
             } else {
                 CustomerPolicy::RequireExisting
             },
+            customer_cache_ttl: Duration::from_secs(raw.auth_customer_cache_secs),
             fly,
         })
     }

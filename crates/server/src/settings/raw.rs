@@ -22,6 +22,7 @@ pub struct RawSettings {
     pub json_body_limit: usize,
     pub event_poll_interval_ms: u64,
     pub event_heartbeat_secs: u64,
+    pub deploy_answer_within_ms: u64,
     pub shutdown_timeout_secs: u64,
 
     pub jwt_secret: Option<SecretString>,
@@ -31,6 +32,7 @@ pub struct RawSettings {
     pub jwt_audience: Option<String>,
     pub jwt_leeway_secs: u64,
     pub auth_create_customers: bool,
+    pub auth_customer_cache_secs: u64,
 
     pub fly_enabled: bool,
     pub fly_api_token: Option<SecretString>,
@@ -67,9 +69,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("json_body_limit", "65536"),
     ("event_poll_interval_ms", "500"),
     ("event_heartbeat_secs", "15"),
+    ("deploy_answer_within_ms", "2000"),
     ("shutdown_timeout_secs", "30"),
     ("jwt_leeway_secs", "30"),
     ("auth_create_customers", "true"),
+    ("auth_customer_cache_secs", "30"),
     ("fly_enabled", "false"),
     ("fly_machines_api_url", "https://api.machines.dev/v1"),
     ("fly_registry_url", "https://registry.fly.io"),

@@ -29,3 +29,25 @@ async fn in_flight_requests_finish_on_shutdown() {
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown took too long").unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_answers_within_seconds_when_the_registry_hangs() {
+    let app = TestApp::spawn(Options::default()).await;
+    let token = app.token(&user());
+    let id = app.create_tenant(&token, "hang").await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
+    let faults = app.mock.as_ref().unwrap().faults();
+    faults.latency("registry_manifest_head", Duration::from_secs(8));
+    faults.latency("registry_manifest_get", Duration::from_secs(8));
+    let image = format!("{}/{REPOSITORY}:tenant-{id}", app.gateway.unwrap());
+    let started = std::time::Instant::now();
+    let resp = app
+        .call(reqwest::Method::POST, &format!("/api/v1/tenants/{id}/deploy"), Some(&token), Some(&serde_json::json!({"image": image})))
+        .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "deploy took {took:?}");
+    let err = expect_error(resp, 503).await;
+    assert_eq!(err.code, "deploy_pending");
+    faults.clear();
+    app.stop().await;
+}
