@@ -9,7 +9,10 @@ use secrecy::SecretString;
 use tenant_domain::{Customer, Deployment, Tenant, TenantId};
 use tenant_provisioner::{CreateTenant, ServiceError, TenantService};
 
-use crate::ports::{CommandError, CommandResult, CreateTenantCommand, PushCredential, RegistryCredentials, TenantCommands};
+use crate::ports::{
+    CommandError, CommandResult, CreateTenantCommand, PushCredential, RegistryCredentials,
+    TenantCommands,
+};
 
 impl From<ServiceError> for CommandError {
     fn from(e: ServiceError) -> Self {
@@ -28,8 +31,16 @@ impl From<ServiceError> for CommandError {
 
 #[async_trait]
 impl TenantCommands for TenantService {
-    async fn create_tenant(&self, customer: &Customer, req: CreateTenantCommand) -> CommandResult<Tenant> {
-        let req = CreateTenant { name: req.name, plan_id: req.plan_id, region: req.region };
+    async fn create_tenant(
+        &self,
+        customer: &Customer,
+        req: CreateTenantCommand,
+    ) -> CommandResult<Tenant> {
+        let req = CreateTenant {
+            name: req.name,
+            plan_id: req.plan_id,
+            region: req.region,
+        };
         Ok(TenantService::create_tenant(self, customer, req).await?)
     }
 
@@ -37,12 +48,19 @@ impl TenantCommands for TenantService {
         Ok(TenantService::retry_provision(self, customer.id, id).await?)
     }
 
-    async fn deploy(&self, customer: &Customer, id: TenantId, image: &str) -> CommandResult<(Tenant, Deployment)> {
-        TenantService::deploy(self, customer.id, id, image).await.map_err(|e| match e {
-            // The only input of a deploy is the image: a refusal is the deploy rule's.
-            ServiceError::InvalidInput(m) => CommandError::InvalidImage(m),
-            other => other.into(),
-        })
+    async fn deploy(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        image: &str,
+    ) -> CommandResult<(Tenant, Deployment)> {
+        TenantService::deploy(self, customer.id, id, image)
+            .await
+            .map_err(|e| match e {
+                // The only input of a deploy is the image: a refusal is the deploy rule's.
+                ServiceError::InvalidInput(m) => CommandError::InvalidImage(m),
+                other => other.into(),
+            })
     }
 
     async fn restart(&self, customer: &Customer, id: TenantId) -> CommandResult<Tenant> {
@@ -58,11 +76,20 @@ impl TenantCommands for TenantService {
         Ok(TenantService::set_secrets(self, customer.id, id, secrets).await?)
     }
 
-    async fn list_secret_names(&self, customer: &Customer, id: TenantId) -> CommandResult<Vec<String>> {
+    async fn list_secret_names(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<Vec<String>> {
         Ok(TenantService::list_secret_names(self, customer.id, id).await?)
     }
 
-    async fn unset_secret(&self, customer: &Customer, id: TenantId, key: &str) -> CommandResult<()> {
+    async fn unset_secret(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        key: &str,
+    ) -> CommandResult<()> {
         Ok(TenantService::unset_secret(self, customer.id, id, key).await?)
     }
 

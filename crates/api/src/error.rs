@@ -45,11 +45,19 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         let mut message: String = message.into();
         if message.len() > MAX_MESSAGE {
-            let cut = (0..=MAX_MESSAGE).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=MAX_MESSAGE)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
             message.truncate(cut);
             message.push('…');
         }
-        Self { status, code, message, detail: None }
+        Self {
+            status,
+            code,
+            message,
+            detail: None,
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -69,7 +77,11 @@ impl ApiError {
     }
 
     pub fn tenant_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "tenant_not_found", "tenant not found")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+            "tenant not found",
+        )
     }
 
     pub fn cloud_disabled() -> Self {
@@ -86,7 +98,11 @@ impl ApiError {
 
     /// An opaque 500; `detail` is logged (with the request id) but never sent.
     pub fn internal(detail: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        );
         e.detail = Some(detail.into());
         e
     }
@@ -120,7 +136,12 @@ impl ResponseError for ApiError {
         } else {
             self.message.clone()
         };
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message,
+            },
+        };
         let mut resp = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
@@ -133,14 +154,22 @@ impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound { entity: "tenant" } => Self::tenant_not_found(),
-            RepoError::NotFound { entity } => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{entity} not found")),
+            RepoError::NotFound { entity } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{entity} not found"),
+            ),
             RepoError::Conflict { what } => Self::conflict("conflict", what),
-            RepoError::StaleVersion { entity } => {
-                Self::conflict("concurrent_update", format!("the {entity} changed meanwhile; retry"))
-            }
+            RepoError::StaleVersion { entity } => Self::conflict(
+                "concurrent_update",
+                format!("the {entity} changed meanwhile; retry"),
+            ),
             RepoError::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");
-                Self::unavailable("storage_unavailable", "storage is unavailable; retry shortly")
+                Self::unavailable(
+                    "storage_unavailable",
+                    "storage is unavailable; retry shortly",
+                )
             }
             other => Self::internal(other.to_string()),
         }
@@ -163,10 +192,15 @@ impl From<crate::ports::CommandError> for ApiError {
             C::Conflict(m) => Self::conflict("conflict", m),
             C::NotReady(m) => Self::conflict("tenant_not_ready", m),
             C::QuotaExceeded(m) => Self::forbidden("quota_exceeded", m),
-            C::ImageNotFound(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_not_found", m),
+            C::ImageNotFound(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_not_found", m)
+            }
             C::Unavailable(m) => {
                 tracing::warn!(detail = %m, "upstream unavailable");
-                Self::unavailable("upstream_unavailable", "an upstream service is unavailable; retry shortly")
+                Self::unavailable(
+                    "upstream_unavailable",
+                    "an upstream service is unavailable; retry shortly",
+                )
             }
             C::Internal(detail) => Self::internal(detail),
         }

@@ -15,8 +15,15 @@ const MAX_SECRET_KEY: usize = 128;
 
 fn describe_serde(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    if text.starts_with("invalid type") || text.starts_with("invalid value") || text.starts_with("invalid length") {
-        format!("a value has the wrong type or form at line {} column {}", e.line(), e.column())
+    if text.starts_with("invalid type")
+        || text.starts_with("invalid value")
+        || text.starts_with("invalid length")
+    {
+        format!(
+            "a value has the wrong type or form at line {} column {}",
+            e.line(),
+            e.column()
+        )
     } else {
         text
     }
@@ -29,13 +36,20 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             "unsupported_media_type",
             "the body must be JSON (Content-Type: application/json)",
         ),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds {limit} bytes"))
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {limit} bytes"),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            describe_serde(e),
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request("malformed_json", describe_serde(e))
         }
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", describe_serde(e))
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", describe_serde(e)),
         _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
     }
 }
@@ -49,13 +63,15 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|err: PathError, _req| ApiError::bad_request("invalid_path", err.to_string()).into())
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::bad_request("invalid_path", err.to_string()).into()
+    })
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err: QueryPayloadError, _req| ApiError::bad_request("invalid_query", err.to_string()).into())
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::bad_request("invalid_query", err.to_string()).into()
+    })
 }
 
 /// The tenant id of the path (`{id}`), strictly parsed: a malformed id is 400 `invalid_tenant_id`.
@@ -67,8 +83,13 @@ pub fn tenant_id(req: &HttpRequest) -> Result<TenantId, ApiError> {
 /// Secret names as Fly accepts them: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
 pub fn validate_secret_key(key: &str) -> Result<(), ApiError> {
     let mut chars = key.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if first_ok && key.len() <= MAX_SECRET_KEY && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok
+        && key.len() <= MAX_SECRET_KEY
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -82,7 +103,11 @@ pub fn validate_secret_key(key: &str) -> Result<(), ApiError> {
 /// Unknown routes (and unknown methods) answer the error body too.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     let msg = format!("no route for {} {}", req.method(), req.path());
-    actix_web::ResponseError::error_response(&ApiError::new(StatusCode::NOT_FOUND, "route_not_found", msg))
+    actix_web::ResponseError::error_response(&ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        msg,
+    ))
 }
 
 #[cfg(test)]
@@ -91,7 +116,9 @@ mod tests {
 
     #[test]
     fn serde_messages_never_quote_values() {
-        let e = serde_json::from_str::<std::collections::BTreeMap<String, u8>>(r#"{"K": "hunter2"}"#).unwrap_err();
+        let e =
+            serde_json::from_str::<std::collections::BTreeMap<String, u8>>(r#"{"K": "hunter2"}"#)
+                .unwrap_err();
         let msg = describe_serde(&e);
         assert!(!msg.contains("hunter2"), "{msg}");
         assert!(msg.contains("line 1"));

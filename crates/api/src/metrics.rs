@@ -8,13 +8,13 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fly_client::{BreakerState, CallObserver};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use fly_client::{BreakerState, CallObserver};
 use tenant_domain::QueueStats;
 
 type Labels = Vec<(&'static str, String)>;
@@ -56,23 +56,49 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<Labels, Counter>::default();
-        let request_seconds = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let request_seconds =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let jobs = Family::<Labels, Gauge>::default();
         let job_outcomes = Family::<Labels, Counter>::default();
         let fly_calls = Family::<Labels, Counter>::default();
-        let fly_call_seconds = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let fly_call_seconds =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let breakers = Family::<Labels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by method and route",
             request_seconds.clone(),
         );
-        registry.register("jobs", "Background jobs by state (queued, running, retrying, dead)", jobs.clone());
-        registry.register("job_outcomes", "Finished job attempts by kind and outcome", job_outcomes.clone());
-        registry.register("fly_calls", "Calls to Fly and the registry by operation and outcome", fly_calls.clone());
-        registry.register("fly_call_duration_seconds", "Latency of calls to Fly by operation", fly_call_seconds.clone());
-        registry.register("circuit_breaker_state", "Breaker per upstream: 0 closed, 1 open, 2 half-open", breakers.clone());
+        registry.register(
+            "jobs",
+            "Background jobs by state (queued, running, retrying, dead)",
+            jobs.clone(),
+        );
+        registry.register(
+            "job_outcomes",
+            "Finished job attempts by kind and outcome",
+            job_outcomes.clone(),
+        );
+        registry.register(
+            "fly_calls",
+            "Calls to Fly and the registry by operation and outcome",
+            fly_calls.clone(),
+        );
+        registry.register(
+            "fly_call_duration_seconds",
+            "Latency of calls to Fly by operation",
+            fly_call_seconds.clone(),
+        );
+        registry.register(
+            "circuit_breaker_state",
+            "Breaker per upstream: 0 closed, 1 open, 2 half-open",
+            breakers.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -88,7 +114,9 @@ impl Metrics {
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let base: Labels = vec![("method", method.to_owned()), ("route", route.to_owned())];
-        self.request_seconds.get_or_create(&base).observe(elapsed.as_secs_f64());
+        self.request_seconds
+            .get_or_create(&base)
+            .observe(elapsed.as_secs_f64());
         let mut labels = base;
         labels.push(("status", status.to_string()));
         self.requests.get_or_create(&labels).inc();
@@ -101,35 +129,54 @@ impl Metrics {
             ("retrying", stats.retrying),
             ("dead", stats.dead),
         ] {
-            self.jobs.get_or_create(&vec![("state", state.to_owned())]).set(value);
+            self.jobs
+                .get_or_create(&vec![("state", state.to_owned())])
+                .set(value);
         }
     }
 
     /// One finished job attempt (`outcome`: succeeded, retried, failed).
     pub fn record_job_outcome(&self, kind: &str, outcome: &str) {
-        self.job_outcomes.get_or_create(&vec![("kind", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
+        self.job_outcomes
+            .get_or_create(&vec![
+                ("kind", kind.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
     }
 
     pub fn record_fly_call(&self, operation: &str, outcome: &str, elapsed: Duration) {
         let op = vec![("operation", operation.to_owned())];
-        self.fly_call_seconds.get_or_create(&op).observe(elapsed.as_secs_f64());
+        self.fly_call_seconds
+            .get_or_create(&op)
+            .observe(elapsed.as_secs_f64());
         let mut labels = op;
         labels.push(("outcome", outcome.to_owned()));
         self.fly_calls.get_or_create(&labels).inc();
     }
 
     pub fn set_breaker_state(&self, upstream: &str, state: BreakerState) {
-        self.breakers.get_or_create(&vec![("upstream", upstream.to_owned())]).set(state.as_gauge());
+        self.breakers
+            .get_or_create(&vec![("upstream", upstream.to_owned())])
+            .set(state.as_gauge());
     }
 
     /// Reports `upstream`'s breaker state on every scrape.
     pub fn add_breaker_probe(&self, upstream: impl Into<String>, probe: BreakerProbe) {
-        self.breaker_probes.lock().unwrap_or_else(|p| p.into_inner()).push((upstream.into(), probe));
+        self.breaker_probes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((upstream.into(), probe));
     }
 
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
-        for (upstream, probe) in self.breaker_probes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (upstream, probe) in self
+            .breaker_probes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             self.set_breaker_state(upstream, probe());
         }
         let mut out = String::new();
@@ -154,8 +201,18 @@ mod tests {
     #[test]
     fn renders_every_family_with_labels() {
         let m = Metrics::new();
-        m.observe_request("GET", "/api/v1/tenants/{id}/status", 200, Duration::from_millis(2));
-        m.set_queue_stats(QueueStats { queued: 3, running: 1, dead: 2, retrying: 1 });
+        m.observe_request(
+            "GET",
+            "/api/v1/tenants/{id}/status",
+            200,
+            Duration::from_millis(2),
+        );
+        m.set_queue_stats(QueueStats {
+            queued: 3,
+            running: 1,
+            dead: 2,
+            retrying: 1,
+        });
         m.record_fly_call("create_app", "ok", Duration::from_millis(30));
         m.record_job_outcome("provision", "retried");
         m.add_breaker_probe("machines", Box::new(|| BreakerState::HalfOpen));

@@ -13,7 +13,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -59,12 +64,24 @@ mod tests {
                 }
             }
         }
-        let registered: BTreeSet<(String, String)> =
-            ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
-        assert_eq!(registered.len(), ROUTES.len(), "a route is registered twice");
+        let registered: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(
+            registered.len(),
+            ROUTES.len(),
+            "a route is registered twice"
+        );
         let undocumented: Vec<_> = registered.difference(&documented).collect();
         let unregistered: Vec<_> = documented.difference(&registered).collect();
-        assert!(undocumented.is_empty(), "registered but not documented: {undocumented:?}");
-        assert!(unregistered.is_empty(), "documented but not registered: {unregistered:?}");
+        assert!(
+            undocumented.is_empty(),
+            "registered but not documented: {undocumented:?}"
+        );
+        assert!(
+            unregistered.is_empty(),
+            "documented but not registered: {unregistered:?}"
+        );
     }
 }

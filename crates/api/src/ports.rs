@@ -55,10 +55,19 @@ pub struct CreateTenantCommand {
 #[async_trait]
 pub trait TenantCommands: Send + Sync {
     /// Inserts the tenant and enqueues its provisioning; returns at once.
-    async fn create_tenant(&self, customer: &Customer, req: CreateTenantCommand) -> CommandResult<Tenant>;
+    async fn create_tenant(
+        &self,
+        customer: &Customer,
+        req: CreateTenantCommand,
+    ) -> CommandResult<Tenant>;
     async fn retry_provision(&self, customer: &Customer, id: TenantId) -> CommandResult<Tenant>;
     /// Validates the image and enqueues the deploy; returns at once.
-    async fn deploy(&self, customer: &Customer, id: TenantId, image: &str) -> CommandResult<(Tenant, Deployment)>;
+    async fn deploy(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        image: &str,
+    ) -> CommandResult<(Tenant, Deployment)>;
     async fn restart(&self, customer: &Customer, id: TenantId) -> CommandResult<Tenant>;
     async fn set_secrets(
         &self,
@@ -66,8 +75,13 @@ pub trait TenantCommands: Send + Sync {
         id: TenantId,
         secrets: BTreeMap<String, SecretString>,
     ) -> CommandResult<()>;
-    async fn list_secret_names(&self, customer: &Customer, id: TenantId) -> CommandResult<Vec<String>>;
-    async fn unset_secret(&self, customer: &Customer, id: TenantId, key: &str) -> CommandResult<()>;
+    async fn list_secret_names(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<Vec<String>>;
+    async fn unset_secret(&self, customer: &Customer, id: TenantId, key: &str)
+    -> CommandResult<()>;
     /// Marks the tenant deleting and enqueues its cleanup.
     async fn delete_tenant(&self, customer: &Customer, id: TenantId) -> CommandResult<Tenant>;
 }

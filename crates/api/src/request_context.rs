@@ -21,7 +21,9 @@ tokio::task_local! {
 
 /// The id of the request being served, or `unknown` outside of one.
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "unknown".to_owned())
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Runs the rest of the chain inside the request's context and records its metrics.
@@ -34,23 +36,31 @@ pub async fn middleware(
         .get::<RequestId>()
         .map(|id| id.to_string())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let result = REQUEST_ID.scope(request_id.clone(), next.call(req)).await;
     let (route, status) = match &result {
         Ok(res) => (
-            res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
             res.status().as_u16(),
         ),
-        Err(e) => ("unmatched".to_owned(), e.as_response_error().status_code().as_u16()),
+        Err(e) => (
+            "unmatched".to_owned(),
+            e.as_response_error().status_code().as_u16(),
+        ),
     };
     if let Some(m) = metrics {
         m.observe_request(&method, &route, status, started.elapsed());
     }
     result.map(|mut res| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+            res.headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), v);
         }
         res
     })

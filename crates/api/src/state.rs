@@ -84,7 +84,9 @@ impl AppState {
             credentials: None,
             verifier,
             customer_policy: CustomerPolicy::default(),
-            customer_cache: Arc::new(CustomerCache::new(ApiSettings::default().customer_cache_ttl)),
+            customer_cache: Arc::new(CustomerCache::new(
+                ApiSettings::default().customer_cache_ttl,
+            )),
             metrics: Arc::new(Metrics::new()),
             readiness: None,
             settings: ApiSettings::default(),
@@ -124,6 +126,8 @@ impl AppState {
 
     /// The mutation service, or 503 `cloud_disabled`.
     pub fn commands(&self) -> Result<&Arc<dyn TenantCommands>, crate::error::ApiError> {
-        self.commands.as_ref().ok_or_else(crate::error::ApiError::cloud_disabled)
+        self.commands
+            .as_ref()
+            .ok_or_else(crate::error::ApiError::cloud_disabled)
     }
 }

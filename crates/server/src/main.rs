@@ -27,7 +27,15 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(settings.log_format);
             startup::migrate(&settings.database_url).await
         }
-        Command::Token { command: TokenCommand::Mint { sub, email, name, ttl } } => {
+        Command::Token {
+            command:
+                TokenCommand::Mint {
+                    sub,
+                    email,
+                    name,
+                    ttl,
+                },
+        } => {
             let raw = RawSettings::load(file, None).context("configuration")?;
             println!("{}", token::mint(&raw, &sub, &email, name, ttl)?);
             Ok(())
@@ -39,13 +47,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

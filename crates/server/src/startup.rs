@@ -56,7 +56,9 @@ impl Application {
         let api_addr = listener.local_addr()?;
         let state = wired.state.clone();
         let api = HttpServer::new(move || {
-            App::new().wrap(TracingLogger::default()).configure(management_http::configure(state.clone()))
+            App::new()
+                .wrap(TracingLogger::default())
+                .configure(management_http::configure(state.clone()))
         })
         .listen(listener)?
         .disable_signals()
@@ -68,7 +70,9 @@ impl Application {
                 let listener = bind(fly.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?;
                 let addr = listener.local_addr()?;
                 let server = HttpServer::new(move || {
-                    App::new().wrap(TracingLogger::default()).configure(registry_gateway::configure(gw.clone()))
+                    App::new()
+                        .wrap(TracingLogger::default())
+                        .configure(registry_gateway::configure(gw.clone()))
                 })
                 .listen(listener)?
                 .disable_signals()
@@ -80,11 +84,22 @@ impl Application {
         };
 
         let workers = match (&wired.service, settings.workers_enabled) {
-            (Some(service), true) => Some(tenant_provisioner::Workers::spawn(service.clone(), shutdown.clone())),
+            (Some(service), true) => Some(tenant_provisioner::Workers::spawn(
+                service.clone(),
+                shutdown.clone(),
+            )),
             _ => None,
         };
         tracing::info!(%api_addr, ?gateway_addr, workers = workers.is_some(), "management-api started");
-        Ok(Self { api_addr, gateway_addr, api, gateway, workers, shutdown, state: wired.state })
+        Ok(Self {
+            api_addr,
+            gateway_addr,
+            api,
+            gateway,
+            workers,
+            shutdown,
+            state: wired.state,
+        })
     }
 
     pub fn api_addr(&self) -> SocketAddr {
@@ -108,16 +123,21 @@ impl Application {
     /// Serves until the shutdown token is cancelled or a server stops; then stops accepting, lets
     /// in-flight requests finish (up to the shutdown timeout) and lets workers stop between steps.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handles: Vec<ServerHandle> =
-            std::iter::once(self.api.handle()).chain(self.gateway.as_ref().map(Server::handle)).collect();
+        let handles: Vec<ServerHandle> = std::iter::once(self.api.handle())
+            .chain(self.gateway.as_ref().map(Server::handle))
+            .collect();
         let api = tokio::spawn(self.api);
         let gateway = self.gateway.map(tokio::spawn);
         self.shutdown.cancelled().await;
         tracing::info!("shutting down: finishing in-flight requests");
         futures::future::join_all(handles.iter().map(|h| h.stop(true))).await;
-        api.await.context("API server task")?.context("API server")?;
+        api.await
+            .context("API server task")?
+            .context("API server")?;
         if let Some(gw) = gateway {
-            gw.await.context("gateway server task")?.context("gateway server")?;
+            gw.await
+                .context("gateway server task")?
+                .context("gateway server")?;
         }
         if let Some(workers) = self.workers {
             workers.await.context("workers")?;

@@ -9,11 +9,16 @@ use tracing_subscriber::{EnvFilter, Registry};
 use crate::settings::LogFormat;
 
 /// A subscriber writing to `writer`; `RUST_LOG` overrides `default_filter`.
-pub fn subscriber<W>(format: LogFormat, default_filter: &str, writer: W) -> Box<dyn Subscriber + Send + Sync>
+pub fn subscriber<W>(
+    format: LogFormat,
+    default_filter: &str,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let base = Registry::default().with(filter);
     match format {
         LogFormat::Json => Box::new(
@@ -25,7 +30,9 @@ where
                     .with_writer(writer),
             ),
         ),
-        LogFormat::Pretty => Box::new(base.with(tracing_subscriber::fmt::layer().with_writer(writer))),
+        LogFormat::Pretty => {
+            Box::new(base.with(tracing_subscriber::fmt::layer().with_writer(writer)))
+        }
     }
 }
 

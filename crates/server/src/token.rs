@@ -6,7 +6,13 @@ use management_http::auth::{Claims, mint_hs256};
 use crate::settings::RawSettings;
 
 /// Mints a token for `sub`; refused when no `JWT_SECRET` is configured.
-pub fn mint(raw: &RawSettings, sub: &str, email: &str, name: Option<String>, ttl_secs: u64) -> anyhow::Result<String> {
+pub fn mint(
+    raw: &RawSettings,
+    sub: &str,
+    email: &str,
+    name: Option<String>,
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
     let Some(secret) = &raw.jwt_secret else {
         bail!("JWT_SECRET is not configured: token mint signs with the HS256 secret only");
     };
@@ -38,7 +44,10 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> RawSettings {
-        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         RawSettings::load(None, Some(env)).unwrap()
     }
 
@@ -54,12 +63,17 @@ mod tests {
         })
         .unwrap();
         let claims = verifier.verify(&token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.email.as_deref()), ("user-7", Some("u7@example.com")));
+        assert_eq!(
+            (claims.sub.as_str(), claims.email.as_deref()),
+            ("user-7", Some("u7@example.com"))
+        );
     }
 
     #[test]
     fn minting_is_refused_without_a_secret() {
-        let err = mint(&raw(&[]), "u", "u@example.com", None, 60).unwrap_err().to_string();
+        let err = mint(&raw(&[]), "u", "u@example.com", None, 60)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("JWT_SECRET"), "{err}");
     }
 }

@@ -11,7 +11,9 @@ use management_http::metrics::Metrics;
 use management_http::{ApiSettings, AppState, ReadinessCheck};
 use registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
 use tenant_domain::{RegistryTarget, Repositories};
-use tenant_persistence::{PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, build_pool, check_connection};
+use tenant_persistence::{
+    PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, build_pool, check_connection,
+};
 use tenant_provisioner::{ProvisionerConfig, TenantService};
 
 use crate::settings::{FlySettings, Settings};
@@ -26,7 +28,10 @@ pub struct Wired {
 
 impl std::fmt::Debug for Wired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wired").field("state", &self.state).field("cloud", &self.service.is_some()).finish_non_exhaustive()
+        f.debug_struct("Wired")
+            .field("state", &self.state)
+            .field("cloud", &self.service.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +61,11 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         event_heartbeat: settings.event_heartbeat,
         customer_cache_ttl: settings.customer_cache_ttl,
         deploy_answer_within: settings.deploy_answer_within,
-        tenant_db_host: settings.fly.as_ref().map(|f| f.tenant_db_host.clone()).unwrap_or_else(|| "localhost:5432".into()),
+        tenant_db_host: settings
+            .fly
+            .as_ref()
+            .map(|f| f.tenant_db_host.clone())
+            .unwrap_or_else(|| "localhost:5432".into()),
     };
     let mut state = AppState::new(repos.clone(), Arc::new(verifier))
         .with_metrics(metrics.clone())
@@ -66,20 +75,36 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
     let (service, gateway) = match &settings.fly {
         Some(fly) => {
             let (service, issuer, gateway) = cloud(settings, fly, &repos, &metrics)?;
-            state = state.with_commands(service.clone()).with_credentials(issuer);
+            state = state
+                .with_commands(service.clone())
+                .with_credentials(issuer);
             (Some(service), Some(gateway))
         }
         None => (None, None),
     };
-    Ok(Wired { pool, state, service, gateway })
+    Ok(Wired {
+        pool,
+        state,
+        service,
+        gateway,
+    })
 }
 
 type Cloud = (Arc<TenantService>, Arc<CredentialIssuer>, GatewayState);
 
-fn cloud(settings: &Settings, fly: &FlySettings, repos: &Repositories, metrics: &Arc<Metrics>) -> anyhow::Result<Cloud> {
-    let machines = HttpFlyMachines::new(MachinesConfig::new(&fly.machines_api_url, fly.api_token.clone(), &fly.org_slug))
-        .context("FLY_MACHINES_API_URL / FLY_API_TOKEN")?
-        .with_observer(metrics.clone());
+fn cloud(
+    settings: &Settings,
+    fly: &FlySettings,
+    repos: &Repositories,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Cloud> {
+    let machines = HttpFlyMachines::new(MachinesConfig::new(
+        &fly.machines_api_url,
+        fly.api_token.clone(),
+        &fly.org_slug,
+    ))
+    .context("FLY_MACHINES_API_URL / FLY_API_TOKEN")?
+    .with_observer(metrics.clone());
     let registry = HttpRegistry::new(RegistryConfig::new(
         &fly.registry_url,
         &fly.registry_username,
@@ -93,14 +118,20 @@ fn cloud(settings: &Settings, fly: &FlySettings, repos: &Repositories, metrics: 
     metrics.add_breaker_probe("machines", Box::new(move || m.breaker_state()));
     metrics.add_breaker_probe("registry", Box::new(move || r.breaker_state()));
 
-    let upstream_url = url::Url::parse(&fly.registry_url).context("FLY_REGISTRY_URL is not a URL")?;
+    let upstream_url =
+        url::Url::parse(&fly.registry_url).context("FLY_REGISTRY_URL is not a URL")?;
     let upstream_host = match (upstream_url.host_str(), upstream_url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
         (None, _) => anyhow::bail!("FLY_REGISTRY_URL has no host"),
     };
     let target = RegistryTarget::new(&fly.gateway_public_host, &fly.shared_registry_app);
-    let mut config = ProvisionerConfig::new(target, upstream_host, &fly.subdomain_suffix, &fly.tenant_db_host);
+    let mut config = ProvisionerConfig::new(
+        target,
+        upstream_host,
+        &fly.subdomain_suffix,
+        &fly.tenant_db_host,
+    );
     config.certificates_enabled = fly.certificates_enabled;
     config.worker.workers = settings.worker_count;
     if let Some(url) = &fly.api_external_url {
@@ -111,7 +142,13 @@ fn cloud(settings: &Settings, fly: &FlySettings, repos: &Repositories, metrics: 
         config.machine.jwt_issuer = iss.clone();
     }
     let db_admin = Arc::new(PgTenantDatabaseAdmin::new(fly.tenant_db_admin_url.clone()));
-    let service = Arc::new(TenantService::new(repos.clone(), machines, registry, db_admin, config));
+    let service = Arc::new(TenantService::new(
+        repos.clone(),
+        machines,
+        registry,
+        db_admin,
+        config,
+    ));
 
     let issuer = Arc::new(CredentialIssuer::new(
         fly.gateway_signing_key.clone(),
@@ -124,7 +161,12 @@ fn cloud(settings: &Settings, fly: &FlySettings, repos: &Repositories, metrics: 
         username: fly.registry_username.clone(),
         password: fly.registry_password.clone(),
     };
-    let mut gateway = GatewayState::new(issuer.clone(), upstream, repos.tenants.clone(), repos.registry_pushes.clone());
+    let mut gateway = GatewayState::new(
+        issuer.clone(),
+        upstream,
+        repos.tenants.clone(),
+        repos.registry_pushes.clone(),
+    );
     if let Some(scheme) = &fly.gateway_public_scheme {
         gateway = gateway.with_public_scheme(scheme.clone());
     }

@@ -43,42 +43,105 @@ fn mock_digest(value: &str) -> String {
 async fn no_secret_reaches_any_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = management_api::telemetry::subscriber(LogFormat::Json, "debug", move || writer.clone());
+    let subscriber =
+        management_api::telemetry::subscriber(LogFormat::Json, "debug", move || writer.clone());
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let app = TestApp::spawn(Options::default()).await;
     let token = app.token(&user());
     let id = app.create_tenant(&token, "logged").await;
-    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
-    let cred: Data<RegistryToken> = decode(app.get(&format!("/api/v1/tenants/{id}/registry-token"), &token).await).await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
+    let cred: Data<RegistryToken> = decode(
+        app.get(&format!("/api/v1/tenants/{id}/registry-token"), &token)
+            .await,
+    )
+    .await;
     let cred = cred.data;
-    push_image(&cred.registry, &cred.repository, &cred.tag, &cred.username, &cred.token).await;
+    push_image(
+        &cred.registry,
+        &cred.repository,
+        &cred.tag,
+        &cred.username,
+        &cred.token,
+    )
+    .await;
     let image = format!("{}/{}:{}", cred.registry, cred.repository, cred.tag);
-    let resp = app.call(Method::POST, &format!("/api/v1/tenants/{id}/deploy"), Some(&token), Some(&json!({"image": image}))).await;
+    let resp = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{id}/deploy"),
+            Some(&token),
+            Some(&json!({"image": image})),
+        )
+        .await;
     assert!(resp.status().is_success());
-    app.wait_status(&token, &id, "ready", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "ready", Duration::from_secs(30))
+        .await;
     let secret_value = "customer-secret-value-8d1f";
-    let resp = app.call(Method::PUT, &format!("/api/v1/tenants/{id}/secrets"), Some(&token), Some(&json!({"secrets": {"STRIPE_KEY": secret_value}}))).await;
+    let resp = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/tenants/{id}/secrets"),
+            Some(&token),
+            Some(&json!({"secrets": {"STRIPE_KEY": secret_value}})),
+        )
+        .await;
     assert!(resp.status().is_success());
     // A malformed secrets body must not echo its value either.
-    let resp = app.call(Method::PUT, &format!("/api/v1/tenants/{id}/secrets"), Some(&token), Some(&json!({"secrets": secret_value}))).await;
+    let resp = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/tenants/{id}/secrets"),
+            Some(&token),
+            Some(&json!({"secrets": secret_value})),
+        )
+        .await;
     assert_eq!(resp.status(), 422);
 
     // The tenant app's generated secrets, known to the mock only by digest.
     let mock = app.mock.as_ref().unwrap();
-    let tenant = app.state.repos.tenants.get(tenant_domain::TenantId::parse(&id).unwrap()).await.unwrap();
-    let app_record = mock.state().app(&tenant.fly_app_name).cloned().expect("tenant app");
-    let generated: Vec<(String, String)> = app_record.secrets.values().map(|s| (s.name.clone(), s.digest.clone())).collect();
-    assert!(generated.iter().any(|(n, _)| n == "DATABASE_URL"), "{generated:?}");
+    let tenant = app
+        .state
+        .repos
+        .tenants
+        .get(tenant_domain::TenantId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let app_record = mock
+        .state()
+        .app(&tenant.fly_app_name)
+        .cloned()
+        .expect("tenant app");
+    let generated: Vec<(String, String)> = app_record
+        .secrets
+        .values()
+        .map(|s| (s.name.clone(), s.digest.clone()))
+        .collect();
+    assert!(
+        generated.iter().any(|(n, _)| n == "DATABASE_URL"),
+        "{generated:?}"
+    );
 
-    let resp = app.call(Method::DELETE, &format!("/api/v1/tenants/{id}"), Some(&token), None).await;
+    let resp = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert!(resp.status().is_success());
-    app.wait_status(&token, &id, "deleted", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "deleted", Duration::from_secs(30))
+        .await;
     let mock_token = mock.token().to_owned();
     app.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.lines().count() > 20, "too few log lines captured:\n{logs}");
+    assert!(
+        logs.lines().count() > 20,
+        "too few log lines captured:\n{logs}"
+    );
     let forbidden = [
         ("Fly token", mock_token.as_str()),
         ("JWT secret", JWT_SECRET),
@@ -92,9 +155,14 @@ async fn no_secret_reaches_any_log_line() {
         for (what, value) in forbidden {
             assert!(!line.contains(value), "{what} logged: {line}");
         }
-        assert!(!line.contains(&role_with_password), "a tenant database URL with credentials was logged: {line}");
+        assert!(
+            !line.contains(&role_with_password),
+            "a tenant database URL with credentials was logged: {line}"
+        );
         // Any word of the line that hashes to a generated app secret is that secret.
-        for word in line.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '\\' | '{' | '}' | '=' | '`')) {
+        for word in line.split(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '\\' | '{' | '}' | '=' | '`')
+        }) {
             if word.len() >= 8 {
                 let d = mock_digest(word);
                 if let Some((name, _)) = generated.iter().find(|(_, g)| *g == d) {
@@ -103,7 +171,13 @@ async fn no_secret_reaches_any_log_line() {
             }
         }
     }
-    let created: Vec<&str> = logs.lines().filter(|l| l.contains("tenant created")).collect();
+    let created: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("tenant created"))
+        .collect();
     assert!(!created.is_empty());
-    assert!(created.iter().all(|l| l.contains("request_id")), "request id missing: {created:?}");
+    assert!(
+        created.iter().all(|l| l.contains("request_id")),
+        "request id missing: {created:?}"
+    );
 }

@@ -21,7 +21,10 @@ pub struct CustomerCache {
 impl CustomerCache {
     /// A cache keeping entries for `ttl`; zero disables caching.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn get(&self, subject: &str) -> Option<Customer> {
@@ -29,7 +32,10 @@ impl CustomerCache {
             return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(subject).filter(|(_, at)| at.elapsed() < self.ttl).map(|(c, _)| c.clone())
+        entries
+            .get(subject)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(c, _)| c.clone())
     }
 
     pub fn put(&self, customer: &Customer) {

@@ -33,7 +33,10 @@ impl Caller {
     pub fn require_active(&self) -> Result<&Customer, ApiError> {
         match self.customer.status {
             CustomerStatus::Active => Ok(&self.customer),
-            _ => Err(ApiError::forbidden("customer_suspended", "this account is suspended")),
+            _ => Err(ApiError::forbidden(
+                "customer_suspended",
+                "this account is suspended",
+            )),
         }
     }
 }
@@ -53,7 +56,11 @@ async fn resolve(state: &AppState, claims: Claims) -> Result<Caller, AuthError> 
         return Ok(Caller { claims, customer });
     }
     let customers = &state.repos.customers;
-    if let Some(customer) = customers.find_by_subject(&claims.sub).await.map_err(AuthError::Storage)? {
+    if let Some(customer) = customers
+        .find_by_subject(&claims.sub)
+        .await
+        .map_err(AuthError::Storage)?
+    {
         state.customer_cache.put(&customer);
         return Ok(Caller { claims, customer });
     }
@@ -64,9 +71,18 @@ async fn resolve(state: &AppState, claims: Claims) -> Result<Caller, AuthError> 
         .email
         .clone()
         .filter(|e| e.contains('@') && e.len() <= 320)
-        .ok_or_else(|| AuthError::Invalid("an email claim is needed to create the customer".into()))?;
-    let new = NewCustomer { subject: claims.sub.clone(), email, name: claims.name.clone() };
-    let customer = customers.find_or_create(new).await.map_err(AuthError::Storage)?;
+        .ok_or_else(|| {
+            AuthError::Invalid("an email claim is needed to create the customer".into())
+        })?;
+    let new = NewCustomer {
+        subject: claims.sub.clone(),
+        email,
+        name: claims.name.clone(),
+    };
+    let customer = customers
+        .find_or_create(new)
+        .await
+        .map_err(AuthError::Storage)?;
     state.customer_cache.put(&customer);
     tracing::info!(customer_id = %customer.id, "customer created on first use");
     Ok(Caller { claims, customer })
@@ -80,7 +96,8 @@ impl FromRequest for Caller {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
+            let state =
+                state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
             let claims = state.verifier.verify(&token?)?;
             Ok(resolve(&state, claims).await?)
         })

@@ -64,8 +64,15 @@ impl AuthError {
 }
 
 /// Signs `claims` with HS256 (for `management-api token mint` and tests).
-pub fn mint_hs256(secret: &SecretString, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-    encode(&Header::default(), claims, &EncodingKey::from_secret(secret.expose_secret().as_bytes()))
+pub fn mint_hs256(
+    secret: &SecretString,
+    claims: &Claims,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
 }
 
 #[cfg(test)]
@@ -102,22 +109,48 @@ mod tests {
     #[test]
     fn accepts_a_good_token_and_refuses_bad_ones() {
         let good = mint_hs256(&secret(), &claims(600)).unwrap();
-        assert_eq!(verifier(Some("issuer-a")).verify(&good).unwrap().sub, "user-1");
-        assert_eq!(verifier(Some("issuer-b")).verify(&good).unwrap_err(), AuthError::WrongIssuerOrAudience);
+        assert_eq!(
+            verifier(Some("issuer-a")).verify(&good).unwrap().sub,
+            "user-1"
+        );
+        assert_eq!(
+            verifier(Some("issuer-b")).verify(&good).unwrap_err(),
+            AuthError::WrongIssuerOrAudience
+        );
         let expired = mint_hs256(&secret(), &claims(-600)).unwrap();
-        assert_eq!(verifier(None).verify(&expired).unwrap_err(), AuthError::Expired);
+        assert_eq!(
+            verifier(None).verify(&expired).unwrap_err(),
+            AuthError::Expired
+        );
         let other = SecretString::from("ffffffffffffffffffffffffffffffff".to_owned());
         let forged = mint_hs256(&other, &claims(600)).unwrap();
-        assert_eq!(verifier(None).verify(&forged).unwrap_err(), AuthError::BadSignature);
-        assert_eq!(verifier(None).verify("not.a.jwt").unwrap_err(), AuthError::Malformed);
+        assert_eq!(
+            verifier(None).verify(&forged).unwrap_err(),
+            AuthError::BadSignature
+        );
+        assert_eq!(
+            verifier(None).verify("not.a.jwt").unwrap_err(),
+            AuthError::Malformed
+        );
     }
 
     #[test]
     fn weak_or_missing_keys_are_refused() {
-        assert!(matches!(JwtVerifier::new(JwtSettings::default()), Err(KeyError::NoKeys)));
-        let weak = JwtSettings { hs256_secret: Some(SecretString::from("short".to_owned())), ..Default::default() };
+        assert!(matches!(
+            JwtVerifier::new(JwtSettings::default()),
+            Err(KeyError::NoKeys)
+        ));
+        let weak = JwtSettings {
+            hs256_secret: Some(SecretString::from("short".to_owned())),
+            ..Default::default()
+        };
         assert!(matches!(JwtVerifier::new(weak), Err(KeyError::WeakSecret)));
-        let bad_pem = JwtSettings { public_keys_pem: vec!["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into()], ..Default::default() };
+        let bad_pem = JwtSettings {
+            public_keys_pem: vec![
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into(),
+            ],
+            ..Default::default()
+        };
         assert!(matches!(JwtVerifier::new(bad_pem), Err(KeyError::Pem(_))));
     }
 }

@@ -57,7 +57,9 @@ pub struct JwtVerifier {
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtVerifier").field("keys", &self.keys.len()).finish_non_exhaustive()
+        f.debug_struct("JwtVerifier")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +67,9 @@ impl std::fmt::Debug for JwtVerifier {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    #[error("no JWT verification key configured (set JWT_SECRET, JWT_PUBLIC_KEY_PEM or JWT_JWKS_FILE)")]
+    #[error(
+        "no JWT verification key configured (set JWT_SECRET, JWT_PUBLIC_KEY_PEM or JWT_JWKS_FILE)"
+    )]
     NoKeys,
     #[error("JWT_PUBLIC_KEY_PEM: {0}")]
     Pem(String),
@@ -101,19 +105,34 @@ impl JwtVerifier {
                 key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
             });
         }
-        for pem in settings.public_keys_pem.iter().flat_map(|p| split_pem_blocks(p)) {
+        for pem in settings
+            .public_keys_pem
+            .iter()
+            .flat_map(|p| split_pem_blocks(p))
+        {
             let bytes = pem.as_bytes();
             let entry = if let Ok(key) = DecodingKey::from_rsa_pem(bytes) {
-                KeyEntry { alg: Algorithm::RS256, kid: None, key }
+                KeyEntry {
+                    alg: Algorithm::RS256,
+                    kid: None,
+                    key,
+                }
             } else if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
-                KeyEntry { alg: Algorithm::ES256, kid: None, key }
+                KeyEntry {
+                    alg: Algorithm::ES256,
+                    kid: None,
+                    key,
+                }
             } else {
-                return Err(KeyError::Pem("not an RSA or EC public key in PEM form".into()));
+                return Err(KeyError::Pem(
+                    "not an RSA or EC public key in PEM form".into(),
+                ));
             };
             keys.push(entry);
         }
         if let Some(json) = &settings.jwks_json {
-            let set: JwkSet = serde_json::from_str(json).map_err(|e| KeyError::Jwks(e.to_string()))?;
+            let set: JwkSet =
+                serde_json::from_str(json).map_err(|e| KeyError::Jwks(e.to_string()))?;
             for jwk in &set.keys {
                 let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Jwks(e.to_string()))?;
                 let alg = match &jwk.algorithm {
@@ -121,7 +140,11 @@ impl JwtVerifier {
                     jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
                     _ => return Err(KeyError::Jwks("only RSA and EC keys are supported".into())),
                 };
-                keys.push(KeyEntry { alg, kid: jwk.common.key_id.clone(), key });
+                keys.push(KeyEntry {
+                    alg,
+                    kid: jwk.common.key_id.clone(),
+                    key,
+                });
             }
         }
         if keys.is_empty() {

@@ -15,21 +15,35 @@ use crate::wire::{Data, DeployAccepted, DeployRequest, RegistryToken, StatusOnly
     responses((status = 200, body = Data<RegistryToken>), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn registry_token(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn registry_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
     caller.require_active()?;
-    let tenant = state.repos.tenants.get_for_customer(id, caller.customer.id).await?;
+    let tenant = state
+        .repos
+        .tenants
+        .get_for_customer(id, caller.customer.id)
+        .await?;
     let issuer = match (&state.commands, &state.credentials) {
         (None, _) => return Err(ApiError::cloud_disabled()),
         (Some(_), None) => {
-            return Err(ApiError::unavailable("registry_unavailable", "no registry gateway is configured"));
+            return Err(ApiError::unavailable(
+                "registry_unavailable",
+                "no registry gateway is configured",
+            ));
         }
         (Some(_), Some(issuer)) => issuer,
     };
     if !tenant.state.accepts_deploy() {
         return Err(ApiError::conflict(
             "tenant_not_ready",
-            format!("the tenant is {}; push credentials are available once provisioning has finished", tenant.state),
+            format!(
+                "the tenant is {}; push credentials are available once provisioning has finished",
+                tenant.state
+            ),
         ));
     }
     let cred = issuer.issue(&tenant).await?;
@@ -41,7 +55,9 @@ pub async fn registry_token(state: web::Data<AppState>, caller: Caller, req: Htt
         repository: cred.repository,
         tag: cred.tag,
     };
-    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(Data::new(body)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(Data::new(body)))
 }
 
 /// Accepts a deploy of the tenant's own image and answers at once; progress shows in status and events.
@@ -63,7 +79,9 @@ pub async fn deploy(
     // A slow registry leaves the task running to completion (never cancelled half-way).
     let image = body.into_inner().image;
     let task = actix_web::rt::spawn(async move { commands.deploy(&customer, id, &image).await });
-    let (tenant, deployment) = match tokio::time::timeout(state.settings.deploy_answer_within, task).await {
+    let (tenant, deployment) = match tokio::time::timeout(state.settings.deploy_answer_within, task)
+        .await
+    {
         Ok(joined) => joined.map_err(|e| ApiError::internal(format!("deploy task: {e}")))??,
         Err(_) => {
             tracing::warn!(tenant_id = %id, "deploy acceptance is slow; answering before the CLI times out");
@@ -74,7 +92,10 @@ pub async fn deploy(
         }
     };
     tracing::info!(tenant_id = %tenant.id, deployment_id = %deployment.id, "deploy accepted");
-    let body = DeployAccepted { status: tenant.state.cli_status().as_str().to_owned(), app_url: Some(tenant.app_url()) };
+    let body = DeployAccepted {
+        status: tenant.state.cli_status().as_str().to_owned(),
+        app_url: Some(tenant.app_url()),
+    };
     Ok(HttpResponse::Accepted().json(Data::new(body)))
 }
 
@@ -83,11 +104,17 @@ pub async fn deploy(
     responses((status = 200, body = StatusOnly), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn restart(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn restart(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
     let customer = caller.require_active()?;
     let tenant = state.commands()?.restart(customer, id).await?;
-    Ok(HttpResponse::Ok().json(StatusOnly { status: tenant.state.cli_status().as_str().to_owned() }))
+    Ok(HttpResponse::Ok().json(StatusOnly {
+        status: tenant.state.cli_status().as_str().to_owned(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/retry-provision", tag = "deploy", security(("bearer" = [])),
@@ -95,9 +122,15 @@ pub async fn restart(state: web::Data<AppState>, caller: Caller, req: HttpReques
     responses((status = 202, body = StatusOnly), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn retry_provision(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn retry_provision(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
     let customer = caller.require_active()?;
     let tenant = state.commands()?.retry_provision(customer, id).await?;
-    Ok(HttpResponse::Accepted().json(StatusOnly { status: tenant.state.cli_status().as_str().to_owned() }))
+    Ok(HttpResponse::Accepted().json(StatusOnly {
+        status: tenant.state.cli_status().as_str().to_owned(),
+    }))
 }

@@ -25,9 +25,17 @@ const PAGE: i64 = 200;
         description = "`event: provisioning` messages whose data is an EventData", body = EventData),
         (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<impl Responder> {
+pub async fn stream(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<impl Responder> {
     let id = tenant_id(&req)?;
-    let tenant = state.repos.tenants.get_for_customer(id, caller.customer.id).await?;
+    let tenant = state
+        .repos
+        .tenants
+        .get_for_customer(id, caller.customer.id)
+        .await?;
     let after = req
         .headers()
         .get("last-event-id")
@@ -37,11 +45,18 @@ pub async fn stream(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     let (tx, rx) = mpsc::channel(32);
     let heartbeat = state.settings.event_heartbeat;
     actix_web::rt::spawn(follow(state.into_inner(), tenant, after, tx));
-    Ok(sse::Sse::from_infallible_receiver(rx).with_keep_alive(heartbeat).with_retry_duration(Duration::from_secs(2)))
+    Ok(sse::Sse::from_infallible_receiver(rx)
+        .with_keep_alive(heartbeat)
+        .with_retry_duration(Duration::from_secs(2)))
 }
 
 /// Sends events after `after` until the tenant settles or the client goes away.
-async fn follow(state: std::sync::Arc<AppState>, mut tenant: Tenant, mut after: i64, tx: mpsc::Sender<sse::Event>) {
+async fn follow(
+    state: std::sync::Arc<AppState>,
+    mut tenant: Tenant,
+    mut after: i64,
+    tx: mpsc::Sender<sse::Event>,
+) {
     let id = tenant.id;
     let poll = state.settings.event_poll_interval;
     loop {
@@ -78,7 +93,12 @@ async fn reload(state: &AppState, id: TenantId) -> Option<Tenant> {
 }
 
 /// `Ok(false)` when the client has gone; `Err` when storage failed (the stream ends; the CLI reconnects).
-async fn send_new(state: &AppState, tenant: &Tenant, after: &mut i64, tx: &mpsc::Sender<sse::Event>) -> Result<bool, ()> {
+async fn send_new(
+    state: &AppState,
+    tenant: &Tenant,
+    after: &mut i64,
+    tx: &mpsc::Sender<sse::Event>,
+) -> Result<bool, ()> {
     loop {
         let events = state.repos.events.list_after(tenant.id, *after, PAGE).await.map_err(|e| {
             tracing::warn!(tenant_id = %tenant.id, error = %e, "events stream stopped: storage error");

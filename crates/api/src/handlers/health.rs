@@ -8,7 +8,9 @@ use crate::wire::Health;
 
 #[utoipa::path(get, path = "/api/v1/health", tag = "health", responses((status = 200, body = Health)))]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/ready", tag = "health",
@@ -17,13 +19,24 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let outcome = match &state.readiness {
         Some(check) => check.check().await,
         // Without a dedicated probe, a cheap query proves the database answers.
-        None => state.repos.plans.list().await.map(|_| ()).map_err(|e| e.to_string()),
+        None => state
+            .repos
+            .plans
+            .list()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
     };
     match outcome {
-        Ok(()) => Ok(HttpResponse::Ok().json(Health { status: "ready".into() })),
+        Ok(()) => Ok(HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+        })),
         Err(reason) => {
             tracing::warn!(%reason, "not ready");
-            Err(ApiError::unavailable("not_ready", "the database is not reachable"))
+            Err(ApiError::unavailable(
+                "not_ready",
+                "the database is not reachable",
+            ))
         }
     }
 }

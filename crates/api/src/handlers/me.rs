@@ -14,15 +14,44 @@ use crate::wire::{Me, MeCustomer, MeUser, PlanInfo, TenantInfo};
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let tenants = state.repos.tenants.list_for_customer(caller.customer.id).await?;
-    let plans: HashMap<String, Plan> = state.repos.plans.list().await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let tenants = state
+        .repos
+        .tenants
+        .list_for_customer(caller.customer.id)
+        .await?;
+    let plans: HashMap<String, Plan> = state
+        .repos
+        .plans
+        .list()
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
     let suspended = caller.customer.status == CustomerStatus::Suspended;
-    let infos = tenants.iter().map(|t| tenant_info(t, plans.get(&t.plan_id), suspended, &state.settings.tenant_db_host)).collect();
+    let infos = tenants
+        .iter()
+        .map(|t| {
+            tenant_info(
+                t,
+                plans.get(&t.plan_id),
+                suspended,
+                &state.settings.tenant_db_host,
+            )
+        })
+        .collect();
     let body = Me {
         user: MeUser {
             id: caller.claims.sub.clone(),
-            email: caller.claims.email.clone().unwrap_or_else(|| caller.customer.email.clone()),
-            name: caller.claims.name.clone().or_else(|| caller.customer.name.clone()),
+            email: caller
+                .claims
+                .email
+                .clone()
+                .unwrap_or_else(|| caller.customer.email.clone()),
+            name: caller
+                .claims
+                .name
+                .clone()
+                .or_else(|| caller.customer.name.clone()),
         },
         customer: Some(MeCustomer {
             id: caller.customer.id.to_string(),
@@ -51,6 +80,9 @@ fn tenant_info(t: &Tenant, plan: Option<&Plan>, suspended: bool, db_host: &str) 
             volume_gb: p.volume_gb,
         }),
         external_db_access: false,
-        database_url: format!("postgres://{}@{}/{}", t.database_role, db_host, t.database_name),
+        database_url: format!(
+            "postgres://{}@{}/{}",
+            t.database_role, db_host, t.database_name
+        ),
     }
 }

@@ -45,9 +45,16 @@ pub async fn set(
     params(("id" = String, Path, description = "tenant id")),
     responses((status = 200, body = SecretKeys), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
-    let keys = state.commands()?.list_secret_names(&caller.customer, id).await?;
+    let keys = state
+        .commands()?
+        .list_secret_names(&caller.customer, id)
+        .await?;
     Ok(HttpResponse::Ok().json(SecretKeys { keys }))
 }
 
@@ -56,7 +63,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn unset(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn unset(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
     let key = req.match_info().get("key").unwrap_or_default().to_owned();
     validate_secret_key(&key)?;

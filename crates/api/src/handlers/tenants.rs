@@ -14,7 +14,11 @@ use crate::wire::{CreateTenantRequest, Data, TenantDetail, TenantStatus, TenantS
     responses((status = 200, body = Data<Vec<TenantSummary>>), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let tenants = state.repos.tenants.list_for_customer(caller.customer.id).await?;
+    let tenants = state
+        .repos
+        .tenants
+        .list_for_customer(caller.customer.id)
+        .await?;
     let body: Vec<TenantSummary> = tenants.iter().map(TenantSummary::from).collect();
     Ok(HttpResponse::Ok().json(Data::new(body)))
 }
@@ -32,7 +36,11 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let customer = caller.require_active()?;
     let body = body.into_inner();
-    let cmd = CreateTenantCommand { name: body.name, plan_id: body.plan, region: body.region };
+    let cmd = CreateTenantCommand {
+        name: body.name,
+        plan_id: body.plan,
+        region: body.region,
+    };
     let tenant = state.commands()?.create_tenant(customer, cmd).await?;
     tracing::info!(tenant_id = %tenant.id, "tenant created");
     Ok(HttpResponse::Accepted().json(Data::new(TenantDetail::from(&tenant))))
@@ -42,9 +50,17 @@ pub async fn create(
     params(("id" = String, Path, description = "tenant id (lowercase hyphenated UUID)")),
     responses((status = 200, body = Data<TenantDetail>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
-    let tenant = state.repos.tenants.get_for_customer(id, caller.customer.id).await?;
+    let tenant = state
+        .repos
+        .tenants
+        .get_for_customer(id, caller.customer.id)
+        .await?;
     Ok(HttpResponse::Ok().json(Data::new(TenantDetail::from(&tenant))))
 }
 
@@ -53,9 +69,17 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -
     params(("id" = String, Path, description = "tenant id")),
     responses((status = 200, body = Data<TenantStatus>), (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn status(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
-    let tenant = state.repos.tenants.get_for_customer(id, caller.customer.id).await?;
+    let tenant = state
+        .repos
+        .tenants
+        .get_for_customer(id, caller.customer.id)
+        .await?;
     let has_app = tenant.state.accepts_deploy() && tenant.machine_id.is_some();
     let body = TenantStatus {
         status: tenant.state.cli_status().as_str().to_owned(),
@@ -72,7 +96,11 @@ pub async fn status(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     responses((status = 202, body = Data<TenantDetail>), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn delete(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
     let customer = caller.require_active()?;
     let tenant = state.commands()?.delete_tenant(customer, id).await?;

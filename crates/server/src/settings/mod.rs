@@ -70,12 +70,19 @@ fn required<T>(value: Option<T>, var: &str, why: &str) -> Result<T, SettingsErro
 }
 
 fn socket(value: &str, var: &str) -> Result<SocketAddr, SettingsError> {
-    value.parse().map_err(|_| SettingsError(format!("{var}: `{value}` is not a host:port socket address")))
+    value.parse().map_err(|_| {
+        SettingsError(format!(
+            "{var}: `{value}` is not a host:port socket address"
+        ))
+    })
 }
 
 impl Settings {
     /// Loads defaults, the optional file and the environment (`env`: the process environment when `None`).
-    pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
         Self::from_raw(RawSettings::load(file, env)?)
     }
 
@@ -83,19 +90,25 @@ impl Settings {
         let log_format = match raw.log_format.as_str() {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
-            other => return Err(SettingsError(format!("LOG_FORMAT: `{other}` is not json or pretty"))),
+            other => {
+                return Err(SettingsError(format!(
+                    "LOG_FORMAT: `{other}` is not json or pretty"
+                )));
+            }
         };
         if raw.database_pool_size == 0 {
-            return Err(SettingsError("DATABASE_POOL_SIZE must be at least 1".into()));
+            return Err(SettingsError(
+                "DATABASE_POOL_SIZE must be at least 1".into(),
+            ));
         }
         let public_keys_pem = raw.jwt_public_key_pem.into_iter().collect();
-        let jwks_json = match raw.jwt_jwks_file {
-            Some(path) => Some(
-                std::fs::read_to_string(&path)
-                    .map_err(|e| SettingsError(format!("JWT_JWKS_FILE: cannot read {path}: {e}")))?,
-            ),
-            None => None,
-        };
+        let jwks_json =
+            match raw.jwt_jwks_file {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                    SettingsError(format!("JWT_JWKS_FILE: cannot read {path}: {e}"))
+                })?),
+                None => None,
+            };
         let jwt = JwtSettings {
             hs256_secret: raw.jwt_secret,
             public_keys_pem,
@@ -110,13 +123,23 @@ impl Settings {
             let tenant_db_host = match (raw.tenant_db_host, &raw.fly_postgres_app) {
                 (Some(host), _) => host,
                 (None, Some(app)) => format!("{app}.internal:5432"),
-                (None, None) => return Err(SettingsError(format!("FLY_POSTGRES_APP or TENANT_DB_HOST is required{why}"))),
+                (None, None) => {
+                    return Err(SettingsError(format!(
+                        "FLY_POSTGRES_APP or TENANT_DB_HOST is required{why}"
+                    )));
+                }
             };
             Some(FlySettings {
-                registry_password: raw.fly_registry_password.unwrap_or_else(|| api_token.clone()),
+                registry_password: raw
+                    .fly_registry_password
+                    .unwrap_or_else(|| api_token.clone()),
                 api_token,
                 org_slug: required(raw.fly_org_slug, "FLY_ORG_SLUG", why)?,
-                shared_registry_app: required(raw.fly_shared_registry_app, "FLY_SHARED_REGISTRY_APP", why)?,
+                shared_registry_app: required(
+                    raw.fly_shared_registry_app,
+                    "FLY_SHARED_REGISTRY_APP",
+                    why,
+                )?,
                 machines_api_url: raw.fly_machines_api_url,
                 registry_url: raw.fly_registry_url,
                 registry_username: raw.fly_registry_username,
@@ -129,7 +152,9 @@ impl Settings {
                 gateway_listen_addr: socket(&raw.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?,
                 gateway_public_host: required(raw.gateway_public_host, "GATEWAY_PUBLIC_HOST", why)?,
                 gateway_signing_key: required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,
-                gateway_credential_ttl: Duration::from_secs(raw.gateway_credential_ttl_secs.max(60)),
+                gateway_credential_ttl: Duration::from_secs(
+                    raw.gateway_credential_ttl_secs.max(60),
+                ),
                 gateway_public_scheme: raw.gateway_public_scheme,
             })
         } else {
@@ -146,7 +171,9 @@ impl Settings {
             json_body_limit: raw.json_body_limit,
             event_poll_interval: Duration::from_millis(raw.event_poll_interval_ms.max(10)),
             event_heartbeat: Duration::from_secs(raw.event_heartbeat_secs.max(1)),
-            deploy_answer_within: Duration::from_millis(raw.deploy_answer_within_ms.clamp(100, 25_000)),
+            deploy_answer_within: Duration::from_millis(
+                raw.deploy_answer_within_ms.clamp(100, 25_000),
+            ),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             jwt,
             customer_policy: if raw.auth_create_customers {

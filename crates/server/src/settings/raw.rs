@@ -91,9 +91,14 @@ pub struct SettingsError(pub String);
 fn describe(e: ConfigError) -> SettingsError {
     match e {
         // Never echo the value: it may be a secret put in the wrong variable.
-        ConfigError::Type { key: Some(key), expected, .. } => {
-            SettingsError(format!("{}: invalid value, expected {expected}", key.to_uppercase()))
-        }
+        ConfigError::Type {
+            key: Some(key),
+            expected,
+            ..
+        } => SettingsError(format!(
+            "{}: invalid value, expected {expected}",
+            key.to_uppercase()
+        )),
         ConfigError::Message(m) => SettingsError(m),
         other => SettingsError(other.to_string()),
     }
@@ -101,7 +106,10 @@ fn describe(e: ConfigError) -> SettingsError {
 
 impl RawSettings {
     /// Layers defaults, `file` (TOML, when given) and `env` (the process environment when `None`).
-    pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
         let mut builder = Config::builder();
         for (key, value) in DEFAULTS {
             builder = builder.set_default(*key, *value).map_err(describe)?;
@@ -109,7 +117,9 @@ impl RawSettings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
         }
-        let env_source = Environment::default().ignore_empty(true).source(env.map(|m| m.into_iter().collect()));
+        let env_source = Environment::default()
+            .ignore_empty(true)
+            .source(env.map(|m| m.into_iter().collect()));
         let config = builder.add_source(env_source).build().map_err(describe)?;
         config.try_deserialize().map_err(describe)
     }

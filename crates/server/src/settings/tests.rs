@@ -9,7 +9,12 @@ use secrecy::ExposeSecret;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
 }
 
 const FLY: &[(&str, &str)] = &[
@@ -21,7 +26,10 @@ const FLY: &[(&str, &str)] = &[
     ("FLY_SHARED_REGISTRY_APP", "acme-images"),
     ("FLY_SUBDOMAIN_SUFFIX", "sites.acme.dev"),
     ("FLY_POSTGRES_APP", "acme-db"),
-    ("TENANT_DB_ADMIN_URL", "postgres://admin:pw@acme-db.internal/postgres"),
+    (
+        "TENANT_DB_ADMIN_URL",
+        "postgres://admin:pw@acme-db.internal/postgres",
+    ),
     ("GATEWAY_PUBLIC_HOST", "registry.acme.dev"),
     ("GATEWAY_SIGNING_KEY", "gateway-key"),
 ];
@@ -60,7 +68,10 @@ fn each_required_fly_setting_is_named_when_missing() {
     ] {
         let pairs: Vec<_> = FLY.iter().copied().filter(|(k, _)| *k != missing).collect();
         let err = Settings::load(None, env(&pairs)).unwrap_err().to_string();
-        assert!(err.contains(missing) && err.contains("FLY_ENABLED=true"), "{missing}: {err}");
+        assert!(
+            err.contains(missing) && err.contains("FLY_ENABLED=true"),
+            "{missing}: {err}"
+        );
     }
     let err = Settings::load(None, env(&[])).unwrap_err().to_string();
     assert!(err.contains("DATABASE_URL"), "{err}");
@@ -68,14 +79,33 @@ fn each_required_fly_setting_is_named_when_missing() {
 
 #[test]
 fn malformed_values_are_named_and_not_echoed() {
-    let err = Settings::load(None, env(&[("DATABASE_URL", "x"), ("FLY_ENABLED", "s3cr3t-maybe")])).unwrap_err();
+    let err = Settings::load(
+        None,
+        env(&[("DATABASE_URL", "x"), ("FLY_ENABLED", "s3cr3t-maybe")]),
+    )
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("FLY_ENABLED") && !msg.contains("s3cr3t"), "{msg}");
-    let msg = Settings::load(None, env(&[("DATABASE_URL", "x"), ("LISTEN_ADDR", "nowhere")])).unwrap_err().to_string();
+    assert!(
+        msg.contains("FLY_ENABLED") && !msg.contains("s3cr3t"),
+        "{msg}"
+    );
+    let msg = Settings::load(
+        None,
+        env(&[("DATABASE_URL", "x"), ("LISTEN_ADDR", "nowhere")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("LISTEN_ADDR"), "{msg}");
-    let msg = Settings::load(None, env(&[("DATABASE_URL", "x"), ("LOG_FORMAT", "xml")])).unwrap_err().to_string();
+    let msg = Settings::load(None, env(&[("DATABASE_URL", "x"), ("LOG_FORMAT", "xml")]))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("LOG_FORMAT"), "{msg}");
-    let msg = Settings::load(None, env(&[("DATABASE_URL", "x"), ("DATABASE_POOL_SIZE", "many")])).unwrap_err().to_string();
+    let msg = Settings::load(
+        None,
+        env(&[("DATABASE_URL", "x"), ("DATABASE_POOL_SIZE", "many")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("DATABASE_POOL_SIZE"), "{msg}");
 }
 
@@ -95,7 +125,13 @@ fn the_environment_overrides_the_file() {
 fn debug_output_redacts_every_secret() {
     let s = Settings::load(None, env(FLY)).unwrap();
     let dbg = format!("{s:?}");
-    for secret in ["dbpass", "fo1_secret_token", "0123456789abcdef", "gateway-key", "admin:pw"] {
+    for secret in [
+        "dbpass",
+        "fo1_secret_token",
+        "0123456789abcdef",
+        "gateway-key",
+        "admin:pw",
+    ] {
         assert!(!dbg.contains(secret), "{secret} in {dbg}");
     }
 }

@@ -167,7 +167,8 @@ pub struct ErrorDetail {
 /// Decodes a body strictly, naming the type and body on failure.
 pub async fn decode<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> T {
     let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\nbody: {text}", std::any::type_name::<T>()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}\nbody: {text}", std::any::type_name::<T>()))
 }
 
 /// Asserts an error answer: status, the error body, and a snake_case code.
@@ -177,7 +178,12 @@ pub async fn expect_error(resp: reqwest::Response, status: u16) -> ErrorDetail {
     let body: ErrorBody = decode(resp).await;
     assert_eq!(got, status, "{url}: {body:?}");
     assert!(
-        !body.error.code.is_empty() && body.error.code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        !body.error.code.is_empty()
+            && body
+                .error
+                .code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'),
         "code not snake_case: {}",
         body.error.code
     );

@@ -10,7 +10,12 @@ use crate::cli_types::*;
 use crate::helpers::*;
 
 /// Reads a server-sent events stream to its end; returns `(event name, data)` pairs.
-pub async fn read_events(app: &TestApp, token: &str, id: &str, timeout: Duration) -> Vec<(String, String)> {
+pub async fn read_events(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    timeout: Duration,
+) -> Vec<(String, String)> {
     let mut resp = app
         .http
         .get(app.url(&format!("/api/v1/tenants/{id}/events")))
@@ -20,7 +25,12 @@ pub async fn read_events(app: &TestApp, token: &str, id: &str, timeout: Duration
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let mut text = String::new();
     let deadline = Instant::now() + timeout;
     loop {
@@ -62,11 +72,18 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     assert_eq!(me.customer.unwrap().status.as_deref(), Some("active"));
 
     let id = app.create_tenant(&token, "shop").await;
-    let status: Data<Status> = decode(app.get(&format!("/api/v1/tenants/{id}/status"), &token).await).await;
+    let status: Data<Status> = decode(
+        app.get(&format!("/api/v1/tenants/{id}/status"), &token)
+            .await,
+    )
+    .await;
     assert_ne!(status.data.status, "ready");
-    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
 
-    let resp = app.get(&format!("/api/v1/tenants/{id}/registry-token"), &token).await;
+    let resp = app
+        .get(&format!("/api/v1/tenants/{id}/registry-token"), &token)
+        .await;
     assert_eq!(resp.status(), 200);
     let cred: Data<RegistryToken> = decode(resp).await;
     let cred = cred.data;
@@ -74,30 +91,88 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     assert_eq!(cred.repository, REPOSITORY);
     assert_eq!(cred.tag, format!("tenant-{id}"));
     assert!(!cred.token.is_empty());
-    push_image(&cred.registry, &cred.repository, &cred.tag, &cred.username, &cred.token).await;
+    push_image(
+        &cred.registry,
+        &cred.repository,
+        &cred.tag,
+        &cred.username,
+        &cred.token,
+    )
+    .await;
 
     let image = format!("{}/{}:{}", cred.registry, cred.repository, cred.tag);
     let started = Instant::now();
-    let resp = app.call(Method::POST, &format!("/api/v1/tenants/{id}/deploy"), Some(&token), Some(&json!({"image": image}))).await;
+    let resp = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{id}/deploy"),
+            Some(&token),
+            Some(&json!({"image": image})),
+        )
+        .await;
     assert!(resp.status().is_success(), "deploy: {}", resp.status());
     let deployed: Data<DeployResponse> = decode(resp).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "deploy answered in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "deploy answered in {:?}",
+        started.elapsed()
+    );
     assert_ne!(deployed.data.status, "failed");
 
-    let ready = app.wait_status(&token, &id, "ready", Duration::from_secs(30)).await;
+    let ready = app
+        .wait_status(&token, &id, "ready", Duration::from_secs(30))
+        .await;
     let ready: Data<Status> = serde_json::from_value(ready).unwrap();
-    assert_eq!(ready.data.app_url.as_deref(), Some(format!("https://{}.sites.example.test", &id.replace('-', "")[..12]).as_str()));
+    assert_eq!(
+        ready.data.app_url.as_deref(),
+        Some(format!("https://{}.sites.example.test", &id.replace('-', "")[..12]).as_str())
+    );
 
-    let resp = app.call(Method::PUT, &format!("/api/v1/tenants/{id}/secrets"), Some(&token), Some(&json!({"secrets": {"API_KEY": "v-123"}}))).await;
+    let resp = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/tenants/{id}/secrets"),
+            Some(&token),
+            Some(&json!({"secrets": {"API_KEY": "v-123"}})),
+        )
+        .await;
     assert!(resp.status().is_success(), "put secrets: {}", resp.status());
-    let keys: Keys = decode(app.get(&format!("/api/v1/tenants/{id}/secrets"), &token).await).await;
+    let keys: Keys = decode(
+        app.get(&format!("/api/v1/tenants/{id}/secrets"), &token)
+            .await,
+    )
+    .await;
     assert!(keys.keys.contains(&"API_KEY".to_owned()), "{keys:?}");
-    let resp = app.call(Method::DELETE, &format!("/api/v1/tenants/{id}/secrets/API_KEY"), Some(&token), None).await;
-    assert!(resp.status().is_success(), "unset secret: {}", resp.status());
-    let keys: Keys = decode(app.get(&format!("/api/v1/tenants/{id}/secrets"), &token).await).await;
+    let resp = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{id}/secrets/API_KEY"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(
+        resp.status().is_success(),
+        "unset secret: {}",
+        resp.status()
+    );
+    let keys: Keys = decode(
+        app.get(&format!("/api/v1/tenants/{id}/secrets"), &token)
+            .await,
+    )
+    .await;
     assert!(!keys.keys.contains(&"API_KEY".to_owned()));
 
-    let restarted: StatusOnly = decode(app.call(Method::POST, &format!("/api/v1/tenants/{id}/restart"), Some(&token), None).await).await;
+    let restarted: StatusOnly = decode(
+        app.call(
+            Method::POST,
+            &format!("/api/v1/tenants/{id}/restart"),
+            Some(&token),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(restarted.status, "ready");
 
     let events = read_events(&app, &token, &id, Duration::from_secs(10)).await;
@@ -110,7 +185,10 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
         types.push(e.event_type);
     }
     for needed in ["tenant_created", "infrastructure_ready"] {
-        assert!(types.iter().any(|t| t == needed), "no {needed} in {types:?}");
+        assert!(
+            types.iter().any(|t| t == needed),
+            "no {needed} in {types:?}"
+        );
     }
     assert!(types.iter().any(|t| CLI_EVENT_TYPES.contains(&t.as_str())));
 
@@ -121,39 +199,97 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     let info = &me.tenants[0];
     assert_eq!(info.status, Some(TenantInfoStatus::Active));
     assert_eq!(info.plan.as_ref().map(|p| p.memory_mb), Some(256));
-    assert!(info.database_url.starts_with("postgres://tenant_") && !info.database_url["postgres://".len()..].split('@').next().unwrap().contains(':'));
+    assert!(
+        info.database_url.starts_with("postgres://tenant_")
+            && !info.database_url["postgres://".len()..]
+                .split('@')
+                .next()
+                .unwrap()
+                .contains(':')
+    );
 
-    let resp = app.call(Method::DELETE, &format!("/api/v1/tenants/{id}"), Some(&token), None).await;
+    let resp = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert!(resp.status().is_success(), "delete: {}", resp.status());
-    app.wait_status(&token, &id, "deleted", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "deleted", Duration::from_secs(30))
+        .await;
     let list: Data<Vec<TenantListItem>> = decode(app.get("/api/v1/tenants", &token).await).await;
     assert!(list.data.is_empty());
     let snapshot = app.mock.as_ref().unwrap().state();
-    assert!(snapshot.apps.is_empty(), "apps left behind: {:?}", snapshot.apps);
+    assert!(
+        snapshot.apps.is_empty(),
+        "apps left behind: {:?}",
+        snapshot.apps
+    );
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_ready_metrics_and_openapi_answer() {
-    let app = TestApp::spawn(Options { fly: false, ..Default::default() }).await;
-    let h = app.http.get(app.url("/api/v1/health")).send().await.unwrap();
+    let app = TestApp::spawn(Options {
+        fly: false,
+        ..Default::default()
+    })
+    .await;
+    let h = app
+        .http
+        .get(app.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.status(), 200);
     let r = app.http.get(app.url("/api/v1/ready")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-request-id"));
-    let doc: serde_json::Value = app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["paths"]["/api/v1/tenants/{id}/registry-token"]["get"].is_object());
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/api/v1/ready",status="200"} 1"#), "{text}");
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/api/v1/ready",status="200"} 1"#),
+        "{text}"
+    );
     assert!(text.contains(r#"jobs{state="queued"} 0"#), "{text}");
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_disabled_answers_503_cloud_disabled() {
-    let app = TestApp::spawn(Options { fly: false, ..Default::default() }).await;
+    let app = TestApp::spawn(Options {
+        fly: false,
+        ..Default::default()
+    })
+    .await;
     let token = app.token(&user());
-    let resp = app.call(Method::POST, "/api/v1/tenants", Some(&token), Some(&json!({"name": "x"}))).await;
+    let resp = app
+        .call(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&token),
+            Some(&json!({"name": "x"})),
+        )
+        .await;
     assert_eq!(expect_error(resp, 503).await.code, "cloud_disabled");
     let list: Data<Vec<TenantListItem>> = decode(app.get("/api/v1/tenants", &token).await).await;
     assert!(list.data.is_empty());

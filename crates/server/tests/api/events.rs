@@ -11,7 +11,11 @@ use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_follows_live_events_with_heartbeats_and_ends_when_the_tenant_is_deleted() {
-    let app = TestApp::spawn(Options { env: vec![("EVENT_HEARTBEAT_SECS", "1".into())], ..Default::default() }).await;
+    let app = TestApp::spawn(Options {
+        env: vec![("EVENT_HEARTBEAT_SECS", "1".into())],
+        ..Default::default()
+    })
+    .await;
     let token = app.token(&user());
     let id = app.create_tenant(&token, "streamed").await;
 
@@ -25,10 +29,16 @@ async fn stream_follows_live_events_with_heartbeats_and_ends_when_the_tenant_is_
     assert_eq!(resp.status(), 200);
     let mut text = String::new();
     // Provisioning ends in awaiting_deploy, which does not end the stream: it must stay open and beat.
-    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
     let until = Instant::now() + Duration::from_millis(2500);
     while Instant::now() < until {
-        match tokio::time::timeout(until.saturating_duration_since(Instant::now()), resp.chunk()).await {
+        match tokio::time::timeout(
+            until.saturating_duration_since(Instant::now()),
+            resp.chunk(),
+        )
+        .await
+        {
             Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
             Ok(Ok(None)) => panic!("stream ended while the tenant awaits a deploy:\n{text}"),
             Ok(Err(e)) => panic!("{e}"),
@@ -36,13 +46,28 @@ async fn stream_follows_live_events_with_heartbeats_and_ends_when_the_tenant_is_
         }
     }
     assert!(text.contains(": keep-alive"), "no heartbeat in:\n{text}");
-    assert!(text.contains("infrastructure_ready"), "live events missing:\n{text}");
+    assert!(
+        text.contains("infrastructure_ready"),
+        "live events missing:\n{text}"
+    );
 
-    let del = app.call(Method::DELETE, &format!("/api/v1/tenants/{id}"), Some(&token), None).await;
+    let del = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tenants/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert!(del.status().is_success());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), resp.chunk()).await {
+        match tokio::time::timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            resp.chunk(),
+        )
+        .await
+        {
             Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
             Ok(Ok(None)) => break,
             Ok(Err(e)) => panic!("{e}"),
@@ -80,7 +105,11 @@ async fn stream_follows_live_events_with_heartbeats_and_ends_when_the_tenant_is_
         .text()
         .await
         .unwrap();
-    assert_eq!(resumed.matches("event: provisioning").count(), 1, "{resumed}");
+    assert_eq!(
+        resumed.matches("event: provisioning").count(),
+        1,
+        "{resumed}"
+    );
     // A replay of a finished tenant is the whole log and ends at once.
     let replay = read_events(&app, &token, &id, Duration::from_secs(5)).await;
     assert_eq!(replay.len(), events.len());

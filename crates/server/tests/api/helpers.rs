@@ -33,7 +33,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { fly: true, workers: true, env: Vec::new() }
+        Self {
+            fly: true,
+            workers: true,
+            env: Vec::new(),
+        }
     }
 }
 
@@ -78,7 +82,15 @@ impl TestApp {
     pub async fn spawn(opts: Options) -> TestApp {
         let db = test_database().await.expect("test database");
         let mut env = base_env(&db.url());
-        let mock = if opts.fly { Some(MockFly::start(MockFlyConfig::default()).await.expect("mock-fly")) } else { None };
+        let mock = if opts.fly {
+            Some(
+                MockFly::start(MockFlyConfig::default())
+                    .await
+                    .expect("mock-fly"),
+            )
+        } else {
+            None
+        };
         if let Some(m) = &mock {
             let gw = format!("127.0.0.1:{}", free_port());
             for (k, v) in [
@@ -108,8 +120,20 @@ impl TestApp {
         let (addr, gateway, state) = (app.api_addr(), app.gateway_addr(), app.state().clone());
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { addr, gateway, http, state, mock, shutdown, task: Some(task), db }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp {
+            addr,
+            gateway,
+            http,
+            state,
+            mock,
+            shutdown,
+            task: Some(task),
+            db,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,7 +145,13 @@ impl TestApp {
         token_with(sub, JWT_SECRET, Some(JWT_ISSUER), 600)
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> reqwest::Response {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut req = self.http.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -133,13 +163,26 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.call(reqwest::Method::GET, path, Some(token), None).await
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
     }
 
     /// Creates a tenant and returns its id.
     pub async fn create_tenant(&self, token: &str, name: &str) -> String {
-        let resp = self.call(reqwest::Method::POST, "/api/v1/tenants", Some(token), Some(&serde_json::json!({"name": name}))).await;
-        assert_eq!(resp.status(), 202, "create: {}", resp.text().await.unwrap_or_default());
+        let resp = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/tenants",
+                Some(token),
+                Some(&serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            202,
+            "create: {}",
+            resp.text().await.unwrap_or_default()
+        );
         let v: Value = resp.json().await.unwrap();
         v["data"]["id"].as_str().unwrap().to_owned()
     }
@@ -148,7 +191,9 @@ impl TestApp {
     pub async fn wait_status(&self, token: &str, id: &str, want: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let resp = self.get(&format!("/api/v1/tenants/{id}/status"), token).await;
+            let resp = self
+                .get(&format!("/api/v1/tenants/{id}/status"), token)
+                .await;
             assert_eq!(resp.status(), 200);
             let v: Value = resp.json().await.unwrap();
             let status = v["data"]["status"].as_str().unwrap().to_owned();
@@ -156,7 +201,10 @@ impl TestApp {
                 return v;
             }
             assert!(status != "failed", "tenant failed: {v}");
-            assert!(Instant::now() < deadline, "timed out waiting for {want}; last {v}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {want}; last {v}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -202,8 +250,14 @@ pub fn user() -> String {
 pub async fn push_image(registry: &str, repository: &str, tag: &str, username: &str, token: &str) {
     let dir = tempfile::tempdir().unwrap();
     let layer = format!("layer of {tag}");
-    let image = test_support::oci::build_image(dir.path(), "v1", &[layer.as_bytes()], false).unwrap();
-    test_support::oci::skopeo_push(&image, &format!("{registry}/{repository}:{tag}"), Some((username, token)), &[])
-        .await
-        .expect("skopeo push through the gateway");
+    let image =
+        test_support::oci::build_image(dir.path(), "v1", &[layer.as_bytes()], false).unwrap();
+    test_support::oci::skopeo_push(
+        &image,
+        &format!("{registry}/{repository}:{tag}"),
+        Some((username, token)),
+        &[],
+    )
+    .await
+    .expect("skopeo push through the gateway");
 }

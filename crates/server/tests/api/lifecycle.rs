@@ -11,8 +11,13 @@ async fn in_flight_requests_finish_on_shutdown() {
     let app = TestApp::spawn(Options::default()).await;
     let token = app.token(&user());
     let id = app.create_tenant(&token, "slow").await;
-    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
-    app.mock.as_ref().unwrap().faults().latency("list_secrets", Duration::from_millis(1500));
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
+    app.mock
+        .as_ref()
+        .unwrap()
+        .faults()
+        .latency("list_secrets", Duration::from_millis(1500));
 
     let url = app.url(&format!("/api/v1/tenants/{id}/secrets"));
     let http = app.http.clone();
@@ -22,12 +27,21 @@ async fn in_flight_requests_finish_on_shutdown() {
     let addr = app.addr;
     let stopping = tokio::spawn(app.stop());
 
-    let resp = in_flight.await.unwrap().expect("the in-flight request was cut off");
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was cut off");
     assert_eq!(resp.status(), 200);
     let keys: Keys = decode(resp).await;
     assert!(keys.keys.iter().any(|k| k == "DATABASE_URL"), "{keys:?}");
-    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("shutdown took too long").unwrap();
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("shutdown took too long")
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,14 +49,20 @@ async fn deploy_answers_within_seconds_when_the_registry_hangs() {
     let app = TestApp::spawn(Options::default()).await;
     let token = app.token(&user());
     let id = app.create_tenant(&token, "hang").await;
-    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30)).await;
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
     let faults = app.mock.as_ref().unwrap().faults();
     faults.latency("registry_manifest_head", Duration::from_secs(8));
     faults.latency("registry_manifest_get", Duration::from_secs(8));
     let image = format!("{}/{REPOSITORY}:tenant-{id}", app.gateway.unwrap());
     let started = std::time::Instant::now();
     let resp = app
-        .call(reqwest::Method::POST, &format!("/api/v1/tenants/{id}/deploy"), Some(&token), Some(&serde_json::json!({"image": image})))
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{id}/deploy"),
+            Some(&token),
+            Some(&serde_json::json!({"image": image})),
+        )
         .await;
     let took = started.elapsed();
     assert!(took < Duration::from_secs(4), "deploy took {took:?}");

@@ -1,8 +1,8 @@
 //! Integration tests of the HTTP API through the real server (one binary, several modules).
 
-mod cli_types;
 mod authz;
 mod bad_input;
+mod cli_types;
 mod contract;
 mod events;
 mod helpers;
