@@ -22,14 +22,24 @@ use test_support::registry::{RegistryOptions, RegistryServer};
 const LAYERS: u64 = 4;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().trim_end_matches("kB").trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 
@@ -46,13 +56,19 @@ async fn direct(image: &OciImage) -> Duration {
     let reg = RegistryServer::start(RegistryOptions::default());
     let dest = format!("{}/{REPO}:direct", reg.host());
     let start = Instant::now();
-    skopeo_push(image, &dest, Some((reg.username(), reg.password())), &[]).await.expect("direct push");
+    skopeo_push(image, &dest, Some((reg.username(), reg.password())), &[])
+        .await
+        .expect("direct push");
     start.elapsed()
 }
 
 async fn via_gateway(image: &OciImage) -> (Duration, u64, u64) {
     let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream { url: reg.url(), username: reg.username().into(), password: reg.password().into() };
+    let up = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    };
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_t, cred) = gw.tenant("bench").await;
     let creds = (cred.username.as_str(), cred.token.expose_secret());
@@ -62,10 +78,16 @@ async fn via_gateway(image: &OciImage) -> (Duration, u64, u64) {
     let before = proc_status_kib("VmRSS:");
     reset_peak_rss();
     let start = Instant::now();
-    skopeo_push(image, &dest, Some(creds), &[]).await.expect("push through the gateway");
+    skopeo_push(image, &dest, Some(creds), &[])
+        .await
+        .expect("push through the gateway");
     let elapsed = start.elapsed();
     let peak = proc_status_kib("VmHWM:");
-    assert_eq!(up.digest(&cred.tag).await.as_deref(), Some(image.top_digest()), "image landed upstream");
+    assert_eq!(
+        up.digest(&cred.tag).await.as_deref(),
+        Some(image.top_digest()),
+        "image landed upstream"
+    );
     (elapsed, before, peak)
 }
 
@@ -85,13 +107,20 @@ async fn main() {
     .expect("join")
     .expect("image");
     let bytes: u64 = image.layer_sizes.iter().sum();
-    println!("image: {:.1} MiB compressed; peak-RSS reset supported: {}", mib(bytes), reset_peak_rss());
+    println!(
+        "image: {:.1} MiB compressed; peak-RSS reset supported: {}",
+        mib(bytes),
+        reset_peak_rss()
+    );
 
     let (mut direct_rates, mut gateway_rates, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         let d = direct(&image).await;
         let rate = mib(bytes) / d.as_secs_f64();
-        println!("run {run}: direct   {:6.2} s  {rate:7.1} MiB/s", d.as_secs_f64());
+        println!(
+            "run {run}: direct   {:6.2} s  {rate:7.1} MiB/s",
+            d.as_secs_f64()
+        );
         direct_rates.push(rate);
         let (g, before, peak) = via_gateway(&image).await;
         let rate = mib(bytes) / g.as_secs_f64();
@@ -107,6 +136,9 @@ async fn main() {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (d, g) = (mean(&direct_rates), mean(&gateway_rates));
     let peak = peaks.iter().max().copied().unwrap_or(0) as f64 / 1024.0;
-    println!("mean: direct {d:.1} MiB/s, gateway {g:.1} MiB/s, ratio {:.2} (target >= 0.90)", g / d);
+    println!(
+        "mean: direct {d:.1} MiB/s, gateway {g:.1} MiB/s, ratio {:.2} (target >= 0.90)",
+        g / d
+    );
     println!("gateway peak RSS: {peak:.1} MiB (target < 100 MiB)");
 }

@@ -46,9 +46,16 @@ pub fn challenge(scheme: &str, host: &str, scope: Option<&str>) -> String {
 }
 
 /// Verifies the request's credential; a 401 carrying `challenge` when absent or invalid.
-pub fn authenticate(req: &HttpRequest, issuer: &CredentialIssuer, challenge: String) -> Result<TenantScope, RegistryError> {
+pub fn authenticate(
+    req: &HttpRequest,
+    issuer: &CredentialIssuer,
+    challenge: String,
+) -> Result<TenantScope, RegistryError> {
     let Some(token) = presented_token(req) else {
-        return Err(RegistryError::unauthorized("authentication required", challenge));
+        return Err(RegistryError::unauthorized(
+            "authentication required",
+            challenge,
+        ));
     };
     issuer.verify(&token).map_err(|e| {
         let message = match e {
@@ -71,17 +78,27 @@ pub struct TenantGate {
 
 impl std::fmt::Debug for TenantGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantGate").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TenantGate")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
 impl TenantGate {
     pub fn new(tenants: Arc<dyn TenantRepository>, ttl: Duration) -> Self {
-        Self { tenants, ttl, cache: Arc::default() }
+        Self {
+            tenants,
+            ttl,
+            cache: Arc::default(),
+        }
     }
 
     pub fn with_ttl(self, ttl: Duration) -> Self {
-        Self { ttl, cache: Arc::default(), ..self }
+        Self {
+            ttl,
+            cache: Arc::default(),
+            ..self
+        }
     }
 
     /// `Ok(true)` when the tenant may act, `Ok(false)` when it is gone.
@@ -94,7 +111,9 @@ impl TenantGate {
             Err(e) if e.is_not_found() => false,
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "registry gateway could not read the tenant");
-                return Err(RegistryError::unavailable("tenant state unavailable; retry later"));
+                return Err(RegistryError::unavailable(
+                    "tenant state unavailable; retry later",
+                ));
             }
         };
         if !self.ttl.is_zero() {
@@ -111,7 +130,10 @@ impl TenantGate {
 
     fn cached(&self, tenant: TenantId) -> Option<bool> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(&tenant).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, allowed)| *allowed)
+        cache
+            .get(&tenant)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, allowed)| *allowed)
     }
 }
 
@@ -123,14 +145,23 @@ mod tests {
     #[test]
     fn basic_password_and_bearer_are_both_the_credential() {
         let basic = format!("Basic {}", STANDARD.encode("anyone:tok.en.value"));
-        let req = TestRequest::default().insert_header((AUTHORIZATION, basic)).to_http_request();
+        let req = TestRequest::default()
+            .insert_header((AUTHORIZATION, basic))
+            .to_http_request();
         assert_eq!(presented_token(&req).as_deref(), Some("tok.en.value"));
-        let req = TestRequest::default().insert_header((AUTHORIZATION, "Bearer abc.def")).to_http_request();
+        let req = TestRequest::default()
+            .insert_header((AUTHORIZATION, "Bearer abc.def"))
+            .to_http_request();
         assert_eq!(presented_token(&req).as_deref(), Some("abc.def"));
         for junk in ["Basic !!!", "Digest x", "Bearer", "Basic bm9jb2xvbg=="] {
-            let req = TestRequest::default().insert_header((AUTHORIZATION, junk)).to_http_request();
+            let req = TestRequest::default()
+                .insert_header((AUTHORIZATION, junk))
+                .to_http_request();
             assert_eq!(presented_token(&req), None, "{junk}");
         }
-        assert_eq!(presented_token(&TestRequest::default().to_http_request()), None);
+        assert_eq!(
+            presented_token(&TestRequest::default().to_http_request()),
+            None
+        );
     }
 }

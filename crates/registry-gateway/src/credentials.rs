@@ -100,7 +100,12 @@ impl fmt::Debug for CredentialIssuer {
 
 impl CredentialIssuer {
     /// `public_host` is the gateway's `host[:port]` customers push to; `repository` the shared repository.
-    pub fn new(signing_key: SecretString, ttl: Duration, public_host: String, repository: String) -> Self {
+    pub fn new(
+        signing_key: SecretString,
+        ttl: Duration,
+        public_host: String,
+        repository: String,
+    ) -> Self {
         let key = signing_key.expose_secret().as_bytes();
         Self {
             encoding: EncodingKey::from_secret(key),
@@ -151,7 +156,10 @@ impl CredentialIssuer {
             token: SecretString::from(token),
             repository: self.repository.clone(),
             tag,
-            expires_at: Utc.timestamp_opt(expires_at.timestamp(), 0).single().unwrap_or(expires_at),
+            expires_at: Utc
+                .timestamp_opt(expires_at.timestamp(), 0)
+                .single()
+                .unwrap_or(expires_at),
         }
     }
 
@@ -163,20 +171,31 @@ impl CredentialIssuer {
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => CredentialError::Expired,
-            ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                CredentialError::Malformed
-            }
-            _ => CredentialError::Invalid,
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => CredentialError::Expired,
+                ErrorKind::InvalidToken
+                | ErrorKind::Base64(_)
+                | ErrorKind::Json(_)
+                | ErrorKind::Utf8(_) => CredentialError::Malformed,
+                _ => CredentialError::Invalid,
+            },
+        )?;
         let claims = data.claims;
         let tenant = TenantId::parse(&claims.sub).map_err(|_| CredentialError::Invalid)?;
         if claims.repo != self.repository || claims.tag != naming::image_tag(&tenant) {
             return Err(CredentialError::Invalid);
         }
-        let expires_at = Utc.timestamp_opt(claims.exp, 0).single().ok_or(CredentialError::Invalid)?;
-        Ok(TenantScope { tenant, repository: claims.repo, tag: claims.tag, expires_at })
+        let expires_at = Utc
+            .timestamp_opt(claims.exp, 0)
+            .single()
+            .ok_or(CredentialError::Invalid)?;
+        Ok(TenantScope {
+            tenant,
+            repository: claims.repo,
+            tag: claims.tag,
+            expires_at,
+        })
     }
 }
 
@@ -213,17 +232,27 @@ mod tests {
         let iss = issuer("k1-0123456789abcdef0123456789abcdef");
         let t = TenantId::new_random();
         let old = iss.issue_at(t, Utc::now() - chrono::Duration::hours(2));
-        assert_eq!(iss.verify(old.token.expose_secret()), Err(CredentialError::Expired));
+        assert_eq!(
+            iss.verify(old.token.expose_secret()),
+            Err(CredentialError::Expired)
+        );
 
         let tok = iss.issue(t).token.expose_secret().to_owned();
         let mut parts: Vec<String> = tok.split('.').map(str::to_owned).collect();
         // Swap the payload for another tenant's: the signature no longer matches.
-        let other = iss.issue(TenantId::new_random()).token.expose_secret().to_owned();
+        let other = iss
+            .issue(TenantId::new_random())
+            .token
+            .expose_secret()
+            .to_owned();
         parts[1] = other.split('.').nth(1).unwrap().to_owned();
         assert_eq!(iss.verify(&parts.join(".")), Err(CredentialError::Invalid));
 
         let foreign = issuer("another-key-0123456789abcdef012345").issue(t);
-        assert_eq!(iss.verify(foreign.token.expose_secret()), Err(CredentialError::Invalid));
+        assert_eq!(
+            iss.verify(foreign.token.expose_secret()),
+            Err(CredentialError::Invalid)
+        );
 
         let other_repo = CredentialIssuer::new(
             SecretString::from("k1-0123456789abcdef0123456789abcdef".to_owned()),
@@ -232,7 +261,10 @@ mod tests {
             "other".into(),
         )
         .issue(t);
-        assert_eq!(iss.verify(other_repo.token.expose_secret()), Err(CredentialError::Invalid));
+        assert_eq!(
+            iss.verify(other_repo.token.expose_secret()),
+            Err(CredentialError::Invalid)
+        );
 
         for junk in ["", "abc", "a.b.c", "x.y"] {
             assert!(iss.verify(junk).is_err(), "{junk} accepted");

@@ -20,12 +20,20 @@ pub struct RegistryError {
 
 impl RegistryError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), challenge: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            challenge: None,
+        }
     }
 
     /// 401: no credential, or one that is invalid, expired or belongs to a deleted tenant.
     pub fn unauthorized(message: impl Into<String>, challenge: String) -> Self {
-        Self { challenge: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message) }
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        }
     }
 
     /// 403: a valid credential asked for something outside its tenant's scope.
@@ -35,17 +43,29 @@ impl RegistryError {
 
     /// 404 for a blob the tenant may not see: indistinguishable from a missing one.
     pub fn blob_unknown() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+        )
     }
 
     /// 404 for a manifest digest the tenant may not see.
     pub fn manifest_unknown() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest unknown",
+        )
     }
 
     /// 400: a pushed manifest references a blob or manifest the tenant has not uploaded or pushed.
     pub fn manifest_blob_unknown(digest: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", format!("blob unknown to registry: {digest}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_BLOB_UNKNOWN",
+            format!("blob unknown to registry: {digest}"),
+        )
     }
 
     pub fn manifest_invalid(message: impl Into<String>) -> Self {
@@ -58,7 +78,11 @@ impl RegistryError {
 
     /// 404 for a path that is not part of the Registry v2 API.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "not a registry API route")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "not a registry API route",
+        )
     }
 
     pub fn unsupported(message: impl Into<String>) -> Self {
@@ -88,7 +112,13 @@ impl RegistryError {
 
 impl std::fmt::Display for RegistryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

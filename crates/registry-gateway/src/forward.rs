@@ -18,7 +18,13 @@ use crate::upstream::{Upstream, upstream_error};
 
 /// Request headers a registry client sends that the upstream needs (every value of each, in order:
 /// skopeo sends several `Accept` headers and OCI images need all of them).
-const REQUEST_HEADERS: [HeaderName; 5] = [rh::ACCEPT, rh::CONTENT_TYPE, rh::CONTENT_RANGE, rh::RANGE, rh::IF_NONE_MATCH];
+const REQUEST_HEADERS: [HeaderName; 5] = [
+    rh::ACCEPT,
+    rh::CONTENT_TYPE,
+    rh::CONTENT_RANGE,
+    rh::RANGE,
+    rh::IF_NONE_MATCH,
+];
 
 /// Response headers passed back to the client (`Location` is rewritten separately).
 const RESPONSE_HEADERS: [&str; 10] = [
@@ -67,8 +73,11 @@ pub async fn send(
     let retryable = !matches!(body, Outgoing::Stream(_));
     let mut body = Some(body);
     for attempt in 0..2 {
-        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut builder = upstream.client().request(method, upstream.url(path_and_query));
+        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut builder = upstream
+            .client()
+            .request(method, upstream.url(path_and_query));
         for name in &REQUEST_HEADERS {
             for value in req.headers().get_all(name.as_str()) {
                 builder = builder.header(name, value.as_bytes());
@@ -97,13 +106,21 @@ pub async fn send(
             break;
         }
     }
-    tracing::error!(path = path_and_query, "upstream registry refused the gateway's credentials");
-    Err(RegistryError::upstream("upstream registry refused the gateway's credentials"))
+    tracing::error!(
+        path = path_and_query,
+        "upstream registry refused the gateway's credentials"
+    );
+    Err(RegistryError::upstream(
+        "upstream registry refused the gateway's credentials",
+    ))
 }
 
 /// Sends the request with the client's payload streamed through a bounded channel. When the upstream
 /// answers before taking the whole body (an error), the rest of the payload is not read.
-async fn stream_upload(builder: reqwest::RequestBuilder, mut payload: web::Payload) -> reqwest::Result<reqwest::Response> {
+async fn stream_upload(
+    builder: reqwest::RequestBuilder,
+    mut payload: web::Payload,
+) -> reqwest::Result<reqwest::Response> {
     let (mut tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_CHUNKS);
     let send = builder.body(reqwest::Body::wrap_stream(rx)).send();
     let pump = async move {
@@ -148,7 +165,12 @@ pub fn rewrite_location(location: &str, upstream_origin: &str, public: &PublicOr
 }
 
 /// Turns the upstream answer into the client's response, streaming the body.
-pub fn respond(res: reqwest::Response, head: bool, upstream_origin: &str, public: &PublicOrigin) -> HttpResponse {
+pub fn respond(
+    res: reqwest::Response,
+    head: bool,
+    upstream_origin: &str,
+    public: &PublicOrigin,
+) -> HttpResponse {
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut out = HttpResponse::build(status);
     for name in RESPONSE_HEADERS {
@@ -156,13 +178,27 @@ pub fn respond(res: reqwest::Response, head: bool, upstream_origin: &str, public
             out.append_header((name, value.as_bytes()));
         }
     }
-    if let Some(location) = res.headers().get(rh::LOCATION).and_then(|v| v.to_str().ok()) {
-        out.insert_header(("location", rewrite_location(location, upstream_origin, public)));
+    if let Some(location) = res
+        .headers()
+        .get(rh::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        out.insert_header((
+            "location",
+            rewrite_location(location, upstream_origin, public),
+        ));
     }
-    let length = res.headers().get(rh::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let length = res
+        .headers()
+        .get(rh::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let body: BoxBody = match (head, length) {
         // A HEAD answer has no body but must keep the length it announces (clients read blob sizes).
-        (true, Some(len)) => SizedStream::new(len, futures::stream::empty::<Result<Bytes, reqwest::Error>>()).boxed(),
+        (true, Some(len)) => SizedStream::new(
+            len,
+            futures::stream::empty::<Result<Bytes, reqwest::Error>>(),
+        )
+        .boxed(),
         (true, None) => ().boxed(),
         (false, Some(len)) => SizedStream::new(len, res.bytes_stream()).boxed(),
         (false, None) => BodyStream::new(res.bytes_stream()).boxed(),
@@ -176,13 +212,23 @@ mod tests {
 
     #[test]
     fn location_keeps_path_and_signed_query_and_changes_only_origin() {
-        let public = PublicOrigin { scheme: "https".into(), host: "gw.example.com".into() };
+        let public = PublicOrigin {
+            scheme: "https".into(),
+            host: "gw.example.com".into(),
+        };
         let up = "http://127.0.0.1:5000";
         assert_eq!(
-            rewrite_location("http://127.0.0.1:5000/v2/shared/blobs/uploads/abc?_state=x%2By&digest=sha256:1", up, &public),
+            rewrite_location(
+                "http://127.0.0.1:5000/v2/shared/blobs/uploads/abc?_state=x%2By&digest=sha256:1",
+                up,
+                &public
+            ),
             "https://gw.example.com/v2/shared/blobs/uploads/abc?_state=x%2By&digest=sha256:1"
         );
-        assert_eq!(rewrite_location("/v2/shared/blobs/uploads/abc?_state=s", up, &public), "/v2/shared/blobs/uploads/abc?_state=s");
+        assert_eq!(
+            rewrite_location("/v2/shared/blobs/uploads/abc?_state=s", up, &public),
+            "/v2/shared/blobs/uploads/abc?_state=s"
+        );
         assert_eq!(
             rewrite_location("https://storage.example/blob?sig=1", up, &public),
             "https://storage.example/blob?sig=1"

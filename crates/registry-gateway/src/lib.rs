@@ -20,6 +20,7 @@ pub mod policy;
 pub mod route;
 pub mod state;
 pub mod upstream;
+mod writes;
 
 pub use credentials::{CredentialError, CredentialIssuer, IssuedCredential, TenantScope};
 pub use error::RegistryError;

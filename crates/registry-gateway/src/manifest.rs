@@ -44,10 +44,17 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
     let doc: Document = serde_json::from_slice(body)
         .map_err(|e| RegistryError::manifest_invalid(format!("manifest is not valid JSON: {e}")))?;
     if !doc.fs_layers.is_empty() {
-        return Err(RegistryError::manifest_invalid("schema 1 manifests are not accepted"));
+        return Err(RegistryError::manifest_invalid(
+            "schema 1 manifests are not accepted",
+        ));
     }
     let mut references: Vec<String> = Vec::new();
-    let all = doc.config.iter().chain(&doc.layers).chain(&doc.manifests).chain(&doc.subject);
+    let all = doc
+        .config
+        .iter()
+        .chain(&doc.layers)
+        .chain(&doc.manifests)
+        .chain(&doc.subject);
     for descriptor in all {
         let digest = Digest::parse(&descriptor.digest)
             .map_err(|_| RegistryError::manifest_invalid("manifest references an invalid digest"))?
@@ -60,7 +67,10 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, 
         .filter(|c| !c.is_empty() && *c != "application/json")
         .map(str::to_owned)
         .or(doc.media_type);
-    Ok(ParsedManifest { media_type, references })
+    Ok(ParsedManifest {
+        media_type,
+        references,
+    })
 }
 
 #[cfg(test)]
@@ -82,15 +92,25 @@ mod tests {
         });
         let m = parse(body.to_string().as_bytes(), None).unwrap();
         assert_eq!(m.references, vec![dg('a'), dg('b'), dg('c'), dg('d')]);
-        assert_eq!(m.media_type.as_deref(), Some("application/vnd.oci.image.manifest.v1+json"));
+        assert_eq!(
+            m.media_type.as_deref(),
+            Some("application/vnd.oci.image.manifest.v1+json")
+        );
     }
 
     #[test]
     fn index_references_children_and_content_type_wins() {
         let body = serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": dg('e')}, {"digest": dg('f')}]});
-        let m = parse(body.to_string().as_bytes(), Some("application/vnd.oci.image.index.v1+json")).unwrap();
+        let m = parse(
+            body.to_string().as_bytes(),
+            Some("application/vnd.oci.image.index.v1+json"),
+        )
+        .unwrap();
         assert_eq!(m.references, vec![dg('e'), dg('f')]);
-        assert_eq!(m.media_type.as_deref(), Some("application/vnd.oci.image.index.v1+json"));
+        assert_eq!(
+            m.media_type.as_deref(),
+            Some("application/vnd.oci.image.index.v1+json")
+        );
     }
 
     #[test]
@@ -99,6 +119,9 @@ mod tests {
         let bad = serde_json::json!({"layers": [{"digest": "sha256:xyz"}]});
         assert!(parse(bad.to_string().as_bytes(), None).is_err());
         let s1 = serde_json::json!({"schemaVersion": 1, "fsLayers": [{"blobSum": dg('a')}]});
-        assert_eq!(parse(s1.to_string().as_bytes(), None).unwrap_err().code, "MANIFEST_INVALID");
+        assert_eq!(
+            parse(s1.to_string().as_bytes(), None).unwrap_err().code,
+            "MANIFEST_INVALID"
+        );
     }
 }

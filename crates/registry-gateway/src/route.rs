@@ -71,7 +71,9 @@ pub fn parse(path: &str) -> Option<Route> {
         return Some(Route::Catalog);
     }
     if let Some(name) = tail.strip_suffix("/tags/list") {
-        return valid_name(name).then(|| Route::Tags { name: name.to_owned() });
+        return valid_name(name).then(|| Route::Tags {
+            name: name.to_owned(),
+        });
     }
     if let Some((name, reference)) = tail.rsplit_once("/manifests/") {
         let reference = if reference.contains(':') {
@@ -79,17 +81,31 @@ pub fn parse(path: &str) -> Option<Route> {
         } else {
             valid_tag(reference).then(|| Reference::Tag(reference.to_owned()))?
         };
-        return valid_name(name).then(|| Route::Manifest { name: name.to_owned(), reference });
+        return valid_name(name).then(|| Route::Manifest {
+            name: name.to_owned(),
+            reference,
+        });
     }
-    if let Some(name) = tail.strip_suffix("/blobs/uploads/").or_else(|| tail.strip_suffix("/blobs/uploads")) {
-        return valid_name(name).then(|| Route::UploadStart { name: name.to_owned() });
+    if let Some(name) = tail
+        .strip_suffix("/blobs/uploads/")
+        .or_else(|| tail.strip_suffix("/blobs/uploads"))
+    {
+        return valid_name(name).then(|| Route::UploadStart {
+            name: name.to_owned(),
+        });
     }
     if let Some((name, id)) = tail.rsplit_once("/blobs/uploads/") {
-        return (valid_name(name) && valid_upload_id(id)).then(|| Route::Upload { name: name.to_owned(), id: id.to_owned() });
+        return (valid_name(name) && valid_upload_id(id)).then(|| Route::Upload {
+            name: name.to_owned(),
+            id: id.to_owned(),
+        });
     }
     if let Some((name, digest)) = tail.rsplit_once("/blobs/") {
         let digest = valid_digest(digest)?;
-        return valid_name(name).then(|| Route::Blob { name: name.to_owned(), digest });
+        return valid_name(name).then(|| Route::Blob {
+            name: name.to_owned(),
+            digest,
+        });
     }
     None
 }
@@ -98,13 +114,16 @@ pub fn parse(path: &str) -> Option<Route> {
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
-        && tenant_domain::ImageRef::parse(name).is_ok_and(|r| r.registry().is_none() && r.tag().is_none() && r.digest().is_none())
+        && tenant_domain::ImageRef::parse(name)
+            .is_ok_and(|r| r.registry().is_none() && r.tag().is_none() && r.digest().is_none())
 }
 
 fn valid_tag(tag: &str) -> bool {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
-    tag.len() <= 128 && chars.next().is_some_and(word) && chars.all(|c| word(c) || c == '.' || c == '-')
+    tag.len() <= 128
+        && chars.next().is_some_and(word)
+        && chars.all(|c| word(c) || c == '.' || c == '-')
 }
 
 fn valid_digest(digest: &str) -> Option<String> {
@@ -117,7 +136,9 @@ fn valid_upload_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 256
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '='))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '='))
 }
 
 #[cfg(test)]
@@ -131,21 +152,49 @@ mod tests {
         assert_eq!(parse("/v2/"), Some(Route::Base));
         assert_eq!(parse("/v2"), Some(Route::Base));
         assert_eq!(parse("/v2/_catalog"), Some(Route::Catalog));
-        assert_eq!(parse("/v2/a/b/tags/list"), Some(Route::Tags { name: "a/b".into() }));
+        assert_eq!(
+            parse("/v2/a/b/tags/list"),
+            Some(Route::Tags { name: "a/b".into() })
+        );
         assert_eq!(
             parse("/v2/shared/manifests/tenant-x"),
-            Some(Route::Manifest { name: "shared".into(), reference: Reference::Tag("tenant-x".into()) })
+            Some(Route::Manifest {
+                name: "shared".into(),
+                reference: Reference::Tag("tenant-x".into())
+            })
         );
         assert_eq!(
             parse(&format!("/v2/shared/manifests/{D}")),
-            Some(Route::Manifest { name: "shared".into(), reference: Reference::Digest(D.into()) })
+            Some(Route::Manifest {
+                name: "shared".into(),
+                reference: Reference::Digest(D.into())
+            })
         );
-        assert_eq!(parse(&format!("/v2/shared/blobs/{D}")), Some(Route::Blob { name: "shared".into(), digest: D.into() }));
-        assert_eq!(parse("/v2/shared/blobs/uploads/"), Some(Route::UploadStart { name: "shared".into() }));
-        assert_eq!(parse("/v2/shared/blobs/uploads"), Some(Route::UploadStart { name: "shared".into() }));
+        assert_eq!(
+            parse(&format!("/v2/shared/blobs/{D}")),
+            Some(Route::Blob {
+                name: "shared".into(),
+                digest: D.into()
+            })
+        );
+        assert_eq!(
+            parse("/v2/shared/blobs/uploads/"),
+            Some(Route::UploadStart {
+                name: "shared".into()
+            })
+        );
+        assert_eq!(
+            parse("/v2/shared/blobs/uploads"),
+            Some(Route::UploadStart {
+                name: "shared".into()
+            })
+        );
         assert_eq!(
             parse("/v2/shared/blobs/uploads/5f0c-aa_b="),
-            Some(Route::Upload { name: "shared".into(), id: "5f0c-aa_b=".into() })
+            Some(Route::Upload {
+                name: "shared".into(),
+                id: "5f0c-aa_b=".into()
+            })
         );
     }
 

@@ -43,7 +43,11 @@ impl fmt::Debug for UpstreamConfig {
 enum AuthMode {
     Unknown,
     Basic,
-    Bearer { realm: String, service: Option<String>, token: Option<(SecretString, Instant)> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        token: Option<(SecretString, Instant)>,
+    },
 }
 
 /// HTTP client for the upstream, holding the org credentials.
@@ -58,7 +62,9 @@ pub struct Upstream {
 
 impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upstream").field("origin", &self.origin).finish_non_exhaustive()
+        f.debug_struct("Upstream")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,7 +85,13 @@ impl Upstream {
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         let origin = config.base_url.origin().ascii_serialization();
-        Self { client, origin, username: config.username, password: config.password, mode: Mutex::new(AuthMode::Unknown) }
+        Self {
+            client,
+            origin,
+            username: config.username,
+            password: config.password,
+            mode: Mutex::new(AuthMode::Unknown),
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -108,11 +120,20 @@ impl Upstream {
         }
         match &mut *mode {
             AuthMode::Unknown | AuthMode::Basic => Ok(self.basic()),
-            AuthMode::Bearer { token: Some((token, until)), .. } if Instant::now() < *until => {
+            AuthMode::Bearer {
+                token: Some((token, until)),
+                ..
+            } if Instant::now() < *until => {
                 Ok(sensitive(format!("Bearer {}", token.expose_secret())))
             }
-            AuthMode::Bearer { realm, service, token } => {
-                let (fresh, until) = self.fetch_token(realm, service.as_deref(), repository).await?;
+            AuthMode::Bearer {
+                realm,
+                service,
+                token,
+            } => {
+                let (fresh, until) = self
+                    .fetch_token(realm, service.as_deref(), repository)
+                    .await?;
                 let header = sensitive(format!("Bearer {}", fresh.expose_secret()));
                 *token = Some((fresh, until));
                 Ok(header)
@@ -128,40 +149,78 @@ impl Upstream {
     }
 
     async fn probe(&self) -> Result<AuthMode, RegistryError> {
-        let res = self.client.get(self.url("/v2/")).header(reqwest::header::AUTHORIZATION, self.basic()).send().await;
+        let res = self
+            .client
+            .get(self.url("/v2/"))
+            .header(reqwest::header::AUTHORIZATION, self.basic())
+            .send()
+            .await;
         let res = res.map_err(|e| upstream_error("probe", &e))?;
         if res.status() != StatusCode::UNAUTHORIZED {
             return Ok(AuthMode::Basic);
         }
-        let challenge = res.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let challenge = res
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         match parse_bearer_challenge(challenge) {
-            Some((realm, service)) => Ok(AuthMode::Bearer { realm, service, token: None }),
+            Some((realm, service)) => Ok(AuthMode::Bearer {
+                realm,
+                service,
+                token: None,
+            }),
             None => {
                 tracing::error!("upstream registry refused the gateway's Basic credentials");
-                Err(RegistryError::upstream("upstream registry refused the gateway's credentials"))
+                Err(RegistryError::upstream(
+                    "upstream registry refused the gateway's credentials",
+                ))
             }
         }
     }
 
-    async fn fetch_token(&self, realm: &str, service: Option<&str>, repo: &str) -> Result<(SecretString, Instant), RegistryError> {
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        repo: &str,
+    ) -> Result<(SecretString, Instant), RegistryError> {
         let scope = format!("repository:{repo}:pull,push");
-        let mut url = Url::parse(realm).map_err(|_| RegistryError::upstream("upstream token realm is not a URL"))?;
+        let mut url = Url::parse(realm)
+            .map_err(|_| RegistryError::upstream("upstream token realm is not a URL"))?;
         url.query_pairs_mut().append_pair("scope", &scope);
         if let Some(service) = service {
             url.query_pairs_mut().append_pair("service", service);
         }
-        let res = self.client.get(url).header(reqwest::header::AUTHORIZATION, self.basic()).send().await;
+        let res = self
+            .client
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, self.basic())
+            .send()
+            .await;
         let res = res.map_err(|e| upstream_error("token", &e))?;
         if !res.status().is_success() {
-            tracing::error!(status = res.status().as_u16(), "upstream token endpoint refused the gateway's credentials");
-            return Err(RegistryError::upstream("upstream registry refused the gateway's credentials"));
+            tracing::error!(
+                status = res.status().as_u16(),
+                "upstream token endpoint refused the gateway's credentials"
+            );
+            return Err(RegistryError::upstream(
+                "upstream registry refused the gateway's credentials",
+            ));
         }
-        let body: TokenResponse = res.json().await.map_err(|e| upstream_error("token body", &e))?;
+        let body: TokenResponse = res
+            .json()
+            .await
+            .map_err(|e| upstream_error("token body", &e))?;
         let token = body.token.or(body.access_token).filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| RegistryError::upstream("upstream token endpoint returned no token"))?;
+        let token = token
+            .ok_or_else(|| RegistryError::upstream("upstream token endpoint returned no token"))?;
         // The spec's default lifetime is 60 s; renew 10 s early so no request races the expiry.
         let lifetime = body.expires_in.unwrap_or(60).max(20) - 10;
-        Ok((SecretString::from(token), Instant::now() + Duration::from_secs(lifetime)))
+        Ok((
+            SecretString::from(token),
+            Instant::now() + Duration::from_secs(lifetime),
+        ))
     }
 }
 
@@ -186,7 +245,9 @@ fn parse_bearer_challenge(value: &str) -> Option<(String, Option<String>)> {
     let mut realm = None;
     let mut service = None;
     for part in params.split(',') {
-        let Some((k, v)) = part.trim().split_once('=') else { continue };
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').to_owned();
         match k.trim().to_ascii_lowercase().as_str() {
             "realm" => realm = Some(v),
@@ -203,11 +264,16 @@ mod tests {
 
     #[test]
     fn bearer_challenges_are_parsed_and_basic_ones_are_not() {
-        let (realm, service) =
-            parse_bearer_challenge(r#"Bearer realm="https://auth.example/token",service="reg.example",scope="x""#).unwrap();
+        let (realm, service) = parse_bearer_challenge(
+            r#"Bearer realm="https://auth.example/token",service="reg.example",scope="x""#,
+        )
+        .unwrap();
         assert_eq!(realm, "https://auth.example/token");
         assert_eq!(service.as_deref(), Some("reg.example"));
-        assert_eq!(parse_bearer_challenge(r#"Basic realm="Registry Realm""#), None);
+        assert_eq!(
+            parse_bearer_challenge(r#"Basic realm="Registry Realm""#),
+            None
+        );
         assert_eq!(parse_bearer_challenge("Bearer service=\"x\""), None);
     }
 

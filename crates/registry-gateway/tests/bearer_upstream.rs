@@ -5,8 +5,8 @@
 mod common;
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -27,10 +27,18 @@ struct Fake {
 
 async fn token(req: HttpRequest, fake: web::Data<Fake>) -> HttpResponse {
     let expected = format!("Basic {}", STANDARD.encode("org:org-secret"));
-    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    if req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some(expected.as_str())
+    {
         return HttpResponse::Unauthorized().finish();
     }
-    fake.token_queries.lock().unwrap().push(req.query_string().to_owned());
+    fake.token_queries
+        .lock()
+        .unwrap()
+        .push(req.query_string().to_owned());
     let n = fake.issued.fetch_add(1, Ordering::SeqCst) + 1;
     let tok = format!("tok-{n}");
     *fake.valid_token.lock().unwrap() = tok.clone();
@@ -39,17 +47,28 @@ async fn token(req: HttpRequest, fake: web::Data<Fake>) -> HttpResponse {
 
 async fn registry(req: HttpRequest, fake: web::Data<Fake>) -> HttpResponse {
     let valid = format!("Bearer {}", fake.valid_token.lock().unwrap());
-    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(valid.as_str()) {
+    if req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        != Some(valid.as_str())
+    {
         let realm = format!("http://{}/token", req.connection_info().host());
         return HttpResponse::Unauthorized()
-            .insert_header(("www-authenticate", format!(r#"Bearer realm="{realm}",service="fake""#)))
+            .insert_header((
+                "www-authenticate",
+                format!(r#"Bearer realm="{realm}",service="fake""#),
+            ))
             .finish();
     }
     match req.path() {
         "/v2/" => HttpResponse::Ok().json(serde_json::json!({})),
         p if p.starts_with(&format!("/v2/{REPO}/manifests/")) => HttpResponse::Ok()
             .insert_header(("content-type", "application/vnd.oci.image.manifest.v1+json"))
-            .insert_header(("docker-content-digest", "sha256:1111111111111111111111111111111111111111111111111111111111111111"))
+            .insert_header((
+                "docker-content-digest",
+                "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+            ))
             .body(MANIFEST),
         other => panic!("fake upstream: unexpected route {other}"),
     }
@@ -62,7 +81,10 @@ async fn the_gateway_follows_an_upstream_bearer_challenge_and_renews_refused_tok
     let addr = listener.local_addr().unwrap();
     let data = fake.clone();
     let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).route("/token", web::get().to(token)).default_service(web::to(registry))
+        App::new()
+            .app_data(data.clone())
+            .route("/token", web::get().to(token))
+            .default_service(web::to(registry))
     })
     .workers(1)
     .disable_signals()
@@ -72,7 +94,11 @@ async fn the_gateway_follows_an_upstream_bearer_challenge_and_renews_refused_tok
     let handle = server.handle();
     tokio::spawn(server);
 
-    let up = Upstream { url: format!("http://{addr}"), username: "org".into(), password: "org-secret".into() };
+    let up = Upstream {
+        url: format!("http://{addr}"),
+        username: "org".into(),
+        password: "org-secret".into(),
+    };
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_t, cred) = gw.tenant("t").await;
     let path = format!("/v2/{REPO}/manifests/{}", cred.tag);
@@ -82,7 +108,10 @@ async fn the_gateway_follows_an_upstream_bearer_challenge_and_renews_refused_tok
     assert_eq!(res.text().await.unwrap(), MANIFEST);
     assert_eq!(fake.issued.load(Ordering::SeqCst), 1);
     let query = fake.token_queries.lock().unwrap()[0].clone();
-    assert!(query.contains("scope=repository%3Ashared%3Apull%2Cpush") && query.contains("service=fake"), "{query}");
+    assert!(
+        query.contains("scope=repository%3Ashared%3Apull%2Cpush") && query.contains("service=fake"),
+        "{query}"
+    );
 
     // The token is reused while valid...
     let res = gw.req(Method::HEAD, &path, &cred).send().await.unwrap();

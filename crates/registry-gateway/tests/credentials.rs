@@ -14,7 +14,11 @@ use test_support::registry::{RegistryOptions, RegistryServer};
 
 fn registry() -> (RegistryServer, Upstream) {
     let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream { url: reg.url(), username: reg.username().into(), password: reg.password().into() };
+    let up = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    };
     (reg, up)
 }
 
@@ -27,16 +31,37 @@ async fn unauthenticated_requests_get_a_bearer_challenge_and_the_token_flow_work
 
     let res = http.get(format!("{}/v2/", gw.url)).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert_eq!(challenge, format!(r#"Bearer realm="http://{}/v2/token",service="{}""#, gw.host, gw.host));
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        challenge,
+        format!(
+            r#"Bearer realm="http://{}/v2/token",service="{}""#,
+            gw.host, gw.host
+        )
+    );
     assert_eq!(error_code(res).await, "UNAUTHORIZED");
-    let res = http.get(format!("{}/v2/{REPO}/manifests/{}", gw.url, cred.tag)).send().await.unwrap();
+    let res = http
+        .get(format!("{}/v2/{REPO}/manifests/{}", gw.url, cred.tag))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().ends_with(&format!(r#"scope="repository:{REPO}:pull,push""#)));
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .ends_with(&format!(r#"scope="repository:{REPO}:pull,push""#))
+    );
 
     // Token endpoint: Basic with the credential (any username) gives a Bearer token.
     let res = http
-        .get(format!("{}/v2/token?service={}&scope=repository:{REPO}:pull,push", gw.url, gw.host))
+        .get(format!(
+            "{}/v2/token?service={}&scope=repository:{REPO}:pull,push",
+            gw.url, gw.host
+        ))
         .basic_auth("whoever", Some(cred.token.expose_secret()))
         .send()
         .await
@@ -46,17 +71,39 @@ async fn unauthenticated_requests_get_a_bearer_challenge_and_the_token_flow_work
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(body["access_token"].as_str(), Some(token.as_str()));
     assert!(body["expires_in"].as_i64().unwrap() > 3000);
-    let res = http.get(format!("{}/v2/", gw.url)).bearer_auth(&token).send().await.unwrap();
+    let res = http
+        .get(format!("{}/v2/", gw.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["docker-distribution-api-version"], "registry/2.0");
+    assert_eq!(
+        res.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
     // ... and Basic works directly too.
     let res = gw.req(Method::GET, "/v2/", &cred).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
-    let res = http.get(format!("{}/v2/token", gw.url)).basic_auth("x", Some("not-a-token")).send().await.unwrap();
+    let res = http
+        .get(format!("{}/v2/token", gw.url))
+        .basic_auth("x", Some("not-a-token"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
-    let res = http.get(format!("{}/v2/token", gw.url)).send().await.unwrap();
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let res = http
+        .get(format!("{}/v2/token", gw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
@@ -66,7 +113,9 @@ async fn expired_tampered_and_foreign_credentials_are_refused() {
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (t, cred) = gw.tenant("t").await;
     let http = reqwest::Client::new();
-    let expired = gw.issuer.issue_at(t.id, Utc::now() - chrono::Duration::hours(2));
+    let expired = gw
+        .issuer
+        .issue_at(t.id, Utc::now() - chrono::Duration::hours(2));
     let token = cred.token.expose_secret();
     // Claims rewritten to another tenant, signature kept.
     let other = gw.issuer.issue(tenant_domain::TenantId::new_random());
@@ -87,7 +136,12 @@ async fn expired_tampered_and_foreign_credentials_are_refused() {
         ("garbage", "abc".to_owned()),
     ] {
         let url = format!("{}/v2/{REPO}/manifests/{}", gw.url, cred.tag);
-        let res = http.get(&url).basic_auth("x", Some(&bad)).send().await.unwrap();
+        let res = http
+            .get(&url)
+            .basic_auth("x", Some(&bad))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 401, "{what}");
         assert!(res.headers().contains_key("www-authenticate"), "{what}");
         let body = res.text().await.unwrap();
@@ -95,7 +149,12 @@ async fn expired_tampered_and_foreign_credentials_are_refused() {
         let res = http.get(&url).bearer_auth(&bad).send().await.unwrap();
         assert_eq!(res.status(), 401, "{what} as bearer");
     }
-    let res = http.get(format!("{}/v2/", gw.url)).basic_auth("x", Some(expired.token.expose_secret())).send().await.unwrap();
+    let res = http
+        .get(format!("{}/v2/", gw.url))
+        .basic_auth("x", Some(expired.token.expose_secret()))
+        .send()
+        .await
+        .unwrap();
     assert!(res.text().await.unwrap().contains("expired"));
 }
 
@@ -106,7 +165,9 @@ async fn a_deleted_tenants_credential_is_refused_once_the_cache_expires() {
     let (t, cred) = gw.tenant("doomed").await;
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 1, 10_000, false);
-    push_as(&gw, &image, &cred.tag, &cred).await.expect("push while alive");
+    push_as(&gw, &image, &cred.tag, &cred)
+        .await
+        .expect("push while alive");
 
     let mut tenant = gw.repos.tenants.get(t.id).await.unwrap();
     tenant.transition(TenantState::Deleting, None).unwrap();
@@ -116,9 +177,20 @@ async fn a_deleted_tenants_credential_is_refused_once_the_cache_expires() {
     let res = gw.req(Method::GET, "/v2/", &cred).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().contains("no longer exists"));
-    let res = gw.req(Method::GET, &format!("/v2/token?scope=repository:{REPO}:push"), &cred).send().await.unwrap();
+    let res = gw
+        .req(
+            Method::GET,
+            &format!("/v2/token?scope=repository:{REPO}:push"),
+            &cred,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
-    assert!(push_as(&gw, &image, &cred.tag, &cred).await.is_err(), "a deleting tenant pushed");
+    assert!(
+        push_as(&gw, &image, &cred.tag, &cred).await.is_err(),
+        "a deleting tenant pushed"
+    );
 
     // An unknown tenant (never existed) is refused the same way.
     let ghost = gw.issuer.issue(tenant_domain::TenantId::new_random());

@@ -11,7 +11,11 @@ use tenant_domain::RegistryTarget;
 use test_support::registry::{RegistryOptions, RegistryServer};
 
 fn upstream(reg: &RegistryServer) -> Upstream {
-    Upstream { url: reg.url(), username: reg.username().into(), password: reg.password().into() }
+    Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,31 +27,69 @@ async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 3, 300_000, true);
 
-    push_as(&gw, &image, &cred.tag, &cred).await.expect("push through the gateway");
+    push_as(&gw, &image, &cred.tag, &cred)
+        .await
+        .expect("push through the gateway");
 
-    assert_eq!(up.digest(&cred.tag).await.as_deref(), Some(image.top_digest()));
-    let pushes = gw.repos.registry_pushes.list_for_tenant(tenant.id).await.unwrap();
-    let by_tag = pushes.iter().find(|p| p.reference == cred.tag).expect("tag push recorded");
+    assert_eq!(
+        up.digest(&cred.tag).await.as_deref(),
+        Some(image.top_digest())
+    );
+    let pushes = gw
+        .repos
+        .registry_pushes
+        .list_for_tenant(tenant.id)
+        .await
+        .unwrap();
+    let by_tag = pushes
+        .iter()
+        .find(|p| p.reference == cred.tag)
+        .expect("tag push recorded");
     assert_eq!(by_tag.digest, image.top_digest());
     assert_eq!(by_tag.media_type.as_deref(), Some(image.top_media_type()));
-    assert!(pushes.iter().any(|p| p.reference == image.manifest_digest), "child manifest pushed by digest is recorded");
-    for digest in image.layer_digests.iter().chain([&image.config_digest, &image.manifest_digest]) {
-        assert!(gw.repos.registry_pushes.tenant_may_read(tenant.id, digest).await.unwrap(), "{digest}");
+    assert!(
+        pushes.iter().any(|p| p.reference == image.manifest_digest),
+        "child manifest pushed by digest is recorded"
+    );
+    for digest in image
+        .layer_digests
+        .iter()
+        .chain([&image.config_digest, &image.manifest_digest])
+    {
+        assert!(
+            gw.repos
+                .registry_pushes
+                .tenant_may_read(tenant.id, digest)
+                .await
+                .unwrap(),
+            "{digest}"
+        );
     }
 
     // The CLI deploys the string built from the registry-token fields; the deploy rule accepts it.
     let image_string = format!("{}/{}:{}", cred.registry, cred.repository, cred.tag);
     let target = RegistryTarget::new(gw.issuer.public_host(), gw.issuer.repository());
-    target.validate_deploy_image(&tenant.id, &image_string).expect("deploy rule accepts the pushed image");
+    target
+        .validate_deploy_image(&tenant.id, &image_string)
+        .expect("deploy rule accepts the pushed image");
 
     // Pull it back through the gateway: every blob and manifest of its own image is readable.
     let out = tempfile::tempdir().unwrap();
     let creds = (cred.username.as_str(), cred.token.expose_secret());
-    test_support::oci::skopeo_pull(&gw.image_ref(&cred.tag), Some(creds), out.path(), "back").await.expect("pull back");
+    test_support::oci::skopeo_pull(&gw.image_ref(&cred.tag), Some(creds), out.path(), "back")
+        .await
+        .expect("pull back");
 
     // Pushing again (same content, layers already there) works and records a second push.
-    push_as(&gw, &image, &cred.tag, &cred).await.expect("second push");
-    let again = gw.repos.registry_pushes.list_for_tenant(tenant.id).await.unwrap();
+    push_as(&gw, &image, &cred.tag, &cred)
+        .await
+        .expect("second push");
+    let again = gw
+        .repos
+        .registry_pushes
+        .list_for_tenant(tenant.id)
+        .await
+        .unwrap();
     assert!(again.iter().filter(|p| p.reference == cred.tag).count() >= 2);
 }
 
@@ -60,14 +102,27 @@ async fn plain_manifest_push_with_docker_v2_format_works() {
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 2, 100_000, false);
     let creds = (cred.username.as_str(), cred.token.expose_secret());
-    test_support::oci::skopeo_push(&image, &gw.image_ref(&cred.tag), Some(creds), &["--format", "v2s2"])
-        .await
-        .expect("docker v2 push");
+    test_support::oci::skopeo_push(
+        &image,
+        &gw.image_ref(&cred.tag),
+        Some(creds),
+        &["--format", "v2s2"],
+    )
+    .await
+    .expect("docker v2 push");
     let digest = up.digest(&cred.tag).await.expect("tag present upstream");
     assert!(digest.starts_with("sha256:"));
 
     // tags/list shows the tenant its own tag and nothing else.
-    let res = gw.req(reqwest::Method::GET, &format!("/v2/{REPO}/tags/list"), &cred).send().await.unwrap();
+    let res = gw
+        .req(
+            reqwest::Method::GET,
+            &format!("/v2/{REPO}/tags/list"),
+            &cred,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["tags"], serde_json::json!([cred.tag]));
@@ -83,7 +138,15 @@ async fn an_upload_started_on_one_gateway_finishes_on_another() {
     let blob = b"hello through two replicas".to_vec();
     let digest = format!("sha256:{}", hex_sha256(&blob));
 
-    let res = gw.req(reqwest::Method::POST, &format!("/v2/{REPO}/blobs/uploads/"), &cred).send().await.unwrap();
+    let res = gw
+        .req(
+            reqwest::Method::POST,
+            &format!("/v2/{REPO}/blobs/uploads/"),
+            &cred,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 202);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     // The upstream's absolute Location is rewritten to the gateway; its signed query is kept.
@@ -100,9 +163,26 @@ async fn an_upload_started_on_one_gateway_finishes_on_another() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    assert_eq!(res.headers()["docker-content-digest"].to_str().unwrap(), digest);
-    assert!(gw.repos.registry_pushes.tenant_may_read(tenant.id, &digest).await.unwrap());
-    let res = gw.req(reqwest::Method::HEAD, &format!("/v2/{REPO}/blobs/{digest}"), &cred).send().await.unwrap();
+    assert_eq!(
+        res.headers()["docker-content-digest"].to_str().unwrap(),
+        digest
+    );
+    assert!(
+        gw.repos
+            .registry_pushes
+            .tenant_may_read(tenant.id, &digest)
+            .await
+            .unwrap()
+    );
+    let res = gw
+        .req(
+            reqwest::Method::HEAD,
+            &format!("/v2/{REPO}/blobs/{digest}"),
+            &cred,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-length"].to_str().unwrap(), "26");
 }

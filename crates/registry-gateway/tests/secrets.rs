@@ -14,7 +14,10 @@ use test_support::registry::{RegistryOptions, RegistryServer};
 
 /// Every spelling of the password a leak could take.
 fn forms(up: &Upstream) -> Vec<String> {
-    vec![up.password.clone(), STANDARD.encode(format!("{}:{}", up.username, up.password))]
+    vec![
+        up.password.clone(),
+        STANDARD.encode(format!("{}:{}", up.username, up.password)),
+    ]
 }
 
 async fn dump(res: reqwest::Response) -> String {
@@ -29,7 +32,11 @@ async fn dump(res: reqwest::Response) -> String {
 async fn the_org_password_appears_in_no_response_and_no_log_line() {
     let logs = capture_logs();
     let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream { url: reg.url(), username: reg.username().into(), password: reg.password().into() };
+    let up = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    };
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_t, cred) = gw.tenant("t").await;
     let dir = tempfile::tempdir().unwrap();
@@ -40,11 +47,24 @@ async fn the_org_password_appears_in_no_response_and_no_log_line() {
     let dst = format!("docker://{}", gw.image_ref(&cred.tag));
     let creds = format!("{}:{}", cred.username, cred.token.expose_secret());
     let out = tokio::process::Command::new("skopeo")
-        .args(["--debug", "copy", "--all", "--dest-tls-verify=false", "--dest-creds", &creds, &src, &dst])
+        .args([
+            "--debug",
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+            &src,
+            &dst,
+        ])
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut seen = String::from_utf8_lossy(&out.stderr).into_owned();
 
     let p = |s: String| format!("/v2/{REPO}/{s}");
@@ -65,18 +85,35 @@ async fn the_org_password_appears_in_no_response_and_no_log_line() {
     seen.push_str(&dump(reqwest::get(format!("{}/v2/", gw.url)).await.unwrap()).await);
 
     // The upstream refusing the gateway's (wrong) credentials: a 502, with neither password exposed.
-    let wrong = Upstream { url: reg.url(), username: reg.username().into(), password: "wrong-org-password-xyz".into() };
+    let wrong = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: "wrong-org-password-xyz".into(),
+    };
     let bad_gw = start_gateway(wrong.config(), Duration::from_secs(5)).await;
     let (_t2, cred2) = bad_gw.tenant("t2").await;
-    let res = bad_gw.req(Method::GET, &p(format!("manifests/{}", cred2.tag)), &cred2).send().await.unwrap();
+    let res = bad_gw
+        .req(Method::GET, &p(format!("manifests/{}", cred2.tag)), &cred2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 502);
     seen.push_str(&dump(res).await);
 
     let logged = logs.contents();
-    assert!(logged.contains("registry request"), "gateway logs were captured");
+    assert!(
+        logged.contains("registry request"),
+        "gateway logs were captured"
+    );
     for secret in forms(&up).into_iter().chain(forms(&wrong)) {
-        assert!(!seen.contains(&secret), "a response or skopeo's output contains the org password");
-        assert!(!logged.contains(&secret), "a log line contains the org password");
+        assert!(
+            !seen.contains(&secret),
+            "a response or skopeo's output contains the org password"
+        );
+        assert!(
+            !logged.contains(&secret),
+            "a log line contains the org password"
+        );
     }
     // The tenant's own credential is not logged either.
     assert!(!logged.contains(cred.token.expose_secret()));

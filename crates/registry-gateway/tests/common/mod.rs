@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
-use registry_gateway::{CredentialIssuer, GatewayState, IssuedCredential, UpstreamConfig, configure};
+use registry_gateway::{
+    CredentialIssuer, GatewayState, IssuedCredential, UpstreamConfig, configure,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tenant_domain::{Repositories, Tenant};
 use tenant_persistence::testing::{TestDb, test_database};
@@ -52,11 +54,14 @@ pub fn capture_logs() -> LogBuffer {
         let buffer = LogBuffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,registry_gateway=trace"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,registry_gateway=trace",
+            ))
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test process");
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("one subscriber per test process");
         buffer
     })
     .clone()
@@ -84,11 +89,22 @@ pub async fn start_gateway(upstream: UpstreamConfig, tenant_cache: Duration) -> 
     let db = test_database().await.expect("test database");
     let repos = db.repositories();
     let (host, issuer, handle) = serve(&repos, upstream, tenant_cache);
-    Gateway { url: format!("http://{host}"), host, issuer, db, repos, handle }
+    Gateway {
+        url: format!("http://{host}"),
+        host,
+        issuer,
+        db,
+        repos,
+        handle,
+    }
 }
 
 /// A gateway process on its own port over `repos`, with the shared test signing key.
-fn serve(repos: &Repositories, upstream: UpstreamConfig, tenant_cache: Duration) -> (String, Arc<CredentialIssuer>, ServerHandle) {
+fn serve(
+    repos: &Repositories,
+    upstream: UpstreamConfig,
+    tenant_cache: Duration,
+) -> (String, Arc<CredentialIssuer>, ServerHandle) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host = listener.local_addr().unwrap().to_string();
     let issuer = Arc::new(CredentialIssuer::new(
@@ -97,8 +113,13 @@ fn serve(repos: &Repositories, upstream: UpstreamConfig, tenant_cache: Duration)
         host.clone(),
         REPO.to_owned(),
     ));
-    let state = GatewayState::new(issuer.clone(), upstream, repos.tenants.clone(), repos.registry_pushes.clone())
-        .with_tenant_cache_ttl(tenant_cache);
+    let state = GatewayState::new(
+        issuer.clone(),
+        upstream,
+        repos.tenants.clone(),
+        repos.registry_pushes.clone(),
+    )
+    .with_tenant_cache_ttl(tenant_cache);
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
         .workers(2)
         .disable_signals()
@@ -126,7 +147,10 @@ impl Drop for Replica {
 impl Gateway {
     pub fn replica(&self, upstream: UpstreamConfig) -> Replica {
         let (host, _issuer, handle) = serve(&self.repos, upstream, Duration::from_secs(5));
-        Replica { url: format!("http://{host}"), handle }
+        Replica {
+            url: format!("http://{host}"),
+            handle,
+        }
     }
 
     /// A customer and a tenant in the database, and a credential for it.
@@ -143,7 +167,12 @@ impl Gateway {
     }
 
     /// A request to the gateway carrying `cred` as Basic password.
-    pub fn req(&self, method: reqwest::Method, path: &str, cred: &IssuedCredential) -> reqwest::RequestBuilder {
+    pub fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &IssuedCredential,
+    ) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .request(method, format!("{}{path}", self.url))
             .basic_auth(&cred.username, Some(cred.token.expose_secret()))
@@ -151,13 +180,24 @@ impl Gateway {
 }
 
 /// Pushes `image` to `tag` through the gateway with `cred`.
-pub async fn push_as(gw: &Gateway, image: &OciImage, tag: &str, cred: &IssuedCredential) -> anyhow::Result<()> {
+pub async fn push_as(
+    gw: &Gateway,
+    image: &OciImage,
+    tag: &str,
+    cred: &IssuedCredential,
+) -> anyhow::Result<()> {
     let creds = (cred.username.as_str(), cred.token.expose_secret());
     skopeo_push(image, &gw.image_ref(tag), Some(creds), &[]).await
 }
 
 /// An image of `layers` random layers of `size` bytes each, in a temporary layout.
-pub fn random_image(dir: &tempfile::TempDir, tag: &str, layers: usize, size: u64, as_index: bool) -> OciImage {
+pub fn random_image(
+    dir: &tempfile::TempDir,
+    tag: &str,
+    layers: usize,
+    size: u64,
+    as_index: bool,
+) -> OciImage {
     test_support::oci::build_random_image(dir.path(), tag, &vec![size; layers], as_index).unwrap()
 }
 
@@ -187,7 +227,12 @@ impl Upstream {
         }
         let res = req.send().await.unwrap();
         match res.status().as_u16() {
-            200 => Some(res.headers()["docker-content-digest"].to_str().unwrap().to_owned()),
+            200 => Some(
+                res.headers()["docker-content-digest"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
             404 => None,
             other => panic!("upstream answered {other} for {reference}"),
         }
@@ -197,5 +242,8 @@ impl Upstream {
 /// The registry error code of a response body (`errors[0].code`).
 pub async fn error_code(res: reqwest::Response) -> String {
     let body: serde_json::Value = res.json().await.unwrap_or_default();
-    body["errors"][0]["code"].as_str().unwrap_or_default().to_owned()
+    body["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
