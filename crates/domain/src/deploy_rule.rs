@@ -6,9 +6,9 @@
 
 use std::fmt;
 
+use crate::TenantId;
 use crate::image_ref::{Digest, ImageRef, ImageRefError};
 use crate::naming;
-use crate::TenantId;
 
 /// Where tenant images live: the registry host customers push to and the shared repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,10 @@ pub struct RegistryTarget {
 
 impl RegistryTarget {
     pub fn new(registry_host: impl Into<String>, repository: impl Into<String>) -> Self {
-        Self { registry_host: registry_host.into(), repository: repository.into() }
+        Self {
+            registry_host: registry_host.into(),
+            repository: repository.into(),
+        }
     }
 
     /// The image this tenant must push and deploy.
@@ -30,9 +33,16 @@ impl RegistryTarget {
     }
 
     /// Applies the deploy rule to what the customer sent.
-    pub fn validate_deploy_image(&self, tenant: &TenantId, image: &str) -> Result<DeployImage, DeployImageError> {
+    pub fn validate_deploy_image(
+        &self,
+        tenant: &TenantId,
+        image: &str,
+    ) -> Result<DeployImage, DeployImageError> {
         let expected = self.expected_image(tenant);
-        let refuse = |reason: Reason| DeployImageError { expected: expected.clone(), reason };
+        let refuse = |reason: Reason| DeployImageError {
+            expected: expected.clone(),
+            reason,
+        };
         let parsed = ImageRef::parse(image).map_err(|e| refuse(Reason::Malformed(e)))?;
         if parsed.registry() != Some(self.registry_host.as_str()) {
             return Err(refuse(Reason::WrongRegistry));
@@ -57,7 +67,10 @@ impl RegistryTarget {
         if canonical != image {
             return Err(refuse(Reason::WrongTag));
         }
-        Ok(DeployImage { image: expected, digest })
+        Ok(DeployImage {
+            image: expected,
+            digest,
+        })
     }
 }
 
@@ -94,12 +107,20 @@ impl fmt::Display for DeployImageError {
         let why = match &self.reason {
             Reason::Malformed(e) => format!("the image reference is malformed ({e})"),
             Reason::WrongRegistry => "the image is not in this service's registry".to_owned(),
-            Reason::WrongRepository => "the image is not in the shared tenant repository".to_owned(),
-            Reason::MissingTag => "the image has no tag (a digest alone is not accepted)".to_owned(),
+            Reason::WrongRepository => {
+                "the image is not in the shared tenant repository".to_owned()
+            }
+            Reason::MissingTag => {
+                "the image has no tag (a digest alone is not accepted)".to_owned()
+            }
             Reason::WrongTag => "the image tag is not this tenant's".to_owned(),
             Reason::UnsupportedDigest => "only sha256 digests are accepted".to_owned(),
         };
-        write!(f, "invalid image: {why}; expected `{}` (optionally followed by `@sha256:<digest>`)", self.expected)
+        write!(
+            f,
+            "invalid image: {why}; expected `{}` (optionally followed by `@sha256:<digest>`)",
+            self.expected
+        )
     }
 }
 
@@ -123,11 +144,22 @@ mod tests {
 
     #[test]
     fn accepts_exactly_the_tenants_image() {
-        let ok = target().validate_deploy_image(&a(), &format!("registry.example.com:5443/tenant-images:tenant-{A}")).unwrap();
-        assert_eq!(ok.image, format!("registry.example.com:5443/tenant-images:tenant-{A}"));
+        let ok = target()
+            .validate_deploy_image(
+                &a(),
+                &format!("registry.example.com:5443/tenant-images:tenant-{A}"),
+            )
+            .unwrap();
+        assert_eq!(
+            ok.image,
+            format!("registry.example.com:5443/tenant-images:tenant-{A}")
+        );
         assert!(ok.digest.is_none());
         let pinned = target()
-            .validate_deploy_image(&a(), &format!("registry.example.com:5443/tenant-images:tenant-{A}@{D}"))
+            .validate_deploy_image(
+                &a(),
+                &format!("registry.example.com:5443/tenant-images:tenant-{A}@{D}"),
+            )
             .unwrap();
         assert_eq!(pinned.digest.unwrap().to_string(), D);
     }
@@ -148,14 +180,24 @@ mod tests {
             format!(" registry.example.com:5443/tenant-images:tenant-{A}"),
             format!("registry.example.com:5443/tenant-images:tenant-{A}\n"),
             format!("tenant-images:tenant-{A}"),
-            format!("registry.example.com:5443/tenant-images:tenant-{A}@sha512:{}", "a".repeat(128)),
+            format!(
+                "registry.example.com:5443/tenant-images:tenant-{A}@sha512:{}",
+                "a".repeat(128)
+            ),
             "registry.example.com:5443/tenant-images".to_owned(),
             String::new(),
         ];
         for image in cases {
-            let err = target().validate_deploy_image(&a(), &image).expect_err(&image);
+            let err = target()
+                .validate_deploy_image(&a(), &image)
+                .expect_err(&image);
             let msg = err.to_string();
-            assert!(msg.contains(&format!("registry.example.com:5443/tenant-images:tenant-{A}")), "{msg}");
+            assert!(
+                msg.contains(&format!(
+                    "registry.example.com:5443/tenant-images:tenant-{A}"
+                )),
+                "{msg}"
+            );
         }
     }
 }

@@ -105,9 +105,16 @@ mod tests {
     fn spellings_round_trip_and_match_serde() {
         for e in EventType::ALL {
             assert_eq!(EventType::parse(e.as_str()), Some(e));
-            assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{}\"", e.as_str()));
+            assert_eq!(
+                serde_json::to_string(&e).unwrap(),
+                format!("\"{}\"", e.as_str())
+            );
         }
-        let cli: Vec<_> = EventType::ALL.iter().filter(|e| e.is_cli_event()).map(|e| e.as_str()).collect();
+        let cli: Vec<_> = EventType::ALL
+            .iter()
+            .filter(|e| e.is_cli_event())
+            .map(|e| e.as_str())
+            .collect();
         assert_eq!(
             cli,
             [

@@ -32,15 +32,21 @@ pub enum ImageRefError {
     InvalidCharacter,
     #[error("image name is longer than {NAME_TOTAL_LENGTH_MAX} characters")]
     NameTooLong,
-    #[error("registry host `{0}` is invalid: expected letters, digits, `-` and `.`, with an optional `:port`")]
+    #[error(
+        "registry host `{0}` is invalid: expected letters, digits, `-` and `.`, with an optional `:port`"
+    )]
     InvalidRegistry(String),
     #[error(
         "repository path component `{0}` is invalid: expected lowercase letters and digits separated by `.`, `_`, `__` or `-`"
     )]
     InvalidPathComponent(String),
-    #[error("tag `{0}` is invalid: expected up to 128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`")]
+    #[error(
+        "tag `{0}` is invalid: expected up to 128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`"
+    )]
     InvalidTag(String),
-    #[error("digest `{0}` is invalid: expected `algorithm:hex` such as `sha256:` followed by 64 lowercase hex digits")]
+    #[error(
+        "digest `{0}` is invalid: expected `algorithm:hex` such as `sha256:` followed by 64 lowercase hex digits"
+    )]
     InvalidDigest(String),
 }
 
@@ -57,17 +63,22 @@ impl Digest {
         let err = || ImageRefError::InvalidDigest(truncate(s));
         let (algorithm, hex) = s.split_once(':').ok_or_else(err)?;
         let algorithm_ok = !algorithm.is_empty()
-            && algorithm
-                .split(['+', '.', '_', '-'])
-                .all(|c| c.chars().next().is_some_and(|f| f.is_ascii_alphabetic()) && c.chars().all(|ch| ch.is_ascii_alphanumeric()));
+            && algorithm.split(['+', '.', '_', '-']).all(|c| {
+                c.chars().next().is_some_and(|f| f.is_ascii_alphabetic())
+                    && c.chars().all(|ch| ch.is_ascii_alphanumeric())
+            });
         let hex_ok = hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit());
         if !algorithm_ok || !hex_ok {
             return Err(err());
         }
-        if algorithm == "sha256" && (hex.len() != 64 || hex.chars().any(|c| c.is_ascii_uppercase())) {
+        if algorithm == "sha256" && (hex.len() != 64 || hex.chars().any(|c| c.is_ascii_uppercase()))
+        {
             return Err(err());
         }
-        Ok(Self { algorithm: algorithm.to_owned(), hex: hex.to_owned() })
+        Ok(Self {
+            algorithm: algorithm.to_owned(),
+            hex: hex.to_owned(),
+        })
     }
 
     /// The `sha256` digest of some bytes' hex form: builds a digest from an already computed hex string.
@@ -132,7 +143,11 @@ impl ImageRef {
             return Err(ImageRefError::NameTooLong);
         }
         let (registry, path) = match name.split_once('/') {
-            Some((first, path)) if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) => {
+            Some((first, path))
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            {
                 validate_registry(first)?;
                 (Some(first.to_owned()), path)
             }
@@ -141,7 +156,12 @@ impl ImageRef {
         for component in path.split('/') {
             validate_path_component(component)?;
         }
-        Ok(Self { registry, repository: path.to_owned(), tag: tag.map(str::to_owned), digest })
+        Ok(Self {
+            registry,
+            repository: path.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest,
+        })
     }
 
     /// Registry host (with port), when the reference names one.
@@ -201,7 +221,11 @@ fn validate_tag(tag: &str) -> Result<(), ImageRefError> {
     let ok = tag.len() <= TAG_LENGTH_MAX
         && chars.next().is_some_and(word)
         && chars.all(|c| word(c) || c == '.' || c == '-');
-    if ok { Ok(()) } else { Err(ImageRefError::InvalidTag(truncate(tag))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ImageRefError::InvalidTag(truncate(tag)))
+    }
 }
 
 fn validate_registry(host: &str) -> Result<(), ImageRefError> {
@@ -221,7 +245,11 @@ fn validate_registry(host: &str) -> Result<(), ImageRefError> {
             && !c.starts_with('-')
             && !c.ends_with('-')
     };
-    if name.split('.').all(component_ok) { Ok(()) } else { Err(err()) }
+    if name.split('.').all(component_ok) {
+        Ok(())
+    } else {
+        Err(err())
+    }
 }
 
 fn validate_path_component(component: &str) -> Result<(), ImageRefError> {
@@ -243,7 +271,8 @@ fn validate_path_component(component: &str) -> Result<(), ImageRefError> {
             i += 1;
         }
         let sep = &component[start..i];
-        let ok = matches!(sep, "." | "_" | "__") || (!sep.is_empty() && sep.bytes().all(|b| b == b'-'));
+        let ok =
+            matches!(sep, "." | "_" | "__") || (!sep.is_empty() && sep.bytes().all(|b| b == b'-'));
         if !ok {
             return Err(err());
         }
@@ -304,7 +333,10 @@ mod tests {
             assert!(ImageRef::parse(bad).is_err(), "accepted {bad:?}");
         }
         let long_tag = format!("reg.io/a:{}", "t".repeat(129));
-        assert!(matches!(ImageRef::parse(&long_tag), Err(ImageRefError::InvalidTag(_))));
+        assert!(matches!(
+            ImageRef::parse(&long_tag),
+            Err(ImageRefError::InvalidTag(_))
+        ));
         let long_name = format!("reg.io/{}", "a".repeat(260));
         assert_eq!(ImageRef::parse(&long_name), Err(ImageRefError::NameTooLong));
     }

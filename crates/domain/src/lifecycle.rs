@@ -90,12 +90,19 @@ impl TenantState {
 
     /// Checked transition.
     pub fn transition(self, to: TenantState) -> Result<TenantState, TransitionError> {
-        if self.can_transition_to(to) { Ok(to) } else { Err(TransitionError { from: self, to }) }
+        if self.can_transition_to(to) {
+            Ok(to)
+        } else {
+            Err(TransitionError { from: self, to })
+        }
     }
 
     /// A final state: nothing will happen without a new request.
     pub fn is_settled(&self) -> bool {
-        matches!(self, Self::AwaitingDeploy | Self::Running | Self::Failed | Self::Deleted)
+        matches!(
+            self,
+            Self::AwaitingDeploy | Self::Running | Self::Failed | Self::Deleted
+        )
     }
 
     /// Whether the events stream should end: the tenant reached a state the CLI treats as final.
@@ -106,7 +113,10 @@ impl TenantState {
     /// States in which the tenant's infrastructure exists and an image may be pushed and deployed.
     /// A `failed` tenant may deploy only if its infrastructure is in place (checked by the use case).
     pub fn accepts_deploy(&self) -> bool {
-        matches!(self, Self::AwaitingDeploy | Self::Deploying | Self::Running | Self::Failed)
+        matches!(
+            self,
+            Self::AwaitingDeploy | Self::Deploying | Self::Running | Self::Failed
+        )
     }
 
     /// The word `/status` answers. The CLI treats `ready` as done, `failed` as failed, and polls on
@@ -205,7 +215,10 @@ mod tests {
             (Running, Deleted),
         ] {
             let err = from.transition(to).unwrap_err();
-            assert_eq!(err.to_string(), format!("a tenant that is {from} cannot become {to}"));
+            assert_eq!(
+                err.to_string(),
+                format!("a tenant that is {from} cannot become {to}")
+            );
         }
     }
 
@@ -221,23 +234,42 @@ mod tests {
     fn cli_words() {
         assert_eq!(Running.cli_status().as_str(), "ready");
         assert_eq!(Failed.cli_status().as_str(), "failed");
-        for s in [Pending, Provisioning, AwaitingDeploy, Deploying, Deleting, Deleted] {
+        for s in [
+            Pending,
+            Provisioning,
+            AwaitingDeploy,
+            Deploying,
+            Deleting,
+            Deleted,
+        ] {
             let word = s.cli_status().as_str();
             assert!(word != "ready" && word != "failed");
             assert_eq!(word, s.as_str());
         }
         assert_eq!(Running.tenant_info_status(false), TenantInfoStatus::Active);
-        assert_eq!(Running.tenant_info_status(true), TenantInfoStatus::Suspended);
+        assert_eq!(
+            Running.tenant_info_status(true),
+            TenantInfoStatus::Suspended
+        );
         assert_eq!(Deleting.tenant_info_status(true), TenantInfoStatus::Deleted);
-        assert_eq!(Provisioning.tenant_info_status(false), TenantInfoStatus::Pending);
-        assert_eq!(serde_json::to_string(&TenantInfoStatus::Suspended).unwrap(), "\"suspended\"");
+        assert_eq!(
+            Provisioning.tenant_info_status(false),
+            TenantInfoStatus::Pending
+        );
+        assert_eq!(
+            serde_json::to_string(&TenantInfoStatus::Suspended).unwrap(),
+            "\"suspended\""
+        );
     }
 
     #[test]
     fn spellings_round_trip() {
         for s in TenantState::ALL {
             assert_eq!(TenantState::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
     }
 }

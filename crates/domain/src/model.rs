@@ -34,7 +34,9 @@ impl CustomerStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Suspended].into_iter().find(|v| v.as_str() == s)
+        [Self::Active, Self::Suspended]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -99,7 +101,11 @@ pub struct Tenant {
 
 impl Tenant {
     /// Moves to `to` if the lifecycle allows it, replacing the status message.
-    pub fn transition(&mut self, to: TenantState, message: Option<String>) -> Result<(), TransitionError> {
+    pub fn transition(
+        &mut self,
+        to: TenantState,
+        message: Option<String>,
+    ) -> Result<(), TransitionError> {
         self.state = self.state.transition(to)?;
         self.status_message = message;
         Ok(())
@@ -176,9 +182,15 @@ impl DeploymentStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::InProgress, Self::Succeeded, Self::Failed, Self::Superseded]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Pending,
+            Self::InProgress,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Superseded,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -232,8 +244,18 @@ pub struct NewTenantEvent {
 
 impl NewTenantEvent {
     /// An event carrying the CLI status of `state`.
-    pub fn new(tenant_id: TenantId, event_type: EventType, state: TenantState, message: Option<String>) -> Self {
-        Self { tenant_id, event_type, status: state.cli_status().as_str().to_owned(), message }
+    pub fn new(
+        tenant_id: TenantId,
+        event_type: EventType,
+        state: TenantState,
+        message: Option<String>,
+    ) -> Self {
+        Self {
+            tenant_id,
+            event_type,
+            status: state.cli_status().as_str().to_owned(),
+            message,
+        }
     }
 }
 
@@ -256,7 +278,9 @@ impl JobKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Provision, Self::Deploy, Self::Cleanup].into_iter().find(|v| v.as_str() == s)
+        [Self::Provision, Self::Deploy, Self::Cleanup]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -284,7 +308,9 @@ impl JobState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Done, Self::Dead].into_iter().find(|v| v.as_str() == s)
+        [Self::Queued, Self::Running, Self::Done, Self::Dead]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 

@@ -12,7 +12,11 @@ pub fn fly_app_name(id: &TenantId) -> String {
 
 /// Public hostname: `{12hex}.{subdomain_suffix}` (the suffix without a leading dot).
 pub fn public_hostname(id: &TenantId, subdomain_suffix: &str) -> String {
-    format!("{}.{}", id.short_hex(), subdomain_suffix.trim_start_matches('.'))
+    format!(
+        "{}.{}",
+        id.short_hex(),
+        subdomain_suffix.trim_start_matches('.')
+    )
 }
 
 /// Public URL of the tenant's app.
@@ -62,13 +66,25 @@ mod tests {
     fn names() {
         let id = id();
         assert_eq!(fly_app_name(&id), "sp-3f2b8c1e9a4d");
-        assert_eq!(public_hostname(&id, "sites.example.com"), "3f2b8c1e9a4d.sites.example.com");
-        assert_eq!(public_hostname(&id, ".sites.example.com"), "3f2b8c1e9a4d.sites.example.com");
-        assert_eq!(app_url(&id, "sites.example.com"), "https://3f2b8c1e9a4d.sites.example.com");
+        assert_eq!(
+            public_hostname(&id, "sites.example.com"),
+            "3f2b8c1e9a4d.sites.example.com"
+        );
+        assert_eq!(
+            public_hostname(&id, ".sites.example.com"),
+            "3f2b8c1e9a4d.sites.example.com"
+        );
+        assert_eq!(
+            app_url(&id, "sites.example.com"),
+            "https://3f2b8c1e9a4d.sites.example.com"
+        );
         assert_eq!(internal_hostname(&id), "sp-3f2b8c1e9a4d.internal");
         assert_eq!(tenant_database_name(&id), "site_3f2b8c1e9a4d");
         assert_eq!(tenant_role_name(&id), "tenant_3f2b8c1e9a4d");
-        assert_eq!(image_tag(&id), "tenant-3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b");
+        assert_eq!(
+            image_tag(&id),
+            "tenant-3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b"
+        );
         assert_eq!(
             full_image("registry.fly.io", "systemprompt-images", &id),
             "registry.fly.io/systemprompt-images:tenant-3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b"
@@ -84,9 +100,17 @@ mod tests {
         let id = id();
         for n in [tenant_database_name(&id), tenant_role_name(&id)] {
             assert!(n.len() <= 63);
-            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
         }
         let app = fly_app_name(&id);
-        assert!(app.len() <= 63 && app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            app.len() <= 63
+                && app
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 }

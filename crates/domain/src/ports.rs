@@ -75,7 +75,11 @@ pub trait TenantRepository: Send + Sync {
     /// the next version. `StaleVersion` otherwise. Sets `deleted_at` when the state becomes `deleted`.
     async fn update(&self, tenant: &Tenant) -> RepoResult<Tenant>;
     /// Updates the tenant and appends an event in one transaction.
-    async fn update_with_event(&self, tenant: &Tenant, event: NewTenantEvent) -> RepoResult<(Tenant, TenantEvent)>;
+    async fn update_with_event(
+        &self,
+        tenant: &Tenant,
+        event: NewTenantEvent,
+    ) -> RepoResult<(Tenant, TenantEvent)>;
 }
 
 #[async_trait]
@@ -87,7 +91,12 @@ pub trait DeploymentRepository: Send + Sync {
     /// The most recently requested deployment of a tenant.
     async fn latest_for_tenant(&self, tenant: TenantId) -> RepoResult<Option<Deployment>>;
     async fn mark_started(&self, id: Uuid) -> RepoResult<Deployment>;
-    async fn mark_finished(&self, id: Uuid, status: DeploymentStatus, error: Option<String>) -> RepoResult<Deployment>;
+    async fn mark_finished(
+        &self,
+        id: Uuid,
+        status: DeploymentStatus,
+        error: Option<String>,
+    ) -> RepoResult<Deployment>;
     /// Marks every unfinished deployment of the tenant requested before `id` as superseded; returns how many.
     async fn supersede_older(&self, tenant: TenantId, id: Uuid) -> RepoResult<u64>;
 }
@@ -96,7 +105,12 @@ pub trait DeploymentRepository: Send + Sync {
 pub trait EventRepository: Send + Sync {
     async fn append(&self, event: NewTenantEvent) -> RepoResult<TenantEvent>;
     /// Events of a tenant with `id > after`, in order, at most `limit`.
-    async fn list_after(&self, tenant: TenantId, after: i64, limit: i64) -> RepoResult<Vec<TenantEvent>>;
+    async fn list_after(
+        &self,
+        tenant: TenantId,
+        after: i64,
+        limit: i64,
+    ) -> RepoResult<Vec<TenantEvent>>;
     async fn latest(&self, tenant: TenantId) -> RepoResult<Option<TenantEvent>>;
 }
 
@@ -109,12 +123,23 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, job: NewJob) -> RepoResult<Job>;
     /// Claims the oldest runnable job of the given kinds for `worker`, holding it for `lease`, and counts
     /// an attempt.
-    async fn claim(&self, worker: &str, kinds: &[JobKind], lease: Duration) -> RepoResult<Option<Job>>;
+    async fn claim(
+        &self,
+        worker: &str,
+        kinds: &[JobKind],
+        lease: Duration,
+    ) -> RepoResult<Option<Job>>;
     /// Extends the lease of a job this worker holds; `NotFound` if it lost the lease.
     async fn heartbeat(&self, id: Uuid, worker: &str, lease: Duration) -> RepoResult<()>;
     async fn complete(&self, id: Uuid, worker: &str) -> RepoResult<()>;
     /// Records the failure and requeues the job for `run_after` (or marks it dead when out of attempts).
-    async fn retry_later(&self, id: Uuid, worker: &str, error: &str, run_after: DateTime<Utc>) -> RepoResult<Job>;
+    async fn retry_later(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        run_after: DateTime<Utc>,
+    ) -> RepoResult<Job>;
     /// Gives up on the job (it will not run again).
     async fn fail_permanently(&self, id: Uuid, worker: &str, error: &str) -> RepoResult<()>;
     async fn get(&self, id: Uuid) -> RepoResult<Job>;
@@ -140,7 +165,12 @@ pub trait RegistryPushRepository: Send + Sync {
 pub trait TenantDatabaseAdmin: Send + Sync {
     /// Creates the role with `password` and the database owned by it; when they exist already (a retry),
     /// sets the role's password to `password` and keeps the database. Idempotent.
-    async fn ensure_database(&self, database: &str, role: &str, password: &SecretString) -> RepoResult<()>;
+    async fn ensure_database(
+        &self,
+        database: &str,
+        role: &str,
+        password: &SecretString,
+    ) -> RepoResult<()>;
     /// Drops the database (terminating its connections) and the role; absent ones count as done.
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()>;
     async fn database_exists(&self, database: &str) -> RepoResult<bool>;

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 /// Why a string is not a canonical tenant id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid id `{input}`: expected a lowercase hyphenated UUID such as 3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b")]
+#[error(
+    "invalid id `{input}`: expected a lowercase hyphenated UUID such as 3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b"
+)]
 pub struct TenantIdError {
     input: String,
 }
@@ -159,6 +161,8 @@ mod tests {
     fn serde_uses_the_canonical_form() {
         let id = TenantId::parse(ID).unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{ID}\""));
-        assert!(serde_json::from_str::<TenantId>("\"3F2B8C1E-9A4D-4E1F-8C2A-0B1D2E3F4A5B\"").is_err());
+        assert!(
+            serde_json::from_str::<TenantId>("\"3F2B8C1E-9A4D-4E1F-8C2A-0B1D2E3F4A5B\"").is_err()
+        );
     }
 }

@@ -13,7 +13,11 @@ fn valid_reference() -> impl Strategy<Value = String> {
     let path = prop::collection::vec(component, 1..4).prop_map(|c| c.join("/"));
     // Always with a host: without one, a first component containing `.` is read as a host (as in
     // distribution), which the generator would otherwise have to avoid.
-    let host = ("[a-z][a-z0-9]{0,10}\\.[a-z]{2,5}", prop::option::of(1u16..65535)).prop_map(Some);
+    let host = (
+        "[a-z][a-z0-9]{0,10}\\.[a-z]{2,5}",
+        prop::option::of(1u16..65535),
+    )
+        .prop_map(Some);
     let tag = prop::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}");
     let digest = prop::option::of("[0-9a-f]{64}");
     (host, path, tag, digest).prop_map(|(host, path, tag, digest)| {
