@@ -48,35 +48,89 @@ fn rs256_and_es256_tokens_verify_with_pem_keys() {
     let es = EncodingKey::from_ec_pem(ES_PRIVATE.as_bytes()).unwrap();
     let v = pem_verifier(Some("management-api"));
     let c = claims(Some("management-api"));
-    assert_eq!(v.verify(&sign(Algorithm::RS256, None, &rs, &c)).unwrap().sub, "user-pk");
-    assert_eq!(v.verify(&sign(Algorithm::ES256, None, &es, &c)).unwrap().sub, "user-pk");
+    assert_eq!(
+        v.verify(&sign(Algorithm::RS256, None, &rs, &c))
+            .unwrap()
+            .sub,
+        "user-pk"
+    );
+    assert_eq!(
+        v.verify(&sign(Algorithm::ES256, None, &es, &c))
+            .unwrap()
+            .sub,
+        "user-pk"
+    );
     // Audience is enforced when configured.
     let wrong_aud = claims(Some("another-api"));
-    assert_eq!(v.verify(&sign(Algorithm::RS256, None, &rs, &wrong_aud)).unwrap_err(), AuthError::WrongIssuerOrAudience);
+    assert_eq!(
+        v.verify(&sign(Algorithm::RS256, None, &rs, &wrong_aud))
+            .unwrap_err(),
+        AuthError::WrongIssuerOrAudience
+    );
     let no_aud = claims(None);
-    assert!(v.verify(&sign(Algorithm::ES256, None, &es, &no_aud)).is_err());
+    assert!(
+        v.verify(&sign(Algorithm::ES256, None, &es, &no_aud))
+            .is_err()
+    );
 }
 
 #[test]
 fn a_public_key_is_never_accepted_as_an_hmac_secret() {
     let v = pem_verifier(None);
-    let forged = sign(Algorithm::HS256, None, &EncodingKey::from_secret(RS_PUBLIC.as_bytes()), &claims(None));
-    assert_eq!(v.verify(&forged).unwrap_err(), AuthError::UnsupportedAlgorithm);
+    let forged = sign(
+        Algorithm::HS256,
+        None,
+        &EncodingKey::from_secret(RS_PUBLIC.as_bytes()),
+        &claims(None),
+    );
+    assert_eq!(
+        v.verify(&forged).unwrap_err(),
+        AuthError::UnsupportedAlgorithm
+    );
 }
 
 #[test]
 fn jwks_keys_are_matched_by_kid() {
-    let v = JwtVerifier::new(JwtSettings { jwks_json: Some(JWKS.into()), leeway_secs: 5, ..Default::default() }).unwrap();
+    let v = JwtVerifier::new(JwtSettings {
+        jwks_json: Some(JWKS.into()),
+        leeway_secs: 5,
+        ..Default::default()
+    })
+    .unwrap();
     let rs = EncodingKey::from_rsa_pem(RS_PRIVATE.as_bytes()).unwrap();
-    assert_eq!(v.verify(&sign(Algorithm::RS256, Some("test-rsa-1"), &rs, &claims(None))).unwrap().sub, "user-pk");
-    assert!(v.verify(&sign(Algorithm::RS256, Some("unknown-kid"), &rs, &claims(None))).is_err());
+    assert_eq!(
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("test-rsa-1"),
+            &rs,
+            &claims(None)
+        ))
+        .unwrap()
+        .sub,
+        "user-pk"
+    );
+    assert!(
+        v.verify(&sign(
+            Algorithm::RS256,
+            Some("unknown-kid"),
+            &rs,
+            &claims(None)
+        ))
+        .is_err()
+    );
     // An HS256 secret configured alongside does not weaken the RS256 keys.
     let both = JwtVerifier::new(JwtSettings {
-        hs256_secret: Some(SecretString::from("0123456789abcdef0123456789abcdef".to_owned())),
+        hs256_secret: Some(SecretString::from(
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        )),
         jwks_json: Some(JWKS.into()),
         ..Default::default()
     })
     .unwrap();
     let es = EncodingKey::from_ec_pem(ES_PRIVATE.as_bytes()).unwrap();
-    assert_eq!(both.verify(&sign(Algorithm::ES256, None, &es, &claims(None))).unwrap_err(), AuthError::UnsupportedAlgorithm);
+    assert_eq!(
+        both.verify(&sign(Algorithm::ES256, None, &es, &claims(None)))
+            .unwrap_err(),
+        AuthError::UnsupportedAlgorithm
+    );
 }

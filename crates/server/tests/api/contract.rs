@@ -221,7 +221,15 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
         .await;
     let list: Data<Vec<TenantListItem>> = decode(app.get("/api/v1/tenants", &token).await).await;
     assert!(list.data.is_empty());
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for needle in [
         r#"fly_calls_total{operation="machines.create_app",outcome="ok"}"#,
         r#"circuit_breaker_state{upstream="machines"} 0"#,
@@ -229,7 +237,10 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
         r#"http_requests_total{method="POST",route="/api/v1/tenants/{id}/deploy",status="202"} 1"#,
         r#"http_request_duration_seconds_bucket{le="#,
     ] {
-        assert!(metrics.contains(needle), "{needle} missing from /metrics:\n{metrics}");
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from /metrics:\n{metrics}"
+        );
     }
     let snapshot = app.mock.as_ref().unwrap().state();
     assert!(

@@ -71,3 +71,41 @@ async fn deploy_answers_within_seconds_when_the_registry_hangs() {
     faults.clear();
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_provisioning_reports_failed_and_can_be_retried() {
+    let app = TestApp::spawn(Options::default()).await;
+    let token = app.token(&user());
+    let faults = app.mock.as_ref().unwrap().faults();
+    faults.fail_next("create_volume", 1000, 400);
+    let id = app.create_tenant(&token, "flaky").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let failed: Data<Status> = loop {
+        let s: Data<Status> = decode(
+            app.get(&format!("/api/v1/tenants/{id}/status"), &token)
+                .await,
+        )
+        .await;
+        if s.data.status == "failed" {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "never failed: {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(failed.data.message.is_some(), "a failure says why");
+    faults.clear();
+    let retried: StatusOnly = decode(
+        app.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/tenants/{id}/retry-provision"),
+            Some(&token),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_ne!(retried.status, "failed");
+    app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
+        .await;
+    app.stop().await;
+}
