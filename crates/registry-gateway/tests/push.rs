@@ -191,3 +191,75 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// Docker streams a whole layer in one chunked PATCH without `Content-Length`, then `PUT ?digest=`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_patch_without_length_is_streamed_through() {
+    let reg = RegistryServer::start(RegistryOptions::default());
+    let up = upstream(&reg);
+    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let (tenant, cred) = gw.tenant("chunked").await;
+    let chunks: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 64 * 1024]).collect();
+    let digest = format!("sha256:{}", hex_sha256(&chunks.concat()));
+
+    let res = gw
+        .req(
+            reqwest::Method::POST,
+            &format!("/v2/{REPO}/blobs/uploads/"),
+            &cred,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let uuid = res.headers()["docker-upload-uuid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let res = reqwest::Client::new()
+        .patch(&location)
+        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(
+        res.headers()["range"].to_str().unwrap(),
+        format!("0-{}", 64 * 64 * 1024 - 1)
+    );
+    assert_eq!(res.headers()["docker-upload-uuid"].to_str().unwrap(), uuid);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&gw.url), "{location}");
+
+    let res = reqwest::Client::new()
+        .put(format!("{location}&digest={digest}"))
+        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(
+        gw.repos
+            .registry_pushes
+            .tenant_may_read(tenant.id, &digest)
+            .await
+            .unwrap()
+    );
+    // A ranged read of the blob comes back partial.
+    let res = gw
+        .req(
+            reqwest::Method::GET,
+            &format!("/v2/{REPO}/blobs/{digest}"),
+            &cred,
+        )
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &[0u8; 10]);
+}
