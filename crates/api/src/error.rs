@@ -22,6 +22,9 @@ pub struct ApiError {
     message: String,
     /// Internal detail: logged, never sent.
     detail: Option<String>,
+    /// The request an internal error happened in, captured when it was made (it may be rendered
+    /// outside the request's task, e.g. after a panic).
+    request_id: Option<String>,
 }
 
 /// The error body, `{"error": {"code", "message"}}`.
@@ -57,6 +60,7 @@ impl ApiError {
             code,
             message,
             detail: None,
+            request_id: None,
         }
     }
 
@@ -104,6 +108,7 @@ impl ApiError {
             "internal error",
         );
         e.detail = Some(detail.into());
+        e.request_id = Some(request_context::current_request_id());
         e
     }
 
@@ -129,7 +134,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let request_id = request_context::current_request_id();
+        let request_id = self
+            .request_id
+            .clone()
+            .unwrap_or_else(request_context::current_request_id);
         let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(request_id = %request_id, detail = self.detail.as_deref().unwrap_or(""), "internal error");
             format!("internal error; quote request id {request_id} when reporting it")

@@ -6,12 +6,17 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use std::panic::AssertUnwindSafe;
+
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
+use futures::FutureExt;
 use tracing_actix_web::RequestId;
+
+use crate::error::ApiError;
 
 use crate::state::AppState;
 
@@ -26,11 +31,12 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// Runs the rest of the chain inside the request's context and records its metrics.
+/// Runs the rest of the chain inside the request's context and records its metrics. A panic in a
+/// handler becomes the opaque 500 with the request id (actix would otherwise drop the connection).
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -41,7 +47,17 @@ pub async fn middleware(
         .map(|s| s.metrics.clone());
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
-    let result = REQUEST_ID.scope(request_id.clone(), next.call(req)).await;
+    let guarded = AssertUnwindSafe(next.call(req)).catch_unwind();
+    let result = REQUEST_ID
+        .scope(request_id.clone(), async {
+            match guarded.await {
+                Ok(outcome) => outcome.map(ServiceResponse::map_into_boxed_body),
+                // The request is gone with the panicking future; actix renders the error (the 500
+                // names the request id, captured here inside the request's scope).
+                Err(_) => Err(ApiError::internal("a handler panicked").into()),
+            }
+        })
+        .await;
     let (route, status) = match &result {
         Ok(res) => (
             res.request()
@@ -64,4 +80,57 @@ pub async fn middleware(
         }
         res
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, ResponseError, test, web};
+
+    use super::*;
+
+    async fn boom() -> HttpResponse {
+        panic!("handler bug with internal detail")
+    }
+
+    #[actix_web::test]
+    async fn a_panic_is_an_opaque_500_naming_the_request_id() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(middleware))
+                .route("/boom", web::get().to(boom)),
+        )
+        .await;
+        // actix's dispatcher renders a service error with `error_response`, as done here.
+        let err = test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .unwrap_err();
+        let resp = err.error_response();
+        assert_eq!(resp.status(), 500);
+        let bytes = actix_web::body::to_bytes(resp.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        let id = message
+            .split("request id ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{message}");
+        assert!(!message.contains("internal detail"));
+    }
+
+    #[actix_web::test]
+    async fn errors_carry_the_request_id_header() {
+        let app = test::init_service(App::new().wrap(from_fn(middleware)).route(
+            "/nf",
+            web::get().to(|| async { ApiError::tenant_not_found().error_response() }),
+        ))
+        .await;
+        let resp = test::call_service(&app, test::TestRequest::get().uri("/nf").to_request()).await;
+        assert_eq!(resp.status(), 404);
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
 }
