@@ -84,3 +84,46 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     );
     h.stop_workers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_rollout_fails_the_deployment_and_a_redeploy_recovers() {
+    let mut h = Harness::start().await;
+    h.start_workers();
+    let t = h.provisioned("unlucky", "basic").await;
+    let digest = images::push(&h.mock, &t.id, "v1").await;
+    h.mock.faults().fail_next("create_machine", 1, 400);
+    h.service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
+    let failed = h.wait_state(t.id, TenantState::Failed, T).await;
+    assert!(
+        failed
+            .status_message
+            .unwrap_or_default()
+            .starts_with("deploy failed")
+    );
+    let history = h.repos.deployments.list_for_tenant(t.id).await.unwrap();
+    assert_eq!(history[0].status, DeploymentStatus::Failed);
+    assert!(h.mock.state().machines_of(&t.fly_app_name).is_empty());
+    assert!(
+        h.event_types(t.id)
+            .await
+            .contains(&"deployment_failed".to_owned())
+    );
+
+    // Infrastructure is intact, so the failed tenant may deploy again.
+    h.service
+        .deploy(h.customer.id, t.id, &h.image(&t.id))
+        .await
+        .unwrap();
+    let t = h.wait_state(t.id, TenantState::Running, T).await;
+    assert_eq!(t.deployed_digest.as_deref(), Some(digest.as_str()));
+    assert_eq!(h.mock.state().machines_of(&t.fly_app_name).len(), 1);
+    assert!(
+        h.event_types(t.id)
+            .await
+            .contains(&"tenant_ready".to_owned())
+    );
+    h.stop_workers().await;
+}

@@ -20,26 +20,27 @@ impl TenantService {
             .mark_finished(d.id, DeploymentStatus::Succeeded, None)
             .await
             .map_err(ServiceError::from)?;
-        let msg = Some(format!("running {digest}"));
+        self.event(
+            tenant,
+            EventType::DeploymentSucceeded,
+            format!("machine {machine_id} runs {digest}"),
+        )
+        .await;
+        // `tenant_ready` is written with the state change, so whoever sees `running` sees it too.
+        let ready = Some(format!("tenant ready at {}", tenant.app_url()));
         let result = self
             .update_tenant(
                 tenant.id,
-                Some((EventType::DeploymentSucceeded, msg.clone())),
+                Some((EventType::TenantReady, ready.clone())),
                 |t| {
                     t.machine_id = Some(machine_id.to_owned());
                     t.deployed_digest = Some(digest.to_owned());
-                    Ok(t.transition(TenantState::Running, msg.clone())?)
+                    Ok(t.transition(TenantState::Running, Some(format!("running {digest}")))?)
                 },
             )
             .await;
         match result {
             Ok(t) => {
-                self.event(
-                    &t,
-                    EventType::TenantReady,
-                    format!("tenant ready at {}", t.app_url()),
-                )
-                .await;
                 tracing::info!(tenant_id = %t.id, digest, "deployment succeeded");
                 Ok(())
             }
@@ -86,7 +87,7 @@ impl TenantService {
         }
         let (to, kind) = match latest.status {
             DeploymentStatus::Succeeded if tenant.machine_id.is_some() => {
-                (TenantState::Running, EventType::DeploymentSucceeded)
+                (TenantState::Running, EventType::TenantReady)
             }
             _ => (TenantState::Failed, EventType::DeploymentFailed),
         };
