@@ -86,23 +86,32 @@ async fn run_one(service: &TenantService, worker: &str, ctx: JobContext) {
 async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext) {
     let settings = &service.config.worker;
     let job = &ctx.job;
+    // Ends only when the lease is gone (another worker may now hold the job): the run is then
+    // abandoned exactly as if this worker had crashed, which every job is built to survive.
     let heartbeat = async {
         loop {
             tokio::time::sleep(settings.lease / 3).await;
-            if let Err(e) = service
+            match service
                 .repos
                 .jobs
                 .heartbeat(job.id, worker, settings.lease)
                 .await
             {
-                tracing::warn!(job_id = %job.id, error = %e, "job heartbeat failed (lease may be lost)");
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => return,
+                Err(e) => {
+                    tracing::warn!(job_id = %job.id, error = %e, "job heartbeat failed (will retry)")
+                }
             }
         }
     };
     let result = tokio::select! {
         biased;
         r = service.run_job(ctx) => r,
-        () = heartbeat => unreachable_heartbeat(),
+        () = heartbeat => {
+            tracing::warn!(job_id = %job.id, "job lease lost; abandoning this run");
+            return;
+        }
     };
     let settle = match result {
         Ok(()) => service
@@ -146,8 +155,4 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
         // The lease runs out and another worker reruns the job; every job is safe to rerun.
         tracing::warn!(job_id = %job.id, error = %e, "could not settle job");
     }
-}
-
-fn unreachable_heartbeat() -> Result<(), JobError> {
-    Err(JobError::Fatal("heartbeat loop ended".into()))
 }
