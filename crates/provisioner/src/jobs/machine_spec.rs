@@ -102,3 +102,100 @@ pub fn machine_request(
         min_secrets_version,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use tenant_domain::{CustomerId, RegistryTarget, TenantId, TenantState};
+
+    use super::*;
+
+    #[test]
+    fn the_machine_runs_the_pinned_image_with_the_plan_and_the_originals_environment() {
+        let config = ProvisionerConfig::new(
+            RegistryTarget::new("gateway.example.com", "tenant-images"),
+            "registry.fly.io",
+            "sites.example.com",
+            "db.internal:5432",
+        );
+        let id = TenantId::parse("3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b").unwrap();
+        let new = tenant_domain::NewTenant::new(
+            id,
+            CustomerId::new_random(),
+            "Shop",
+            "basic",
+            "fra",
+            "sites.example.com",
+        );
+        let tenant = Tenant {
+            id,
+            customer_id: new.customer_id,
+            name: new.name,
+            plan_id: new.plan_id,
+            region: new.region,
+            state: TenantState::Deploying,
+            status_message: None,
+            fly_app_name: new.fly_app_name,
+            machine_id: None,
+            volume_id: Some("vol_1".into()),
+            hostname: new.hostname,
+            internal_hostname: new.internal_hostname,
+            database_name: new.database_name,
+            database_role: new.database_role,
+            deployed_digest: None,
+            row_version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        };
+        let plan = Plan {
+            id: "basic".into(),
+            name: "Basic".into(),
+            memory_mb: 1024,
+            cpus: 1,
+            volume_gb: 10,
+            max_tenants: 5,
+        };
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let req = machine_request(&config, &tenant, &plan, "vol_1", &digest, Some(7));
+        let c = &req.config;
+        assert_eq!(c.image, format!("registry.fly.io/tenant-images@{digest}"));
+        assert_eq!(
+            c.guest.as_ref().map(|g| (g.cpus, g.memory_mb)),
+            Some((1, 1024))
+        );
+        assert_eq!(
+            (c.mounts[0].volume.as_str(), c.mounts[0].path.as_str()),
+            ("vol_1", "/app/services")
+        );
+        let ports: Vec<u16> = c.services[0].ports.iter().map(|p| p.port).collect();
+        assert_eq!((c.services[0].internal_port, ports), (8080, vec![80, 443]));
+        assert_eq!(
+            c.metadata.get("tenant_id").map(String::as_str),
+            Some("3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b")
+        );
+        let keys: Vec<&str> = c.env.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "API_EXTERNAL_URL",
+                "API_SERVER_URL",
+                "APP_URL",
+                "DATABASE_TYPE",
+                "HOST",
+                "JWT_ISSUER",
+                "PORT",
+                "RUST_LOG",
+                "TENANT_ID",
+                "TENANT_NAME"
+            ]
+        );
+        assert_eq!(c.env["APP_URL"], "https://3f2b8c1e9a4d.sites.example.com");
+        assert!(
+            !c.env.contains_key("DATABASE_URL"),
+            "secrets come from the app, never the config"
+        );
+        assert_eq!(req.min_secrets_version, Some(7));
+        assert_eq!(req.region.as_deref(), Some("fra"));
+    }
+}
