@@ -12,7 +12,7 @@ use management_http::{ApiSettings, AppState, ReadinessCheck};
 use registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
 use tenant_domain::{RegistryTarget, Repositories};
 use tenant_persistence::{
-    PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, build_pool, check_connection,
+    PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, check_connection,
 };
 use tenant_provisioner::{ProvisionerConfig, TenantService};
 
@@ -48,7 +48,7 @@ impl ReadinessCheck for PoolReadiness {
 pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let mut config = PoolConfig::new(settings.database_url.clone());
     config.max_size = settings.database_pool_size;
-    build_pool(&config).context("DATABASE_URL: cannot build the connection pool")
+    crate::pool::build(&config, settings.database_pool_recycle)
 }
 
 pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {

@@ -25,6 +25,7 @@ pub enum LogFormat {
 pub struct Settings {
     pub database_url: SecretString,
     pub database_pool_size: usize,
+    pub database_pool_recycle: crate::pool::Recycle,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
     pub worker_count: usize,
@@ -96,6 +97,15 @@ impl Settings {
                 )));
             }
         };
+        let database_pool_recycle = match raw.database_pool_recycle.as_str() {
+            "verified" => crate::pool::Recycle::Verified,
+            "fast" => crate::pool::Recycle::Fast,
+            other => {
+                return Err(SettingsError(format!(
+                    "DATABASE_POOL_RECYCLE: `{other}` is not verified or fast"
+                )));
+            }
+        };
         if raw.database_pool_size == 0 {
             return Err(SettingsError(
                 "DATABASE_POOL_SIZE must be at least 1".into(),
@@ -163,6 +173,7 @@ impl Settings {
         Ok(Self {
             database_url: required(raw.database_url, "DATABASE_URL", "")?,
             database_pool_size: raw.database_pool_size,
+            database_pool_recycle,
             migrate_on_start: raw.migrate_on_start,
             workers_enabled: raw.workers_enabled,
             worker_count: raw.worker_count.max(1),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub struct RawSettings {
     pub database_url: Option<SecretString>,
     pub database_pool_size: usize,
+    pub database_pool_recycle: String,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
     pub worker_count: usize,
@@ -61,6 +62,7 @@ pub struct RawSettings {
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("database_pool_size", "16"),
+    ("database_pool_recycle", "fast"),
     ("migrate_on_start", "true"),
     ("workers_enabled", "true"),
     ("worker_count", "2"),
