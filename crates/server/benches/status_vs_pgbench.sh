@@ -33,7 +33,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 LISTEN_ADDR="127.0.0.1:$PORT" FLY_ENABLED=false WORKERS_ENABLED=false MIGRATE_ON_START=false \
     DATABASE_POOL_SIZE="$CONNS" LOG_FORMAT=json RUST_LOG=warn "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/api/v1/ready" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 200); do curl -fs "http://127.0.0.1:$PORT/api/v1/ready" >/dev/null && break; sleep 0.1; done
 
 TOKEN="$("$BIN" token mint --sub bench-user --email bench@example.com --ttl 3600)"
 curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/auth/me" >/dev/null  # creates the customer
@@ -74,5 +74,10 @@ printf '\n%-44s %12s %10s %10s\n' "loopback, $CONNS connections, ${SECS}s" "req/
 printf '%-44s %12s %10s %10s\n' "GET /api/v1/tenants/{id}/status (wrk)" "$api_rps" "$api_p50" "$api_p99"
 printf '%-44s %12s %10s %10s\n' "pgbench: tenant lookup query" "$pg_tps" "$pg_p50" "$pg_p99"
 awk -v a="$api_rps" -v b="$pg_tps" 'BEGIN { printf "API / pgbench throughput: %.2f\n", a/b }'
-[[ -n "$api_errors" ]] && echo "wrk reported: $api_errors"
+if [[ -n "$api_errors" ]]; then
+    echo "wrk reported: $api_errors"
+    echo "server warnings (most frequent):"
+    grep -o '"message":"[^"]*"' "$WORK/server.log" | sort | uniq -c | sort -rn | head -5 || true
+    grep -o '"detail":"[^"]*"' "$WORK/server.log" | sort | uniq -c | sort -rn | head -5 || true
+fi
 exit 0
