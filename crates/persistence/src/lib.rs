@@ -29,7 +29,7 @@ pub use error::PersistenceError;
 pub use events::PgEventRepository;
 pub use jobs::PgJobQueue;
 pub use migrate::{MIGRATIONS, run_migrations, run_migrations_blocking};
-pub use pool::{PgPool, PoolConfig, PooledConnection, build_pool, check_connection};
+pub use pool::{PgPool, PoolConfig, PooledConnection, Recycle, build_pool, check_connection};
 pub use registry_pushes::PgRegistryPushRepository;
 pub use tenant_db_admin::PgTenantDatabaseAdmin;
 pub use tenants::PgTenantRepository;

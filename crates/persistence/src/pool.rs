@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use secrecy::{ExposeSecret, SecretString};
 use tenant_domain::RepoResult;
@@ -28,6 +30,21 @@ pub struct PoolConfig {
     pub wait_timeout: Duration,
     /// Longest any one statement may run; the server cancels it after that. Zero disables the limit.
     pub statement_timeout: Duration,
+    /// How a pooled connection is checked before it is handed out again.
+    pub recycle: Recycle,
+}
+
+/// How pooled connections are checked before reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recycle {
+    /// Only checks the connection is not broken or inside a transaction. A connection the server
+    /// closed fails one query (`Unavailable`) and is discarded. The default, because a `SELECT 1` per
+    /// checkout doubles the round trips of one-query reads such as `/status` (measured: about 1.5x
+    /// the throughput without it, see the server's status benchmark).
+    #[default]
+    Fast,
+    /// Runs a test query on every checkout: never hands out a dead connection, at one round trip more.
+    Verified,
 }
 
 impl PoolConfig {
@@ -38,6 +55,7 @@ impl PoolConfig {
             max_size: 10,
             wait_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
+            recycle: Recycle::default(),
         }
     }
 }
@@ -52,6 +70,10 @@ pub fn build_pool(config: &PoolConfig) -> Result<PgPool, PersistenceError> {
     }
     let statement_timeout_ms = config.statement_timeout.as_millis();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.recycling_method = match config.recycle {
+        Recycle::Fast => RecyclingMethod::Fast,
+        Recycle::Verified => RecyclingMethod::Verified,
+    };
     // The timeout is a session setting, so it is set once per new connection, before the pool hands
     // it out; recycled connections keep it.
     manager_config.custom_setup = Box::new(move |url| {

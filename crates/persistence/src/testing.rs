@@ -1,11 +1,17 @@
 //! Test helpers for this and other crates (feature `testing`): a migrated database per test with a
 //! pool and the repositories on it, plus small fixtures.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use secrecy::SecretString;
-use tenant_domain::{Customer, CustomerId, NewCustomer, NewTenant, Repositories, Tenant, TenantId};
+use tenant_domain::{
+    Customer, CustomerId, NewCustomer, NewTenant, RepoResult, Repositories, Tenant,
+    TenantDatabaseAdmin, TenantId,
+};
 pub use test_support::db::{ScratchCluster, TestDatabase};
 
 use crate::pool::{PgPool, PoolConfig, build_pool};
@@ -36,6 +42,7 @@ pub async fn test_database() -> anyhow::Result<TestDb> {
         max_size: 8,
         wait_timeout: Duration::from_secs(10),
         statement_timeout: Duration::from_secs(30),
+        recycle: Default::default(),
     })?;
     Ok(TestDb { pool, db })
 }
@@ -89,8 +96,85 @@ impl TestDb {
 
 /// A tenant database admin on the test server itself. Role names are global to a cluster, so tests
 /// must derive names from random tenant ids (see [`random_tenant_db_names`]) to run in parallel.
-pub fn tenant_cluster_admin() -> PgTenantDatabaseAdmin {
-    PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url()))
+/// Whatever a test created and did not drop is dropped when the admin is (see [`TrackedTenantCluster`]).
+pub fn tenant_cluster_admin() -> TrackedTenantCluster {
+    TrackedTenantCluster {
+        inner: PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url())),
+        live: Mutex::new(BTreeSet::new()),
+    }
+}
+
+/// [`PgTenantDatabaseAdmin`] on the shared test server that remembers the databases and roles it
+/// created: tests that end with a tenant still provisioned would otherwise leave them on the server.
+pub struct TrackedTenantCluster {
+    inner: PgTenantDatabaseAdmin,
+    live: Mutex<BTreeSet<(String, String)>>,
+}
+
+impl std::fmt::Debug for TrackedTenantCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackedTenantCluster")
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(
+    live: &Mutex<BTreeSet<(String, String)>>,
+) -> std::sync::MutexGuard<'_, BTreeSet<(String, String)>> {
+    live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl TenantDatabaseAdmin for TrackedTenantCluster {
+    async fn ensure_database(
+        &self,
+        database: &str,
+        role: &str,
+        password: &SecretString,
+    ) -> RepoResult<()> {
+        lock(&self.live).insert((database.to_owned(), role.to_owned()));
+        self.inner.ensure_database(database, role, password).await
+    }
+
+    async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
+        self.inner.drop_database(database, role).await?;
+        lock(&self.live).remove(&(database.to_owned(), role.to_owned()));
+        Ok(())
+    }
+
+    async fn database_exists(&self, database: &str) -> RepoResult<bool> {
+        self.inner.database_exists(database).await
+    }
+
+    async fn role_exists(&self, role: &str) -> RepoResult<bool> {
+        self.inner.role_exists(role).await
+    }
+}
+
+impl Drop for TrackedTenantCluster {
+    fn drop(&mut self) {
+        let leftovers = std::mem::take(&mut *lock(&self.live));
+        if leftovers.is_empty() {
+            return;
+        }
+        let admin = self.inner.clone();
+        // Our own thread and runtime: Drop may run inside a runtime (where blocking is not allowed).
+        let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                for (database, role) in leftovers {
+                    admin.drop_database(&database, &role).await?;
+                }
+                Ok(())
+            })
+        })
+        .join();
+        if !matches!(outcome, Ok(Ok(()))) {
+            eprintln!("tenant-persistence testing: could not drop a test's tenant databases");
+        }
+    }
 }
 
 /// `(database, role)` names of a random tenant id, as the provisioner derives them.
@@ -100,4 +184,48 @@ pub fn random_tenant_db_names() -> (String, String) {
         tenant_domain::naming::tenant_database_name(&id),
         tenant_domain::naming::tenant_role_name(&id),
     )
+}
+
+/// Drops, on the test server, the tenant database and role of every tenant recorded in the database at
+/// `db_url`. For harnesses that run the whole server (whose tenant cluster is the test server itself):
+/// a test that ends with tenants still provisioned would otherwise leave them behind. Runs on a thread
+/// of its own, so it can be called from `Drop` inside or outside a runtime.
+pub fn drop_recorded_tenant_databases(db_url: &SecretString) {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Names {
+        #[diesel(sql_type = Text)]
+        database_name: String,
+        #[diesel(sql_type = Text)]
+        database_role: String,
+    }
+
+    let url = db_url.clone();
+    let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let mut conn =
+                test_support::db::connect(secrecy::ExposeSecret::expose_secret(&url)).await?;
+            let names: Vec<Names> =
+                diesel::sql_query("SELECT database_name, database_role FROM management.tenants")
+                    .load(&mut conn)
+                    .await?;
+            let admin =
+                PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url()));
+            for n in names {
+                admin
+                    .drop_database(&n.database_name, &n.database_role)
+                    .await?;
+            }
+            Ok(())
+        })
+    })
+    .join();
+    if !matches!(outcome, Ok(Ok(()))) {
+        eprintln!("tenant-persistence testing: could not drop the recorded tenant databases");
+    }
 }

@@ -52,6 +52,7 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
             max_size: 2,
             wait_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
+            recycle: Default::default(),
         })
         .unwrap();
         let mut mc = fly_client::MachinesConfig::new(

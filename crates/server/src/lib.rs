@@ -4,7 +4,6 @@
 //! [`settings::Settings::load`], [`startup::Application::build`], [`telemetry::subscriber`].
 
 pub mod cli;
-pub mod pool;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

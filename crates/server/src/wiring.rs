@@ -48,7 +48,9 @@ impl ReadinessCheck for PoolReadiness {
 pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let mut config = PoolConfig::new(settings.database_url.clone());
     config.max_size = settings.database_pool_size;
-    crate::pool::build(&config, settings.database_pool_recycle)
+    config.recycle = settings.database_pool_recycle;
+    tenant_persistence::build_pool(&config)
+        .context("DATABASE_URL: cannot build the connection pool")
 }
 
 pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use diesel_async::SimpleAsyncConnection;
-use management_api::pool::{Recycle, build};
 use tenant_persistence::PoolConfig;
 use tenant_persistence::testing::test_database;
+use tenant_persistence::{Recycle, build_pool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_pool_recovers_after_its_connections_are_terminated() {
@@ -14,7 +14,8 @@ async fn fast_pool_recovers_after_its_connections_are_terminated() {
     let mut config = PoolConfig::new(db.url());
     config.max_size = 2;
     config.wait_timeout = Duration::from_secs(5);
-    let pool = build(&config, Recycle::Fast).unwrap();
+    config.recycle = Recycle::Fast;
+    let pool = build_pool(&config).unwrap();
     let repos = tenant_persistence::PgRepositories::new(pool.clone());
     assert!(!repos.plans.list().await.unwrap().is_empty());
 

@@ -16,6 +16,7 @@ async fn a_statement_over_the_timeout_is_cancelled_and_reported_unavailable() {
         max_size: 2,
         wait_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_millis(200),
+        recycle: Default::default(),
     })
     .unwrap();
     check_connection(&pool).await.unwrap();
@@ -38,6 +39,7 @@ async fn an_exhausted_pool_answers_unavailable_after_the_wait_timeout() {
         max_size: 1,
         wait_timeout: Duration::from_millis(200),
         statement_timeout: Duration::from_secs(5),
+        recycle: Default::default(),
     })
     .unwrap();
     let mut held = pool.get().await.unwrap();

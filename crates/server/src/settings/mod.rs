@@ -25,7 +25,7 @@ pub enum LogFormat {
 pub struct Settings {
     pub database_url: SecretString,
     pub database_pool_size: usize,
-    pub database_pool_recycle: crate::pool::Recycle,
+    pub database_pool_recycle: tenant_persistence::Recycle,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
     pub worker_count: usize,
@@ -98,8 +98,8 @@ impl Settings {
             }
         };
         let database_pool_recycle = match raw.database_pool_recycle.as_str() {
-            "verified" => crate::pool::Recycle::Verified,
-            "fast" => crate::pool::Recycle::Fast,
+            "verified" => tenant_persistence::Recycle::Verified,
+            "fast" => tenant_persistence::Recycle::Fast,
             other => {
                 return Err(SettingsError(format!(
                     "DATABASE_POOL_RECYCLE: `{other}` is not verified or fast"

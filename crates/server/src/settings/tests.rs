@@ -42,7 +42,7 @@ fn defaults_apply_and_fly_is_off() {
     assert_eq!(s.log_format, LogFormat::Pretty);
     assert!(s.migrate_on_start && s.workers_enabled);
     assert_eq!(s.customer_policy, CustomerPolicy::CreateOnFirstUse);
-    assert_eq!(s.database_pool_recycle, crate::pool::Recycle::Fast);
+    assert_eq!(s.database_pool_recycle, tenant_persistence::Recycle::Fast);
 }
 
 #[test]

@@ -221,6 +221,8 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        // The app's tenant cluster is the test server: drop what its tenants still hold there.
+        tenant_persistence::testing::drop_recorded_tenant_databases(&self.db.url());
     }
 }
 
