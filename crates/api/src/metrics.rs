@@ -15,7 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tenant_domain::QueueStats;
+use tenant_domain::{JobKind, QueueStats};
+use tenant_provisioner::{JobObserver, JobOutcome};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -34,6 +35,7 @@ pub struct Metrics {
     request_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     jobs: Family<Labels, Gauge>,
     job_outcomes: Family<Labels, Counter>,
+    job_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     fly_calls: Family<Labels, Counter>,
     fly_call_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     breakers: Family<Labels, Gauge>,
@@ -60,6 +62,8 @@ impl Metrics {
             Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let jobs = Family::<Labels, Gauge>::default();
         let job_outcomes = Family::<Labels, Counter>::default();
+        let job_seconds =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let fly_calls = Family::<Labels, Counter>::default();
         let fly_call_seconds =
             Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
@@ -85,6 +89,11 @@ impl Metrics {
             job_outcomes.clone(),
         );
         registry.register(
+            "job_attempt_duration_seconds",
+            "Duration of job attempts by kind",
+            job_seconds.clone(),
+        );
+        registry.register(
             "fly_calls",
             "Calls to Fly and the registry by operation and outcome",
             fly_calls.clone(),
@@ -105,6 +114,7 @@ impl Metrics {
             request_seconds,
             jobs,
             job_outcomes,
+            job_seconds,
             fly_calls,
             fly_call_seconds,
             breakers,
@@ -135,14 +145,15 @@ impl Metrics {
         }
     }
 
-    /// One finished job attempt (`outcome`: succeeded, retried, failed).
-    pub fn record_job_outcome(&self, kind: &str, outcome: &str) {
-        self.job_outcomes
-            .get_or_create(&vec![
-                ("kind", kind.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ])
-            .inc();
+    /// One finished job attempt (`outcome`: succeeded, retried, failed, dead, interrupted).
+    pub fn record_job_outcome(&self, kind: &str, outcome: &str, elapsed: Duration) {
+        let kind_label = vec![("kind", kind.to_owned())];
+        self.job_seconds
+            .get_or_create(&kind_label)
+            .observe(elapsed.as_secs_f64());
+        let mut labels = kind_label;
+        labels.push(("outcome", outcome.to_owned()));
+        self.job_outcomes.get_or_create(&labels).inc();
     }
 
     pub fn record_fly_call(&self, operation: &str, outcome: &str, elapsed: Duration) {
@@ -194,6 +205,13 @@ impl CallObserver for Metrics {
     }
 }
 
+/// The provisioner's workers feed the job outcome counters.
+impl JobObserver for Metrics {
+    fn on_job_outcome(&self, kind: JobKind, outcome: JobOutcome, elapsed: Duration) {
+        self.record_job_outcome(kind.as_str(), outcome.as_str(), elapsed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +232,8 @@ mod tests {
             retrying: 1,
         });
         m.record_fly_call("create_app", "ok", Duration::from_millis(30));
-        m.record_job_outcome("provision", "retried");
+        m.record_job_outcome("provision", "retried", Duration::from_millis(40));
+        m.on_job_outcome(JobKind::Cleanup, JobOutcome::Dead, Duration::from_secs(1));
         m.add_breaker_probe("machines", Box::new(|| BreakerState::HalfOpen));
         m.on_call("registry", "resolve", "transient", Duration::from_millis(3));
         let text = m.render();
@@ -224,6 +243,8 @@ mod tests {
             r#"jobs{state="dead"} 2"#,
             r#"fly_calls_total{operation="create_app",outcome="ok"} 1"#,
             r#"job_outcomes_total{kind="provision",outcome="retried"} 1"#,
+            r#"job_outcomes_total{kind="cleanup",outcome="dead"} 1"#,
+            r#"job_attempt_duration_seconds_count{kind="provision"} 1"#,
             r#"circuit_breaker_state{upstream="machines"} 2"#,
             r#"fly_calls_total{operation="registry.resolve",outcome="transient"} 1"#,
             "http_request_duration_seconds_bucket",

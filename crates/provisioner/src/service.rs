@@ -11,6 +11,7 @@ use tenant_domain::{
 
 use crate::config::ProvisionerConfig;
 use crate::error::ServiceError;
+use crate::observer::{JobObserver, NoopJobObserver};
 
 /// How often an optimistic tenant update is retried when another writer got there first.
 const UPDATE_ATTEMPTS: usize = 8;
@@ -23,6 +24,7 @@ pub struct TenantService {
     pub(crate) registry: Arc<dyn Registry>,
     pub(crate) db_admin: Arc<dyn TenantDatabaseAdmin>,
     pub(crate) config: ProvisionerConfig,
+    pub(crate) job_observer: Arc<dyn JobObserver>,
 }
 
 impl std::fmt::Debug for TenantService {
@@ -48,7 +50,14 @@ impl TenantService {
             registry,
             db_admin,
             config,
+            job_observer: Arc::new(NoopJobObserver),
         }
+    }
+
+    /// Reports every settled job attempt to `observer` (metrics); the default ignores them.
+    pub fn with_job_observer(mut self, observer: Arc<dyn JobObserver>) -> Self {
+        self.job_observer = observer;
+        self
     }
 
     pub fn config(&self) -> &ProvisionerConfig {

@@ -8,12 +8,13 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use tenant_domain::JobKind;
+use tenant_domain::{Job, JobKind, JobState, RepoResult};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::jobs::{JobContext, JobError};
+use crate::observer::JobOutcome;
 use crate::service::TenantService;
 
 const ALL_KINDS: [JobKind; 3] = [JobKind::Provision, JobKind::Deploy, JobKind::Cleanup];
@@ -105,6 +106,7 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
             }
         }
     };
+    let started = std::time::Instant::now();
     let result = tokio::select! {
         biased;
         r = service.run_job(ctx) => r,
@@ -113,21 +115,22 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
             return;
         }
     };
-    let settle = match result {
-        Ok(()) => service
-            .repos
-            .jobs
-            .complete(job.id, worker)
-            .await
-            .map(|_| ()),
+    let (outcome, settle) = match result {
+        Ok(()) => (
+            JobOutcome::Succeeded,
+            service.repos.jobs.complete(job.id, worker).await,
+        ),
         Err(JobError::Interrupted) => {
             tracing::info!(job_id = %job.id, "job interrupted by shutdown; requeued");
-            service
+            let settled = service
                 .repos
                 .jobs
                 .retry_later(job.id, worker, "interrupted by shutdown", Utc::now())
-                .await
-                .map(|_| ())
+                .await;
+            (
+                retried_or_dead(&settled, JobOutcome::Interrupted),
+                settled.map(|_| ()),
+            )
         }
         Err(JobError::Retry(e)) => {
             let delay = settings.backoff(job.attempts);
@@ -135,24 +138,37 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
             let at = Utc::now()
                 + chrono::Duration::from_std(delay)
                     .unwrap_or_else(|_| chrono::Duration::seconds(60));
-            service
-                .repos
-                .jobs
-                .retry_later(job.id, worker, &e, at)
-                .await
-                .map(|_| ())
+            let settled = service.repos.jobs.retry_later(job.id, worker, &e, at).await;
+            (
+                retried_or_dead(&settled, JobOutcome::Retried),
+                settled.map(|_| ()),
+            )
         }
         Err(JobError::Fatal(e)) => {
             tracing::error!(job_id = %job.id, error = %e, "job failed permanently");
-            service
-                .repos
-                .jobs
-                .fail_permanently(job.id, worker, &e)
-                .await
+            (
+                JobOutcome::Failed,
+                service
+                    .repos
+                    .jobs
+                    .fail_permanently(job.id, worker, &e)
+                    .await,
+            )
         }
     };
+    service
+        .job_observer
+        .on_job_outcome(job.kind, outcome, started.elapsed());
     if let Err(e) = settle {
         // The lease runs out and another worker reruns the job; every job is safe to rerun.
         tracing::warn!(job_id = %job.id, error = %e, "could not settle job");
+    }
+}
+
+/// A requeue that ran out of attempts leaves the job dead; otherwise the attempt counts as `requeued`.
+fn retried_or_dead(settled: &RepoResult<Job>, requeued: JobOutcome) -> JobOutcome {
+    match settled {
+        Ok(job) if job.state == JobState::Dead => JobOutcome::Dead,
+        _ => requeued,
     }
 }

@@ -144,13 +144,10 @@ fn cloud(
         config.machine.jwt_issuer = iss.clone();
     }
     let db_admin = Arc::new(PgTenantDatabaseAdmin::new(fly.tenant_db_admin_url.clone()));
-    let service = Arc::new(TenantService::new(
-        repos.clone(),
-        machines,
-        registry,
-        db_admin,
-        config,
-    ));
+    let service = Arc::new(
+        TenantService::new(repos.clone(), machines, registry, db_admin, config)
+            .with_job_observer(metrics.clone()),
+    );
 
     let issuer = Arc::new(CredentialIssuer::new(
         fly.gateway_signing_key.clone(),

@@ -221,16 +221,17 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
         .await;
     let list: Data<Vec<TenantListItem>> = decode(app.get("/api/v1/tenants", &token).await).await;
     assert!(list.data.is_empty());
+    // Job outcomes are reported just after each job settles: wait for the cleanup's to arrive.
     let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .metrics_containing(
+            r#"job_outcomes_total{kind="cleanup",outcome="succeeded"} 1"#,
+            Duration::from_secs(10),
+        )
+        .await;
     for needle in [
+        r#"job_outcomes_total{kind="provision",outcome="succeeded"} 1"#,
+        r#"job_outcomes_total{kind="deploy",outcome="succeeded"} 1"#,
+        r#"job_attempt_duration_seconds_count{kind="provision"} 1"#,
         r#"fly_calls_total{operation="machines.create_app",outcome="ok"}"#,
         r#"circuit_breaker_state{upstream="machines"} 0"#,
         r#"circuit_breaker_state{upstream="registry"} 0"#,

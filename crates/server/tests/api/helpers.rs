@@ -209,6 +209,30 @@ impl TestApp {
         }
     }
 
+    /// Polls `/metrics` until its text contains `needle` (panics after `timeout`) and returns the text.
+    pub async fn metrics_containing(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self
+                .http
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle} never appeared in /metrics:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the app gracefully and waits for it.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
