@@ -2,15 +2,18 @@
 
 use std::time::Duration;
 
-/// How `DELETE /v2/<name>/manifests/<tag>` behaves, to imitate registries with and without tag deletion.
+/// How registry DELETEs behave, to imitate registries with and without tag deletion (and without
+/// deletion at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TagDeleteSupport {
     /// distribution v3, zot, GitLab: 202 and only the tag goes away.
     #[default]
     Supported,
-    /// distribution 2.8: 400 `DIGEST_INVALID`, nothing deleted.
+    /// distribution 2.8 with deletion enabled: a tag DELETE is 400 `DIGEST_INVALID` and deletes
+    /// nothing; manifest DELETE by digest and blob DELETE work.
     BadRequest400,
-    /// a registry with deletion disabled: 405 `UNSUPPORTED`.
+    /// distribution with deletion disabled (`REGISTRY_STORAGE_DELETE_ENABLED` unset): every manifest
+    /// and blob DELETE, by tag or digest, is 405 `UNSUPPORTED` (cancelling an upload still works).
     MethodNotAllowed405,
 }
 

@@ -33,9 +33,14 @@ pub(crate) fn bad_json(err: impl std::fmt::Display) -> HttpResponse {
     fly(400, format!("invalid request body: {err}"))
 }
 
-/// The registry's error body, always with `Docker-Distribution-API-Version`.
+/// The registry's error body, always with `Docker-Distribution-API-Version`. A `null` detail is
+/// left out, as distribution's `omitempty` does.
 pub(crate) fn registry(code: u16, err_code: &str, message: &str, detail: Value) -> HttpResponse {
+    let mut error = json!({ "code": err_code, "message": message });
+    if !detail.is_null() {
+        error["detail"] = detail;
+    }
     HttpResponse::build(status(code))
         .insert_header(("Docker-Distribution-API-Version", "registry/2.0"))
-        .json(json!({ "errors": [{ "code": err_code, "message": message, "detail": detail }] }))
+        .json(json!({ "errors": [error] }))
 }

@@ -58,6 +58,7 @@ ops! {
     RegistryBase => "registry_base",
     RegistryBlobHead => "registry_blob_head",
     RegistryBlobGet => "registry_blob_get",
+    RegistryBlobDelete => "registry_blob_delete",
     RegistryUploadStart => "registry_upload_start",
     RegistryUploadPatch => "registry_upload_patch",
     RegistryUploadPut => "registry_upload_put",

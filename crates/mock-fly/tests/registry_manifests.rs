@@ -206,3 +206,64 @@ async fn delete_by_tag_follows_the_configured_support() {
         }
     }
 }
+
+/// Like distribution with deletion disabled: every manifest and blob DELETE, by tag or digest, in a
+/// repository that exists or not, is 405 with distribution's exact body, and nothing goes away.
+#[tokio::test]
+async fn deletion_disabled_refuses_every_delete() {
+    let (m, reg) = registry(TagDeleteSupport::MethodNotAllowed405).await;
+    let img = oci::build("x", "undeletable");
+    let d = reg.push("shared", "tenant-a", &img).await;
+    let layer = &img.built.layer_digests[0];
+    for path in [
+        "/v2/shared/manifests/tenant-a".to_owned(),
+        format!("/v2/shared/manifests/{d}"),
+        format!("/v2/shared/blobs/{layer}"),
+        format!("/v2/never/manifests/{d}"),
+        format!("/v2/never/blobs/{layer}"),
+    ] {
+        let r = reg.req(Method::DELETE, &path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({ "errors": [{ "code": "UNSUPPORTED", "message": "The operation is unsupported." }] }),
+            "{path}"
+        );
+    }
+    let snap = m.state();
+    assert_eq!(snap.tag("shared", "tenant-a"), Some(d.as_str()));
+    assert!(snap.repositories["shared"].manifests.contains_key(&d));
+    assert!(snap.repositories["shared"].blobs.contains(layer));
+    assert!(m.unknown_routes().is_empty());
+}
+
+/// With deletion enabled a blob DELETE unlinks the blob from the repository: 202, then 404.
+#[tokio::test]
+async fn blob_delete_unlinks_the_blob() {
+    for mode in [
+        TagDeleteSupport::Supported,
+        TagDeleteSupport::BadRequest400,
+    ] {
+        let (m, reg) = registry(mode).await;
+        let img = oci::build("x", "unlink me");
+        reg.push("shared", "tenant-a", &img).await;
+        let blob = format!("/v2/shared/blobs/{}", img.built.config_digest);
+        let status = |rb: reqwest::RequestBuilder| async move { rb.send().await.unwrap().status() };
+        assert_eq!(
+            status(reg.req(Method::DELETE, &blob)).await,
+            StatusCode::ACCEPTED,
+            "{mode:?}"
+        );
+        assert_eq!(
+            status(reg.req(Method::HEAD, &blob)).await,
+            StatusCode::NOT_FOUND
+        );
+        let again = reg.req(Method::DELETE, &blob).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            again.json::<Value>().await.unwrap()["errors"][0]["code"],
+            "BLOB_UNKNOWN"
+        );
+        assert!(m.unknown_routes().is_empty());
+    }
+}

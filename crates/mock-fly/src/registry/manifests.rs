@@ -1,5 +1,6 @@
 //! Manifests and tags like distribution 2.8: PUT checks references, GET/HEAD negotiate on every
-//! `Accept` value, DELETE by digest removes every tag on it, DELETE by tag per [`TagDeleteSupport`].
+//! `Accept` value, DELETE by digest removes every tag on it, DELETE by tag per [`TagDeleteSupport`]
+//! (whose 405 mode, deletion disabled, refuses every DELETE).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -232,35 +233,47 @@ pub(crate) async fn put(
         .finish()
 }
 
+/// distribution with `storage.delete.enabled` unset: every manifest and blob DELETE, whatever the
+/// repository or reference, answers this before looking anything up.
+pub(crate) fn deletion_disabled() -> HttpResponse {
+    errors::registry(
+        405,
+        "UNSUPPORTED",
+        "The operation is unsupported.",
+        json!(null),
+    )
+}
+
 pub(crate) fn delete(ctx: &Shared, name: &str, reference: &str) -> HttpResponse {
+    let by_digest = valid_digest(reference);
+    match ctx.config.tag_delete {
+        TagDeleteSupport::MethodNotAllowed405 => return deletion_disabled(),
+        // distribution 2.8 looks the (empty) digest of a tag reference up and finds it malformed,
+        // before it asks whether the repository exists.
+        TagDeleteSupport::BadRequest400 if !by_digest => {
+            return errors::registry(
+                400,
+                "DIGEST_INVALID",
+                "provided digest did not match uploaded content",
+                json!(null),
+            );
+        }
+        _ => {}
+    }
     let mut world = ctx.world();
     let Some(repo) = world.registry.repos.get_mut(name) else {
         return unknown(reference);
     };
-    if valid_digest(reference) {
+    if by_digest {
         if repo.manifests.remove(reference).is_none() {
             return unknown(reference);
         }
         repo.tags.retain(|_, d| d != reference);
         return HttpResponse::Accepted().finish();
     }
-    match ctx.config.tag_delete {
-        TagDeleteSupport::Supported => match repo.tags.remove(reference) {
-            Some(_) => HttpResponse::Accepted().finish(),
-            None => unknown(reference),
-        },
-        TagDeleteSupport::BadRequest400 => errors::registry(
-            400,
-            "DIGEST_INVALID",
-            "provided digest did not match uploaded content",
-            json!(null),
-        ),
-        TagDeleteSupport::MethodNotAllowed405 => errors::registry(
-            405,
-            "UNSUPPORTED",
-            "The operation is unsupported.",
-            json!(null),
-        ),
+    match repo.tags.remove(reference) {
+        Some(_) => HttpResponse::Accepted().finish(),
+        None => unknown(reference),
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) async fn dispatch(
         (Op::RegistryBlobGet | Op::RegistryBlobHead, RegPath::Blob { name, digest }) => {
             blobs::get(ctx, &name, &digest).await
         }
+        (Op::RegistryBlobDelete, RegPath::Blob { name, digest }) => {
+            blobs::delete(ctx, &name, &digest)
+        }
         (Op::RegistryUploadStart, RegPath::Uploads { name }) => {
             uploads::start(ctx, req, &name, &q, payload).await
         }

@@ -87,6 +87,7 @@ impl RegPath {
             (RegPath::Manifest { .. }, "DELETE") => Op::RegistryManifestDelete,
             (RegPath::Blob { .. }, "GET") => Op::RegistryBlobGet,
             (RegPath::Blob { .. }, "HEAD") => Op::RegistryBlobHead,
+            (RegPath::Blob { .. }, "DELETE") => Op::RegistryBlobDelete,
             (RegPath::Uploads { .. }, "POST") => Op::RegistryUploadStart,
             (RegPath::Upload { .. }, "PATCH") => Op::RegistryUploadPatch,
             (RegPath::Upload { .. }, "PUT") => Op::RegistryUploadPut,

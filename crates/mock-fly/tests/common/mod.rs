@@ -1,7 +1,6 @@
 //! Helpers shared by the mock-fly integration tests: start a mock, call it, build images.
 #![allow(dead_code)]
 
-pub mod distribution;
 pub mod oci;
 pub mod spec;
 

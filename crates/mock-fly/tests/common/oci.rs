@@ -1,105 +1,52 @@
-//! A tiny OCI image built by hand (tar, `gzip -n`, sha256) as an OCI layout directory for skopeo,
-//! plus raw pushes over HTTP for tests that need an image in the registry without skopeo.
-
-use std::path::Path;
-use std::process::Command;
+//! A tiny image from `test_support::oci` with its bytes at hand, plus raw pushes over HTTP for
+//! tests that need an image in the registry without skopeo.
 
 use reqwest::StatusCode;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// An image from [`test_support::oci::build_image`] with its blobs read back, for tests that push
+/// them by hand.
 #[derive(Debug)]
-pub struct OciImage {
-    /// The OCI layout (`oci-layout`, `index.json`, `blobs/sha256/...`).
+pub struct Image {
+    /// Holds the OCI layout (`oci-layout`, `index.json`, `blobs/sha256/...`) alive.
     pub dir: tempfile::TempDir,
-    pub tag: String,
+    pub built: test_support::oci::OciImage,
     pub manifest: Vec<u8>,
     pub manifest_digest: String,
     pub config: Vec<u8>,
     pub layer: Vec<u8>,
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// An image whose one layer holds `hello.txt` with `content`; same content, same digests.
-pub fn build(tag: &str, content: &str) -> OciImage {
-    let work = tempfile::tempdir().expect("tempdir");
-    let root = work.path().join("root");
-    std::fs::create_dir_all(&root).expect("mkdir");
-    std::fs::write(root.join("hello.txt"), content).expect("write");
-    let tar = work.path().join("layer.tar");
-    run(Command::new("tar")
-        .args([
-            "--sort=name",
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-            "-cf",
-        ])
-        .arg(&tar)
-        .arg("-C")
-        .arg(&root)
-        .arg("hello.txt"));
-    let tar_bytes = std::fs::read(&tar).expect("tar");
-    run(Command::new("gzip").args(["-n", "-9"]).arg(&tar));
-    let layer = std::fs::read(work.path().join("layer.tar.gz")).expect("gz");
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "os": "linux",
-        "config": { "Cmd": ["/bin/true"] },
-        "rootfs": { "type": "layers", "diff_ids": [digest(&tar_bytes)] },
-    }))
-    .expect("config");
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(&config), "size": config.len() },
-        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(&layer), "size": layer.len() }],
-    }))
-    .expect("manifest");
+/// An image whose one layer holds `content`; same content, same digests.
+pub fn build(tag: &str, content: &str) -> Image {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_layout(dir.path(), tag, &[&config, &layer, &manifest], &manifest);
-    OciImage {
-        dir,
-        tag: tag.to_owned(),
-        manifest_digest: digest(&manifest),
+    let built = test_support::oci::build_image(dir.path(), tag, &[content.as_bytes()], false)
+        .expect("image builds");
+    let blob = |d: &str| {
+        std::fs::read(
+            dir.path()
+                .join("blobs/sha256")
+                .join(d.trim_start_matches("sha256:")),
+        )
+        .expect("blob in the layout")
+    };
+    let (manifest, config, layer) = (
+        blob(&built.manifest_digest),
+        blob(&built.config_digest),
+        blob(&built.layer_digests[0]),
+    );
+    Image {
+        manifest_digest: built.manifest_digest.clone(),
         manifest,
         config,
         layer,
+        built,
+        dir,
     }
-}
-
-fn write_layout(dir: &Path, tag: &str, blobs: &[&[u8]], manifest: &[u8]) {
-    let blob_dir = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blob_dir).expect("mkdir");
-    for b in blobs {
-        std::fs::write(blob_dir.join(digest(b).trim_start_matches("sha256:")), b).expect("blob");
-    }
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
-    let index = json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest(manifest), "size": manifest.len(),
-            "annotations": { "org.opencontainers.image.ref.name": tag },
-        }],
-    });
-    std::fs::write(
-        dir.join("index.json"),
-        serde_json::to_vec(&index).expect("index"),
-    )
-    .expect("index");
 }
 
 /// Raw registry client with Basic `x:<token>`.
@@ -191,16 +138,11 @@ impl Reg {
     }
 
     /// Push `img` as `repo:tag` over HTTP; returns the manifest digest.
-    pub async fn push(&self, repo: &str, tag: &str, img: &OciImage) -> String {
+    pub async fn push(&self, repo: &str, tag: &str, img: &Image) -> String {
         self.put_blob(repo, &img.config).await;
         self.put_blob(repo, &img.layer).await;
         let resp = self
-            .put_manifest(
-                repo,
-                tag,
-                "application/vnd.oci.image.manifest.v1+json",
-                &img.manifest,
-            )
+            .put_manifest(repo, tag, test_support::oci::OCI_MANIFEST, &img.manifest)
             .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         img.manifest_digest.clone()

@@ -282,6 +282,47 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         )
         .await,
     );
+    let config_blob = format!("/v2/org/app/blobs/{}", digest(&img.config));
+    out.push(
+        outcome(
+            "delete blob",
+            reg.req(Method::DELETE, &config_blob).send().await.unwrap(),
+        )
+        .await,
+    );
+    out.push(
+        outcome(
+            "head deleted blob",
+            reg.req(Method::HEAD, &config_blob).send().await.unwrap(),
+        )
+        .await,
+    );
+    let never = digest(b"never pushed");
+    for (step, path) in [
+        ("delete unknown blob", format!("/v2/org/app/blobs/{never}")),
+        (
+            "delete manifest of unknown repo",
+            format!("/v2/never/manifests/{never}"),
+        ),
+        ("delete tag of unknown repo", "/v2/never/manifests/t1".into()),
+    ] {
+        out.push(outcome(step, reg.req(Method::DELETE, &path).send().await.unwrap()).await);
+    }
+    // Cancelling an upload is no deletion: it works with deletion disabled too.
+    let cancel = reg
+        .req(Method::POST, "/v2/org/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let cancel_loc = cancel.headers()["location"].to_str().unwrap().to_owned();
+    out.push(outcome("start upload to cancel", cancel).await);
+    out.push(
+        outcome(
+            "cancel upload",
+            reg.req(Method::DELETE, &cancel_loc).send().await.unwrap(),
+        )
+        .await,
+    );
     let mount = format!("/v2/org/other/blobs/uploads/?mount={layer_d}&from=org/app");
     out.push(outcome("mount", reg.req(Method::POST, &mount).send().await.unwrap()).await);
     out
