@@ -6,8 +6,11 @@
 //! credentials ([`upstream`], [`forward`]), streaming bodies both ways. A server mounts it with
 //! [`configure`]:
 //!
-//! ```ignore
-//! App::new().configure(registry_gateway::configure(state))
+//! ```no_run
+//! # fn mount(state: registry_gateway::GatewayState) {
+//! let app = actix_web::App::new().configure(registry_gateway::configure(state));
+//! # let _ = app;
+//! # }
 //! ```
 
 pub mod auth;
