@@ -49,13 +49,13 @@ async fn safe_delete_like_distribution_2_8() {
     registry_suite::safe_delete_keeps_the_identical_twin(&t).await;
 }
 
-/// The mock's 405 mode refuses only delete-by-tag (digest deletes still work), unlike distribution
-/// with deletion disabled, which refuses both: so the placeholder is removed here.
+/// The mock's 405 mode is distribution with deletion disabled (every DELETE → 405 `UNSUPPORTED`):
+/// the placeholder cannot be deleted either, so it is left on the tag, as with docker-registry.
 #[tokio::test(flavor = "multi_thread")]
-async fn safe_delete_with_tag_delete_answering_405() {
+async fn safe_delete_with_deletion_disabled_leaves_placeholder_and_twin() {
     let t = target(
         TagDeleteSupport::MethodNotAllowed405,
-        DeletePath::Placeholder,
+        DeletePath::PlaceholderLeft,
     )
     .await;
     registry_suite::safe_delete_keeps_the_identical_twin(&t).await;
