@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use management_api::cli::{Cli, Command, TokenCommand};
-use management_api::settings::{RawSettings, Settings};
+use management_api::settings::{MigrateSettings, Settings, TokenSettings};
 use management_api::{Application, startup, telemetry, token};
 
 #[tokio::main]
@@ -23,9 +23,12 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped().await
         }
         Command::Migrate => {
-            let settings = Settings::load(file, None).context("configuration")?;
-            telemetry::init(settings.log_format);
-            startup::migrate(&settings.database_url).await
+            // Only the database is needed: a half-configured cloud must not block a migration.
+            let (database_url, log_format) = MigrateSettings::load(file, None)
+                .and_then(MigrateSettings::checked)
+                .context("configuration")?;
+            telemetry::init(log_format);
+            startup::migrate(&database_url).await
         }
         Command::Token {
             command:
@@ -36,8 +39,8 @@ async fn main() -> anyhow::Result<()> {
                     ttl,
                 },
         } => {
-            let raw = RawSettings::load(file, None).context("configuration")?;
-            println!("{}", token::mint(&raw, &sub, &email, name, ttl)?);
+            let settings = TokenSettings::load(file, None).context("configuration")?;
+            println!("{}", token::mint(&settings, &sub, &email, name, ttl)?);
             Ok(())
         }
     }

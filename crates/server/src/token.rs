@@ -3,11 +3,11 @@
 use anyhow::{Context, bail};
 use management_http::auth::{Claims, mint_hs256};
 
-use crate::settings::RawSettings;
+use crate::settings::TokenSettings;
 
 /// Mints a token for `sub`; refused when no `JWT_SECRET` is configured.
 pub fn mint(
-    raw: &RawSettings,
+    raw: &TokenSettings,
     sub: &str,
     email: &str,
     name: Option<String>,
@@ -43,12 +43,12 @@ mod tests {
 
     use super::*;
 
-    fn raw(pairs: &[(&str, &str)]) -> RawSettings {
+    fn raw(pairs: &[(&str, &str)]) -> TokenSettings {
         let env: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        RawSettings::load(None, Some(env)).unwrap()
+        TokenSettings::load(None, Some(env)).unwrap()
     }
 
     #[test]

@@ -34,6 +34,20 @@ fn token_mint_prints_a_jwt_and_is_refused_without_a_secret() {
     let token = String::from_utf8(out.stdout).unwrap();
     assert_eq!(token.trim().split('.').count(), 3, "{token}");
 
+    // Only the JWT settings matter: a half-configured cloud, no database, a malformed pool size.
+    let out = bin()
+        .env("JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .env("FLY_ENABLED", "true")
+        .env("DATABASE_POOL_SIZE", "many")
+        .args(["token", "mint", "--sub", "u1", "--email", "u1@example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = bin()
         .args(["token", "mint", "--sub", "u1", "--email", "u1@example.com"])
         .output()
@@ -72,11 +86,25 @@ async fn migrate_applies_the_migrations_to_an_empty_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Running it again is a no-op that succeeds.
+    // Running it again is a no-op that succeeds; it needs DATABASE_URL only, whatever else is
+    // (not) configured.
     let again = bin()
         .env("DATABASE_URL", db.url())
+        .env("FLY_ENABLED", "true")
         .arg("migrate")
         .output()
         .unwrap();
-    assert!(again.status.success());
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let out = bin()
+        .env("FLY_ENABLED", "true")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DATABASE_URL is required"), "{err}");
 }

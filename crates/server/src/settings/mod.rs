@@ -11,7 +11,7 @@ use std::time::Duration;
 use management_http::auth::{CustomerPolicy, JwtSettings};
 use secrecy::SecretString;
 
-pub use raw::{RawSettings, SettingsError};
+pub use raw::{MigrateSettings, RawSettings, SettingsError, TokenSettings};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,29 @@ pub struct FlySettings {
     pub gateway_public_scheme: Option<String>,
 }
 
+impl LogFormat {
+    /// `LOG_FORMAT`'s value: `json` or `pretty`.
+    pub fn parse(value: &str) -> Result<Self, SettingsError> {
+        match value {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            other => Err(SettingsError(format!(
+                "LOG_FORMAT: `{other}` is not json or pretty"
+            ))),
+        }
+    }
+}
+
+impl MigrateSettings {
+    /// The database URL (required) and the log format, checked.
+    pub fn checked(self) -> Result<(SecretString, LogFormat), SettingsError> {
+        Ok((
+            required(self.database_url, "DATABASE_URL", "")?,
+            LogFormat::parse(&self.log_format)?,
+        ))
+    }
+}
+
 fn required<T>(value: Option<T>, var: &str, why: &str) -> Result<T, SettingsError> {
     value.ok_or_else(|| SettingsError(format!("{var} is required{why}")))
 }
@@ -88,15 +111,7 @@ impl Settings {
     }
 
     pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
-        let log_format = match raw.log_format.as_str() {
-            "json" => LogFormat::Json,
-            "pretty" => LogFormat::Pretty,
-            other => {
-                return Err(SettingsError(format!(
-                    "LOG_FORMAT: `{other}` is not json or pretty"
-                )));
-            }
-        };
+        let log_format = LogFormat::parse(&raw.log_format)?;
         let database_pool_recycle = match raw.database_pool_recycle.as_str() {
             "verified" => tenant_persistence::Recycle::Verified,
             "fast" => tenant_persistence::Recycle::Fast,

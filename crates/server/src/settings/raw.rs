@@ -106,23 +106,68 @@ fn describe(e: ConfigError) -> SettingsError {
     }
 }
 
+/// What `migrate` reads: the database and the log format, nothing else (a half-configured cloud
+/// must not stop a migration).
+#[derive(Debug, Deserialize)]
+pub struct MigrateSettings {
+    pub database_url: Option<SecretString>,
+    pub log_format: String,
+}
+
+/// What `token mint` reads: the HS256 secret and the claims it stamps.
+#[derive(Debug, Deserialize)]
+pub struct TokenSettings {
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+}
+
 impl RawSettings {
     /// Layers defaults, `file` (TOML, when given) and `env` (the process environment when `None`).
     pub fn load(
         file: Option<&Path>,
         env: Option<HashMap<String, String>>,
     ) -> Result<Self, SettingsError> {
-        let mut builder = Config::builder();
-        for (key, value) in DEFAULTS {
-            builder = builder.set_default(*key, *value).map_err(describe)?;
-        }
-        if let Some(path) = file {
-            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
-        }
-        let env_source = Environment::default()
-            .ignore_empty(true)
-            .source(env.map(|m| m.into_iter().collect()));
-        let config = builder.add_source(env_source).build().map_err(describe)?;
-        config.try_deserialize().map_err(describe)
+        load_layered(file, env)
     }
+}
+
+impl MigrateSettings {
+    /// Like [`RawSettings::load`], reading only `DATABASE_URL` and `LOG_FORMAT`.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        load_layered(file, env)
+    }
+}
+
+impl TokenSettings {
+    /// Like [`RawSettings::load`], reading only `JWT_SECRET`, `JWT_ISSUER` and `JWT_AUDIENCE`.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        load_layered(file, env)
+    }
+}
+
+/// The layering shared by every command; `T` picks the keys it reads (others are ignored, so a
+/// malformed setting a command does not use cannot stop it).
+fn load_layered<T: serde::de::DeserializeOwned>(
+    file: Option<&Path>,
+    env: Option<HashMap<String, String>>,
+) -> Result<T, SettingsError> {
+    let mut builder = Config::builder();
+    for (key, value) in DEFAULTS {
+        builder = builder.set_default(*key, *value).map_err(describe)?;
+    }
+    if let Some(path) = file {
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    let env_source = Environment::default()
+        .ignore_empty(true)
+        .source(env.map(|m| m.into_iter().collect()));
+    let config = builder.add_source(env_source).build().map_err(describe)?;
+    config.try_deserialize().map_err(describe)
 }

@@ -136,3 +136,49 @@ fn debug_output_redacts_every_secret() {
         assert!(!dbg.contains(secret), "{secret} in {dbg}");
     }
 }
+
+#[test]
+fn migrate_needs_only_the_database_url() {
+    // A half-configured cloud (and a malformed setting migrate does not use) is no obstacle.
+    let (url, format) = MigrateSettings::load(
+        None,
+        env(&[
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+            ("FLY_ENABLED", "true"),
+            ("DATABASE_POOL_SIZE", "many"),
+            ("LOG_FORMAT", "json"),
+        ]),
+    )
+    .and_then(MigrateSettings::checked)
+    .unwrap();
+    assert_eq!(url.expose_secret(), "postgres://u:pw@db/x");
+    assert_eq!(format, LogFormat::Json);
+    let err = MigrateSettings::load(None, env(&[("FLY_ENABLED", "true")]))
+        .and_then(MigrateSettings::checked)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    let err = MigrateSettings::load(None, env(&[("DATABASE_URL", "x"), ("LOG_FORMAT", "xml")]))
+        .and_then(MigrateSettings::checked)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("LOG_FORMAT"), "{err}");
+}
+
+#[test]
+fn token_settings_read_only_the_jwt_settings() {
+    let t = TokenSettings::load(
+        None,
+        env(&[
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("JWT_ISSUER", "iss"),
+            ("FLY_ENABLED", "true"),
+            ("LISTEN_ADDR", "nowhere"),
+            ("DATABASE_POOL_SIZE", "many"),
+        ]),
+    )
+    .unwrap();
+    assert!(t.jwt_secret.is_some());
+    assert_eq!(t.jwt_issuer.as_deref(), Some("iss"));
+    assert_eq!(t.jwt_audience, None);
+}
