@@ -8,16 +8,10 @@ use std::time::Duration;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
-use test_support::registry::{RegistryOptions, RegistryServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_a_cannot_touch_tenant_b() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream {
-        url: reg.url(),
-        username: reg.username().into(),
-        password: reg.password().into(),
-    };
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_a, a) = gw.tenant("a").await;
     let (_b, b) = gw.tenant("b").await;
@@ -45,42 +39,36 @@ async fn tenant_a_cannot_touch_tenant_b() {
 
     let path = |p: String| format!("/v2/{REPO}/{p}");
     // B's manifest: by tag 403 (out of scope), by digest 404 (as if absent).
-    let res = gw
-        .req(Method::GET, &path(format!("manifests/{}", b.tag)), &a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    assert_eq!(error_code(res).await, "DENIED");
-    let res = gw
-        .req(Method::GET, &path(format!("manifests/{b_digest}")), &a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    assert_eq!(error_code(res).await, "MANIFEST_UNKNOWN");
+    assert_eq!(
+        gw.answer(Method::GET, &path(format!("manifests/{}", b.tag)), &a)
+            .await,
+        (403, "DENIED".into())
+    );
+    assert_eq!(
+        gw.answer(Method::GET, &path(format!("manifests/{b_digest}")), &a)
+            .await,
+        (404, "MANIFEST_UNKNOWN".into())
+    );
     // B-only blobs: 404 BLOB_UNKNOWN on HEAD and GET, never 403 (skopeo aborts on a 403).
     for layer in &image_b.layer_digests {
-        let res = gw
-            .req(Method::HEAD, &path(format!("blobs/{layer}")), &a)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404);
-        let res = gw
-            .req(Method::GET, &path(format!("blobs/{layer}")), &a)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404);
-        assert_eq!(error_code(res).await, "BLOB_UNKNOWN");
+        assert_eq!(
+            gw.answer(Method::HEAD, &path(format!("blobs/{layer}")), &a)
+                .await
+                .0,
+            404
+        );
+        assert_eq!(
+            gw.answer(Method::GET, &path(format!("blobs/{layer}")), &a)
+                .await,
+            (404, "BLOB_UNKNOWN".into())
+        );
         // B itself reads its blob.
-        let res = gw
-            .req(Method::HEAD, &path(format!("blobs/{layer}")), &b)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(
+            gw.answer(Method::HEAD, &path(format!("blobs/{layer}")), &b)
+                .await
+                .0,
+            200
+        );
     }
     // No deletion, not even of A's own tag or of B's digest.
     for target in [
@@ -88,22 +76,15 @@ async fn tenant_a_cannot_touch_tenant_b() {
         format!("manifests/{b_digest}"),
         format!("blobs/{}", image_b.layer_digests[0]),
     ] {
-        let res = gw
-            .req(Method::DELETE, &path(target.clone()), &a)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 403, "{target}");
-        assert_eq!(error_code(res).await, "DENIED");
+        assert_eq!(
+            gw.answer(Method::DELETE, &path(target.clone()), &a).await,
+            (403, "DENIED".into()),
+            "{target}"
+        );
     }
     assert_eq!(up.digest(&b.tag).await.as_deref(), Some(b_digest.as_str()));
     // No catalog; tag listing shows only A's tag; other repositories refused.
-    let res = gw
-        .req(Method::GET, "/v2/_catalog", &a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(gw.answer(Method::GET, "/v2/_catalog", &a).await.0, 403);
     let res = gw
         .req(Method::GET, &path("tags/list".into()), &a)
         .send()
@@ -111,12 +92,12 @@ async fn tenant_a_cannot_touch_tenant_b() {
         .unwrap();
     let tags: serde_json::Value = res.json().await.unwrap();
     assert_eq!(tags["tags"], json!([a.tag]));
-    let res = gw
-        .req(Method::GET, &format!("/v2/other/manifests/{}", a.tag), &a)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(
+        gw.answer(Method::GET, &format!("/v2/other/manifests/{}", a.tag), &a)
+            .await
+            .0,
+        403
+    );
 
     // A cross-repository mount of B's blob becomes a plain upload: 202, nothing mounted.
     let mount = path(format!(
@@ -125,16 +106,16 @@ async fn tenant_a_cannot_touch_tenant_b() {
     ));
     let res = gw.req(Method::POST, &mount, &a).send().await.unwrap();
     assert_eq!(res.status(), 202);
-    let res = gw
-        .req(
+    assert_eq!(
+        gw.answer(
             Method::HEAD,
             &path(format!("blobs/{}", image_b.layer_digests[0])),
-            &a,
+            &a
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+        .0,
+        404
+    );
 
     // A manifest naming B's blobs under A's tag is refused before it reaches the upstream.
     let smuggle = json!({
@@ -144,15 +125,15 @@ async fn tenant_a_cannot_touch_tenant_b() {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": image_b.layer_digests[0], "size": 1}],
     });
     let a_before = up.digest(&a.tag).await;
-    let res = gw
-        .req(Method::PUT, &path(format!("manifests/{}", a.tag)), &a)
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(smuggle.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert_eq!(error_code(res).await, "MANIFEST_BLOB_UNKNOWN");
+    assert_eq!(
+        outcome(
+            gw.req(Method::PUT, &path(format!("manifests/{}", a.tag)), &a)
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .body(smuggle.to_string())
+        )
+        .await,
+        (400, "MANIFEST_BLOB_UNKNOWN".into())
+    );
     assert_eq!(up.digest(&a.tag).await, a_before);
     // A's pushes recorded nothing of B's.
     for layer in &image_b.layer_digests {
@@ -168,12 +149,7 @@ async fn tenant_a_cannot_touch_tenant_b() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_paths_and_methods_get_registry_errors() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream {
-        url: reg.url(),
-        username: reg.username().into(),
-        password: reg.password().into(),
-    };
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_t, cred) = gw.tenant("t").await;
     for (method, p, status) in [
@@ -200,15 +176,17 @@ async fn malformed_paths_and_methods_get_registry_errors() {
     }
     // Manifests beyond distribution's 4 MiB limit are refused without being forwarded.
     let huge = vec![b' '; 5 * 1024 * 1024];
-    let res = gw
-        .req(
-            Method::PUT,
-            &format!("/v2/{REPO}/manifests/{}", cred.tag),
-            &cred,
+    assert_eq!(
+        outcome(
+            gw.req(
+                Method::PUT,
+                &format!("/v2/{REPO}/manifests/{}", cred.tag),
+                &cred,
+            )
+            .body(huge)
         )
-        .body(huge)
-        .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
+        .0,
+        413
+    );
 }

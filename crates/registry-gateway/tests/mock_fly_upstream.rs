@@ -71,42 +71,37 @@ async fn push_and_isolation_against_mock_fly() {
             .map(String::as_str),
         Some(image_a.top_digest())
     );
-    let res = gw
-        .req(
+    assert_eq!(
+        gw.answer(
             Method::GET,
             &format!("/v2/{REPO}/manifests/{}", image_a.top_digest()),
-            &b,
+            &b
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let res = gw
-        .req(
+        .0,
+        404
+    );
+    assert_eq!(
+        gw.answer(
             Method::HEAD,
             &format!("/v2/{REPO}/blobs/{}", image_a.layer_digests[0]),
-            &b,
+            &b
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let res = gw
-        .req(
+        .0,
+        404
+    );
+    assert_eq!(
+        gw.answer(
             Method::DELETE,
             &format!("/v2/{REPO}/manifests/{}", a.tag),
-            &b,
+            &b
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    let res = gw
-        .req(Method::GET, "/v2/_catalog", &b)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+        .0,
+        403
+    );
+    assert_eq!(gw.answer(Method::GET, "/v2/_catalog", &b).await.0, 403);
     push_as(&gw, &image_b, &b.tag, &b)
         .await
         .expect("B pushes its own tag");

@@ -6,22 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use registry_gateway::IssuedCredential;
 use secrecy::ExposeSecret;
-use tenant_domain::RegistryTarget;
-use test_support::registry::{RegistryOptions, RegistryServer};
-
-fn upstream(reg: &RegistryServer) -> Upstream {
-    Upstream {
-        url: reg.url(),
-        username: reg.username().into(),
-        password: reg.password().into(),
-    }
-}
+use tenant_domain::{RegistryTarget, Tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = upstream(&reg);
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (tenant, cred) = gw.tenant("acme").await;
     let dir = tempfile::tempdir().unwrap();
@@ -95,8 +86,7 @@ async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_manifest_push_with_docker_v2_format_works() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = upstream(&reg);
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_tenant, cred) = gw.tenant("plain").await;
     let dir = tempfile::tempdir().unwrap();
@@ -130,33 +120,22 @@ async fn plain_manifest_push_with_docker_v2_format_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_started_on_one_gateway_finishes_on_another() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = upstream(&reg);
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let other = gw.replica(up.config());
     let (tenant, cred) = gw.tenant("replicas").await;
     let blob = b"hello through two replicas".to_vec();
     let digest = format!("sha256:{}", hex_sha256(&blob));
 
-    let res = gw
-        .req(
-            reqwest::Method::POST,
-            &format!("/v2/{REPO}/blobs/uploads/"),
-            &cred,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    let res = start_upload(&gw, &cred).await;
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     // The upstream's absolute Location is rewritten to the gateway; its signed query is kept.
     assert!(location.starts_with(&gw.url), "{location}");
     assert!(location.contains("_state="), "{location}");
     let path = location.trim_start_matches(&gw.url).to_owned();
 
-    let res = reqwest::Client::new()
-        .put(format!("{}{path}&digest={digest}", other.url))
-        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+    let put = format!("{}{path}&digest={digest}", other.url);
+    let res = request(reqwest::Method::PUT, &put, &cred)
         .header("content-type", "application/octet-stream")
         .body(blob)
         .send()
@@ -167,13 +146,7 @@ async fn an_upload_started_on_one_gateway_finishes_on_another() {
         res.headers()["docker-content-digest"].to_str().unwrap(),
         digest
     );
-    assert!(
-        gw.repos
-            .registry_pushes
-            .tenant_may_read(tenant.id, &digest)
-            .await
-            .unwrap()
-    );
+    assert!(may_read(&gw, &tenant, &digest).await);
     let res = gw
         .req(
             reqwest::Method::HEAD,
@@ -187,6 +160,27 @@ async fn an_upload_started_on_one_gateway_finishes_on_another() {
     assert_eq!(res.headers()["content-length"].to_str().unwrap(), "26");
 }
 
+/// Opens an upload session in the shared repository through `gw`: 202 with the session's headers.
+async fn start_upload(gw: &Gateway, cred: &IssuedCredential) -> reqwest::Response {
+    let path = format!("/v2/{REPO}/blobs/uploads/");
+    let res = gw
+        .req(reqwest::Method::POST, &path, cred)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    res
+}
+
+/// Whether the gateway recorded `digest` as pushed by `tenant` (so the tenant may read it).
+async fn may_read(gw: &Gateway, tenant: &Tenant, digest: &str) -> bool {
+    gw.repos
+        .registry_pushes
+        .tenant_may_read(tenant.id, digest)
+        .await
+        .unwrap()
+}
+
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
@@ -195,32 +189,20 @@ fn hex_sha256(bytes: &[u8]) -> String {
 /// Docker streams a whole layer in one chunked PATCH without `Content-Length`, then `PUT ?digest=`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_patch_without_length_is_streamed_through() {
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = upstream(&reg);
+    let (_reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (tenant, cred) = gw.tenant("chunked").await;
     let chunks: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 64 * 1024]).collect();
     let digest = format!("sha256:{}", hex_sha256(&chunks.concat()));
 
-    let res = gw
-        .req(
-            reqwest::Method::POST,
-            &format!("/v2/{REPO}/blobs/uploads/"),
-            &cred,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    let res = start_upload(&gw, &cred).await;
     let uuid = res.headers()["docker-upload-uuid"]
         .to_str()
         .unwrap()
         .to_owned();
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
-    let res = reqwest::Client::new()
-        .patch(&location)
-        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+    let res = request(reqwest::Method::PATCH, &location, &cred)
         .header("content-type", "application/octet-stream")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -235,20 +217,16 @@ async fn a_chunked_patch_without_length_is_streamed_through() {
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&gw.url), "{location}");
 
-    let res = reqwest::Client::new()
-        .put(format!("{location}&digest={digest}"))
-        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
-        .send()
-        .await
-        .unwrap();
+    let res = request(
+        reqwest::Method::PUT,
+        &format!("{location}&digest={digest}"),
+        &cred,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(res.status(), 201);
-    assert!(
-        gw.repos
-            .registry_pushes
-            .tenant_may_read(tenant.id, &digest)
-            .await
-            .unwrap()
-    );
+    assert!(may_read(&gw, &tenant, &digest).await);
     // A ranged read of the blob comes back partial.
     let res = gw
         .req(

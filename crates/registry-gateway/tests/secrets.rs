@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD;
 use common::*;
 use reqwest::Method;
 use secrecy::ExposeSecret;
-use test_support::registry::{RegistryOptions, RegistryServer};
 
 /// Every spelling of the password a leak could take.
 fn forms(up: &Upstream) -> Vec<String> {
@@ -31,12 +30,7 @@ async fn dump(res: reqwest::Response) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_org_password_appears_in_no_response_and_no_log_line() {
     let logs = capture_logs();
-    let reg = RegistryServer::start(RegistryOptions::default());
-    let up = Upstream {
-        url: reg.url(),
-        username: reg.username().into(),
-        password: reg.password().into(),
-    };
+    let (reg, up) = registry();
     let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
     let (_t, cred) = gw.tenant("t").await;
     let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tenant_domain::{Repositories, Tenant};
 use tenant_persistence::testing::{TestDb, test_database};
 use test_support::oci::{OciImage, skopeo_push};
+use test_support::registry::{RegistryOptions, RegistryServer};
 
 /// The shared repository every test pushes into.
 pub const REPO: &str = "shared";
@@ -166,6 +167,16 @@ impl Gateway {
         format!("{}/{REPO}:{tag}", self.host)
     }
 
+    /// Sends `method path` as `cred`: the status and the registry error code (`""` without one).
+    pub async fn answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cred: &IssuedCredential,
+    ) -> (u16, String) {
+        outcome(self.req(method, path, cred)).await
+    }
+
     /// A request to the gateway carrying `cred` as Basic password.
     pub fn req(
         &self,
@@ -173,10 +184,19 @@ impl Gateway {
         path: &str,
         cred: &IssuedCredential,
     ) -> reqwest::RequestBuilder {
-        reqwest::Client::new()
-            .request(method, format!("{}{path}", self.url))
-            .basic_auth(&cred.username, Some(cred.token.expose_secret()))
+        request(method, &format!("{}{path}", self.url), cred)
     }
+}
+
+/// A request to an absolute `url` (an upload `Location`, another replica) carrying `cred`.
+pub fn request(
+    method: reqwest::Method,
+    url: &str,
+    cred: &IssuedCredential,
+) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, url)
+        .basic_auth(&cred.username, Some(cred.token.expose_secret()))
 }
 
 /// Pushes `image` to `tag` through the gateway with `cred`.
@@ -199,6 +219,18 @@ pub fn random_image(
     as_index: bool,
 ) -> OciImage {
     test_support::oci::build_random_image(dir.path(), tag, &vec![size; layers], as_index).unwrap()
+}
+
+/// A real `docker-registry` upstream (deletion on, htpasswd user) and the org's view of it; the
+/// server stops when its handle is dropped.
+pub fn registry() -> (RegistryServer, Upstream) {
+    let reg = RegistryServer::start(RegistryOptions::default());
+    let up = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    };
+    (reg, up)
 }
 
 /// The upstream itself, as the org sees it.
@@ -237,6 +269,12 @@ impl Upstream {
             other => panic!("upstream answered {other} for {reference}"),
         }
     }
+}
+
+/// Sends `rb`: the status and the registry error code (`""` without one).
+pub async fn outcome(rb: reqwest::RequestBuilder) -> (u16, String) {
+    let res = rb.send().await.unwrap();
+    (res.status().as_u16(), error_code(res).await)
 }
 
 /// The registry error code of a response body (`errors[0].code`).
