@@ -86,6 +86,20 @@ async fn migrate_applies_the_migrations_to_an_empty_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Pretty logs (the default) into a pipe carry no colour escape codes.
+    let pretty = bin()
+        .env("DATABASE_URL", db.url())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(pretty.status.success());
+    let logs = String::from_utf8_lossy(&pretty.stdout);
+    assert!(logs.contains("migrations applied"), "{logs}");
+    assert!(
+        !logs.contains('\x1b'),
+        "ANSI escapes in piped logs: {logs:?}"
+    );
+
     // Running it again is a no-op that succeeds; it needs DATABASE_URL only, whatever else is
     // (not) configured.
     let again = bin()

@@ -43,8 +43,12 @@ fn mock_digest(value: &str) -> String {
 async fn no_secret_reaches_any_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber =
-        management_api::telemetry::subscriber(LogFormat::Json, "debug", move || writer.clone());
+    let subscriber = management_api::telemetry::subscriber(
+        LogFormat::Json,
+        "debug",
+        move || writer.clone(),
+        false,
+    );
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let app = TestApp::spawn(Options::default()).await;
