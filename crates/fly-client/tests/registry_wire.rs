@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use wiremock::matchers::{header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const BASIC: &str = "Basic dXNlcjpwYXNz"; // user:pass
@@ -36,9 +36,34 @@ fn found() -> ResponseTemplate {
         .insert_header("content-type", "application/vnd.oci.image.index.v1+json")
 }
 
-fn bearer_challenge(server: &MockServer, scope: &str, error: Option<&str>) -> ResponseTemplate {
+/// `HEAD /v2/app/manifests/<tag>`, carrying `authorization` when given.
+fn head_manifest(tag: &str, authorization: Option<&str>) -> MockBuilder {
+    let head = Mock::given(method("HEAD")).and(path(format!("/v2/app/manifests/{tag}")));
+    match authorization {
+        Some(value) => head.and(header("authorization", value)),
+        None => head,
+    }
+}
+
+/// What distribution with htpasswd answers without credentials.
+fn basic_challenge() -> ResponseTemplate {
+    ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#)
+}
+
+/// The token endpoint a bearer challenge names as its realm.
+fn token_endpoint() -> MockBuilder {
+    Mock::given(method("GET")).and(path("/token"))
+}
+
+/// The token endpoint's answer.
+fn token(body: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// A token-auth challenge for pulling `app`, with the token error when given.
+fn bearer_challenge(server: &MockServer, error: Option<&str>) -> ResponseTemplate {
     let mut value = format!(
-        r#"Bearer realm="{}/token",service="reg.test",scope="{scope}""#,
+        r#"Bearer realm="{}/token",service="reg.test",scope="repository:app:pull""#,
         server.uri()
     );
     if let Some(e) = error {
@@ -50,8 +75,7 @@ fn bearer_challenge(server: &MockServer, scope: &str, error: Option<&str>) -> Re
 #[tokio::test]
 async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
+    token_endpoint()
         .and(header("authorization", BASIC))
         .and(query_param("service", "reg.test"))
         .and(query_param("scope", "repository:app:pull"))
@@ -61,16 +85,13 @@ async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .and(header("authorization", "Bearer T1"))
+    head_manifest("v1", Some("Bearer T1"))
         .respond_with(found())
         .expect(2)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", None))
+    head_manifest("v1", None)
+        .respond_with(bearer_challenge(&server, None))
         .expect(1)
         .mount(&server)
         .await;
@@ -104,46 +125,33 @@ async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
 #[tokio::test]
 async fn a_revoked_token_is_replaced_once() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "OLD"})))
+    token_endpoint()
+        .respond_with(token(json!({"access_token": "OLD"})))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "NEW"})))
+    token_endpoint()
+        .respond_with(token(json!({"access_token": "NEW"})))
         .mount(&server)
         .await;
     // OLD works once, then the registry calls it invalid (revoked, expired early).
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .and(header("authorization", "Bearer OLD"))
+    head_manifest("v1", Some("Bearer OLD"))
         .respond_with(found())
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .and(header("authorization", "Bearer OLD"))
-        .respond_with(bearer_challenge(
-            &server,
-            "repository:app:pull",
-            Some("invalid_token"),
-        ))
+    head_manifest("v1", Some("Bearer OLD"))
+        .respond_with(bearer_challenge(&server, Some("invalid_token")))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .and(header("authorization", "Bearer NEW"))
+    head_manifest("v1", Some("Bearer NEW"))
         .respond_with(found())
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(&server, "repository:app:pull", None))
+    head_manifest("v1", None)
+        .respond_with(bearer_challenge(&server, None))
         .expect(1)
         .mount(&server)
         .await;
@@ -169,19 +177,13 @@ async fn a_revoked_token_is_replaced_once() {
 #[tokio::test]
 async fn a_token_refused_again_is_unauthorized() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": "T"})))
+    token_endpoint()
+        .respond_with(token(json!({"token": "T"})))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .respond_with(bearer_challenge(
-            &server,
-            "repository:app:pull",
-            Some("insufficient_scope"),
-        ))
+    head_manifest("v1", None)
+        .respond_with(bearer_challenge(&server, Some("insufficient_scope")))
         .expect(2)
         .mount(&server)
         .await;
@@ -194,28 +196,19 @@ async fn a_token_refused_again_is_unauthorized() {
 #[tokio::test]
 async fn basic_challenge_gets_basic_and_401_is_unauthorized_not_absent() {
     let server = MockServer::start().await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .and(header("authorization", BASIC))
+    head_manifest("v1", Some(BASIC))
         .respond_with(found())
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
-        .respond_with(
-            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
-        )
+    head_manifest("v1", None)
+        .respond_with(basic_challenge())
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/denied"))
-        .respond_with(
-            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
-        )
+    head_manifest("denied", None)
+        .respond_with(basic_challenge())
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/forbidden"))
+    head_manifest("forbidden", None)
         .respond_with(ResponseTemplate::new(403))
         .mount(&server)
         .await;
@@ -238,8 +231,7 @@ async fn basic_challenge_gets_basic_and_401_is_unauthorized_not_absent() {
 async fn digest_is_computed_when_the_header_is_missing() {
     let server = MockServer::start().await;
     let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
+    head_manifest("v1", None)
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("content-type", "application/vnd.oci.image.manifest.v1+json"),
@@ -277,9 +269,7 @@ async fn credentials_never_follow_a_redirect_to_another_host() {
         .await;
     Mock::given(method("HEAD"))
         .and(path(format!("/v2/app/blobs/{DIGEST}")))
-        .respond_with(
-            ResponseTemplate::new(401).insert_header("www-authenticate", r#"Basic realm="r""#),
-        )
+        .respond_with(basic_challenge())
         .mount(&registry)
         .await;
     Mock::given(method("HEAD"))
@@ -300,13 +290,11 @@ async fn credentials_never_follow_a_redirect_to_another_host() {
 #[tokio::test]
 async fn registry_breaker_is_its_own_and_404_is_absent() {
     let server = MockServer::start().await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/gone"))
+    head_manifest("gone", None)
         .respond_with(ResponseTemplate::new(404))
         .mount(&server)
         .await;
-    Mock::given(method("HEAD"))
-        .and(path("/v2/app/manifests/v1"))
+    head_manifest("v1", None)
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;

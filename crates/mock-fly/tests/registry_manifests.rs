@@ -240,10 +240,7 @@ async fn deletion_disabled_refuses_every_delete() {
 /// With deletion enabled a blob DELETE unlinks the blob from the repository: 202, then 404.
 #[tokio::test]
 async fn blob_delete_unlinks_the_blob() {
-    for mode in [
-        TagDeleteSupport::Supported,
-        TagDeleteSupport::BadRequest400,
-    ] {
+    for mode in [TagDeleteSupport::Supported, TagDeleteSupport::BadRequest400] {
         let (m, reg) = registry(mode).await;
         let img = oci::build("x", "unlink me");
         reg.push("shared", "tenant-a", &img).await;

@@ -88,6 +88,20 @@ fn live<'a>(
         .ok_or_else(|| errors::machine_not_found(id))
 }
 
+/// The live machine, if the request's lease `nonce` lets it be changed.
+fn leased<'a>(
+    world: &'a mut crate::state::World,
+    app: &str,
+    id: &str,
+    nonce: Option<&str>,
+) -> Result<&'a mut MachineRecord, HttpResponse> {
+    let m = live(world, app, id)?;
+    match leases::guard(m, nonce) {
+        Some(refusal) => Err(refusal),
+        None => Ok(m),
+    }
+}
+
 pub(crate) fn start(
     ctx: &web::Data<Shared>,
     app: &str,
@@ -96,13 +110,10 @@ pub(crate) fn start(
 ) -> HttpResponse {
     let resp = {
         let mut world = ctx.world();
-        let m = match live(&mut world, app, id) {
+        let m = match leased(&mut world, app, id, nonce) {
             Ok(m) => m,
             Err(resp) => return resp,
         };
-        if let Some(refusal) = leases::guard(m, nonce) {
-            return refusal;
-        }
         let previous = m.state.clone();
         if !matches!(
             previous.as_str(),
@@ -148,13 +159,10 @@ pub(crate) fn stop(
     }
     {
         let mut world = ctx.world();
-        let m = match live(&mut world, app, id) {
+        let m = match leased(&mut world, app, id, nonce) {
             Ok(m) => m,
             Err(resp) => return resp,
         };
-        if let Some(refusal) = leases::guard(m, nonce) {
-            return refusal;
-        }
         // Stopping a machine that is not running is a no-op on Fly, not an error.
         if matches!(m.state.as_str(), "started" | "starting" | "replacing") {
             let generation = set_state(m, "stopping", "stop", "user");
@@ -180,13 +188,10 @@ pub(crate) fn restart(
 ) -> HttpResponse {
     {
         let mut world = ctx.world();
-        let m = match live(&mut world, app, id) {
+        let m = match leased(&mut world, app, id, nonce) {
             Ok(m) => m,
             Err(resp) => return resp,
         };
-        if let Some(refusal) = leases::guard(m, nonce) {
-            return refusal;
-        }
         if !matches!(m.state.as_str(), "started" | "starting") {
             return errors::fly(
                 412,
@@ -213,13 +218,10 @@ pub(crate) fn delete(
 ) -> HttpResponse {
     {
         let mut world = ctx.world();
-        let m = match live(&mut world, app, id) {
+        let m = match leased(&mut world, app, id, nonce) {
             Ok(m) => m,
             Err(resp) => return resp,
         };
-        if let Some(refusal) = leases::guard(m, nonce) {
-            return refusal;
-        }
         if !force
             && !matches!(
                 m.state.as_str(),

@@ -1,6 +1,6 @@
 //! The request script run against both registries; one line of outcome per step.
 
-use reqwest::{Method, Response};
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
 use crate::common::oci::{self, Reg, digest};
@@ -36,6 +36,11 @@ async fn outcome(step: &str, r: Response) -> String {
     )
 }
 
+/// Sends `rb` and describes the answer as [`outcome`] does.
+async fn send(step: &str, rb: RequestBuilder) -> String {
+    outcome(step, rb.send().await.unwrap()).await
+}
+
 /// The script; returns one line per step.
 pub async fn script(reg: &Reg) -> Vec<String> {
     let mut out = Vec::new();
@@ -47,15 +52,12 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .await
         .unwrap();
     out.push(outcome("anonymous base", anon).await);
-    out.push(outcome("base", reg.req(Method::GET, "/v2/").send().await.unwrap()).await);
+    out.push(send("base", reg.req(Method::GET, "/v2/")).await);
     let layer_d = digest(&img.layer);
     out.push(
-        outcome(
+        send(
             "head unknown blob",
-            reg.req(Method::HEAD, &format!("/v2/org/app/blobs/{layer_d}"))
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::HEAD, &format!("/v2/org/app/blobs/{layer_d}")),
         )
         .await,
     );
@@ -87,13 +89,7 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .unwrap();
     out.push(outcome("patch with stale _state", stale).await);
     let no_state = loc.split('?').next().unwrap().to_owned();
-    out.push(
-        outcome(
-            "status without _state",
-            reg.req(Method::GET, &no_state).send().await.unwrap(),
-        )
-        .await,
-    );
+    out.push(send("status without _state", reg.req(Method::GET, &no_state)).await);
     let typed = reg
         .req(Method::PATCH, &loc)
         .header("content-type", "text/plain")
@@ -126,22 +122,16 @@ pub async fn script(reg: &Reg) -> Vec<String> {
     out.push(outcome("patch rest", p2).await);
     let sep = if loc.contains('?') { '&' } else { '?' };
     out.push(
-        outcome(
+        send(
             "finish upload",
-            reg.req(Method::PUT, &format!("{loc}{sep}digest={layer_d}"))
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::PUT, &format!("{loc}{sep}digest={layer_d}")),
         )
         .await,
     );
     out.push(
-        outcome(
+        send(
             "get blob",
-            reg.req(Method::GET, &format!("/v2/org/app/blobs/{layer_d}"))
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::GET, &format!("/v2/org/app/blobs/{layer_d}")),
         )
         .await,
     );
@@ -179,23 +169,17 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .await,
     );
     out.push(
-        outcome(
+        send(
             "get no accept",
-            reg.req(Method::GET, "/v2/org/app/manifests/t1")
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::GET, "/v2/org/app/manifests/t1"),
         )
         .await,
     );
     out.push(
-        outcome(
+        send(
             "head docker accept",
             reg.req(Method::HEAD, "/v2/org/app/manifests/t1")
-                .header("accept", DOCKER)
-                .send()
-                .await
-                .unwrap(),
+                .header("accept", DOCKER),
         )
         .await,
     );
@@ -207,59 +191,29 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .await
         .unwrap();
     out.push(outcome("get two accepts", two).await);
+    out.push(send("tags", reg.req(Method::GET, "/v2/org/app/tags/list")).await);
     out.push(
-        outcome(
-            "tags",
-            reg.req(Method::GET, "/v2/org/app/tags/list")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await,
-    );
-    out.push(
-        outcome(
+        send(
             "delete by tag",
-            reg.req(Method::DELETE, "/v2/org/app/manifests/t1")
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::DELETE, "/v2/org/app/manifests/t1"),
         )
         .await,
     );
     let by_digest = format!("/v2/org/app/manifests/{}", img.manifest_digest);
+    out.push(send("delete by digest", reg.req(Method::DELETE, &by_digest)).await);
     out.push(
-        outcome(
-            "delete by digest",
-            reg.req(Method::DELETE, &by_digest).send().await.unwrap(),
-        )
-        .await,
-    );
-    out.push(
-        outcome(
+        send(
             "get t2 after",
             reg.req(Method::GET, "/v2/org/app/manifests/t2")
-                .header("accept", OCI)
-                .send()
-                .await
-                .unwrap(),
+                .header("accept", OCI),
         )
         .await,
     );
+    out.push(send("delete again", reg.req(Method::DELETE, &by_digest)).await);
     out.push(
-        outcome(
-            "delete again",
-            reg.req(Method::DELETE, &by_digest).send().await.unwrap(),
-        )
-        .await,
-    );
-    out.push(
-        outcome(
+        send(
             "tags after delete",
-            reg.req(Method::GET, "/v2/org/app/tags/list")
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::GET, "/v2/org/app/tags/list"),
         )
         .await,
     );
@@ -273,30 +227,15 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .await,
     );
     out.push(
-        outcome(
+        send(
             "unknown repo tags",
-            reg.req(Method::GET, "/v2/never/tags/list")
-                .send()
-                .await
-                .unwrap(),
+            reg.req(Method::GET, "/v2/never/tags/list"),
         )
         .await,
     );
     let config_blob = format!("/v2/org/app/blobs/{}", digest(&img.config));
-    out.push(
-        outcome(
-            "delete blob",
-            reg.req(Method::DELETE, &config_blob).send().await.unwrap(),
-        )
-        .await,
-    );
-    out.push(
-        outcome(
-            "head deleted blob",
-            reg.req(Method::HEAD, &config_blob).send().await.unwrap(),
-        )
-        .await,
-    );
+    out.push(send("delete blob", reg.req(Method::DELETE, &config_blob)).await);
+    out.push(send("head deleted blob", reg.req(Method::HEAD, &config_blob)).await);
     let never = digest(b"never pushed");
     for (step, path) in [
         ("delete unknown blob", format!("/v2/org/app/blobs/{never}")),
@@ -304,9 +243,12 @@ pub async fn script(reg: &Reg) -> Vec<String> {
             "delete manifest of unknown repo",
             format!("/v2/never/manifests/{never}"),
         ),
-        ("delete tag of unknown repo", "/v2/never/manifests/t1".into()),
+        (
+            "delete tag of unknown repo",
+            "/v2/never/manifests/t1".into(),
+        ),
     ] {
-        out.push(outcome(step, reg.req(Method::DELETE, &path).send().await.unwrap()).await);
+        out.push(send(step, reg.req(Method::DELETE, &path)).await);
     }
     // Cancelling an upload is no deletion: it works with deletion disabled too.
     let cancel = reg
@@ -316,14 +258,8 @@ pub async fn script(reg: &Reg) -> Vec<String> {
         .unwrap();
     let cancel_loc = cancel.headers()["location"].to_str().unwrap().to_owned();
     out.push(outcome("start upload to cancel", cancel).await);
-    out.push(
-        outcome(
-            "cancel upload",
-            reg.req(Method::DELETE, &cancel_loc).send().await.unwrap(),
-        )
-        .await,
-    );
+    out.push(send("cancel upload", reg.req(Method::DELETE, &cancel_loc)).await);
     let mount = format!("/v2/org/other/blobs/uploads/?mount={layer_d}&from=org/app");
-    out.push(outcome("mount", reg.req(Method::POST, &mount).send().await.unwrap()).await);
+    out.push(send("mount", reg.req(Method::POST, &mount)).await);
     out
 }
