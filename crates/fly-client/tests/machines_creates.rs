@@ -7,32 +7,30 @@ use std::time::Duration;
 
 use fly_client::resilience::BreakerState;
 use fly_client::{CreateMachineRequest, FlyError, FlyMachines, MachineConfig, MachineState};
-use machines_common::client;
+use machines_common::{client, json_reply, on};
 use secrecy::SecretString;
 use serde_json::json;
-use wiremock::matchers::{body_json, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_json, header, query_param};
+use wiremock::{MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn name_taken_is_adopted_when_the_app_is_ours() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps"))
+    on("POST", "/v1/apps")
         .and(body_json(
             json!({"app_name": "a1", "name": "a1", "org_slug": "our-org"}),
         ))
-        .respond_with(
-            ResponseTemplate::new(422)
-                .set_body_json(json!({"error": "taken", "status": "name_taken"})),
-        )
+        .respond_with(json_reply(
+            422,
+            json!({"error": "taken", "status": "name_taken"}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"name": "a1", "organization": {"slug": "our-org"}})),
-        )
+    on("GET", "/v1/apps/a1")
+        .respond_with(json_reply(
+            200,
+            json!({"name": "a1", "organization": {"slug": "our-org"}}),
+        ))
         .mount(&server)
         .await;
     let created = client(&server).create_app("a1").await.unwrap();
@@ -43,25 +41,22 @@ async fn name_taken_is_adopted_when_the_app_is_ours() {
 #[tokio::test]
 async fn name_taken_by_another_org_or_invisible_is_name_taken() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps"))
-        .respond_with(
-            ResponseTemplate::new(422)
-                .set_body_json(json!({"error": "taken", "status": "name_taken"})),
-        )
+    on("POST", "/v1/apps")
+        .respond_with(json_reply(
+            422,
+            json!({"error": "taken", "status": "name_taken"}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/theirs"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"name": "theirs", "organization": {"slug": "other"}})),
-        )
+    on("GET", "/v1/apps/theirs")
+        .respond_with(json_reply(
+            200,
+            json!({"name": "theirs", "organization": {"slug": "other"}}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/hidden"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "app not found"})))
+    on("GET", "/v1/apps/hidden")
+        .respond_with(json_reply(404, json!({"error": "app not found"})))
         .mount(&server)
         .await;
     let c = client(&server);
@@ -78,12 +73,11 @@ async fn name_taken_by_another_org_or_invisible_is_name_taken() {
 #[tokio::test]
 async fn created_app_body_is_returned() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(json!({"id": "app_1", "name": "a1", "extra": 1})),
-        )
+    on("POST", "/v1/apps")
+        .respond_with(json_reply(
+            201,
+            json!({"id": "app_1", "name": "a1", "extra": 1}),
+        ))
         .mount(&server)
         .await;
     let created = client(&server).create_app("a1").await.unwrap();
@@ -111,19 +105,17 @@ fn machine_json(id: &str, tenant: &str) -> serde_json::Value {
 #[tokio::test]
 async fn machine_create_408_is_resolved_by_metadata_lookup() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/machines"))
-        .respond_with(ResponseTemplate::new(408).set_body_json(json!({"error": "timeout"})))
+    on("POST", "/v1/apps/a1/machines")
+        .respond_with(json_reply(408, json!({"error": "timeout"})))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/machines"))
+    on("GET", "/v1/apps/a1/machines")
         .and(query_param("metadata.tenant_id", "t-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            machine_json("m-other", "t-2"),
-            machine_json("m-1", "t-1")
-        ])))
+        .respond_with(json_reply(
+            200,
+            json!([machine_json("m-other", "t-2"), machine_json("m-1", "t-1")]),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -137,22 +129,19 @@ async fn machine_create_408_is_resolved_by_metadata_lookup() {
 #[tokio::test]
 async fn machine_create_408_without_a_match_is_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/machines"))
+    on("POST", "/v1/apps/a1/machines")
         .and(header("fly-machine-lease-nonce", "n1"))
         .respond_with(ResponseTemplate::new(408))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/machines"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(machine_json("m-2", "t-1")))
+    on("POST", "/v1/apps/a1/machines")
+        .respond_with(json_reply(200, machine_json("m-2", "t-1")))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/machines"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+    on("GET", "/v1/apps/a1/machines")
+        .respond_with(json_reply(200, json!([])))
         .expect(1)
         .mount(&server)
         .await;
@@ -166,19 +155,15 @@ async fn machine_create_408_without_a_match_is_retried() {
 #[tokio::test]
 async fn wait_keeps_waiting_through_408_then_times_out_transient() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/machines/m1/wait"))
+    on("GET", "/v1/apps/a1/machines/m1/wait")
         .and(query_param("state", "started"))
         .and(query_param("instance_id", "01H"))
-        .respond_with(
-            ResponseTemplate::new(408).set_body_json(json!({"error": "deadline exceeded"})),
-        )
+        .respond_with(json_reply(408, json!({"error": "deadline exceeded"})))
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/machines/m1/wait"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+    on("GET", "/v1/apps/a1/machines/m1/wait")
+        .respond_with(json_reply(200, json!({"ok": true})))
         .mount(&server)
         .await;
     let c = client(&server);
@@ -195,8 +180,7 @@ async fn wait_keeps_waiting_through_408_then_times_out_transient() {
     assert_eq!(waits.len(), 3, "two 408s, then the state was reached");
     assert!(waits[0].url.query().unwrap().contains("timeout=5"));
 
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/machines/m2/wait"))
+    on("GET", "/v1/apps/a1/machines/m2/wait")
         .respond_with(ResponseTemplate::new(408))
         .mount(&server)
         .await;
@@ -221,63 +205,51 @@ async fn wait_keeps_waiting_through_408_then_times_out_transient() {
 #[tokio::test]
 async fn leases_secrets_and_ips_use_fly_shapes() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/machines/m1/lease"))
+    on("POST", "/v1/apps/a1/machines/m1/lease")
         .and(body_json(json!({"ttl": 30, "description": "deploy"})))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(
-                json!({"status": "success", "data": {"nonce": "n1", "expires_at": 1}}),
-            ),
-        )
+        .respond_with(json_reply(
+            201,
+            json!({"status": "success", "data": {"nonce": "n1", "expires_at": 1}}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path("/v1/apps/a1/machines/m1/lease"))
+    on("DELETE", "/v1/apps/a1/machines/m1/lease")
         .and(header("fly-machine-lease-nonce", "n1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"status": "success", "data": {"ok": true}})),
-        )
+        .respond_with(json_reply(
+            200,
+            json!({"status": "success", "data": {"ok": true}}),
+        ))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/secrets"))
+    on("POST", "/v1/apps/a1/secrets")
         .and(body_json(json!({"values": {"K": "v"}})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"version": 3, "secrets": [{"name": "K", "value": "v"}]})),
-        )
+        .respond_with(json_reply(
+            200,
+            json!({"version": 3, "secrets": [{"name": "K", "value": "v"}]}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/secrets"))
+    on("POST", "/v1/apps/a1/secrets")
         .and(body_json(json!({"values": {"K": null}})))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"Version": 4, "secrets": []})),
-        )
+        .respond_with(json_reply(200, json!({"Version": 4, "secrets": []})))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/secrets"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"secrets": [{"name": "K", "digest": "d"}]})),
-        )
+    on("GET", "/v1/apps/a1/secrets")
+        .respond_with(json_reply(
+            200,
+            json!({"secrets": [{"name": "K", "digest": "d"}]}),
+        ))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/ip_assignments"))
+    on("POST", "/v1/apps/a1/ip_assignments")
         .and(body_json(json!({"type": "shared_v4"})))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"ip": "1.2.3.4", "shared": true})),
-        )
+        .respond_with(json_reply(200, json!({"ip": "1.2.3.4", "shared": true})))
         .mount(&server)
         .await;
-    Mock::given(method("DELETE"))
-        .and(path("/v1/apps/a1/machines/m1"))
+    on("DELETE", "/v1/apps/a1/machines/m1")
         .and(query_param("force", "true"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .respond_with(json_reply(200, json!({"ok": true})))
         .expect(1)
         .mount(&server)
         .await;
@@ -307,8 +279,7 @@ async fn leases_secrets_and_ips_use_fly_shapes() {
 #[tokio::test]
 async fn machine_create_without_metadata_is_not_repeated_after_an_ambiguous_failure() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/machines"))
+    on("POST", "/v1/apps/a1/machines")
         .respond_with(ResponseTemplate::new(504))
         .expect(1)
         .mount(&server)

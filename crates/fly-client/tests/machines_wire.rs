@@ -8,26 +8,24 @@ use std::time::{Duration, Instant};
 
 use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
 use fly_client::{FlyError, FlyMachines};
-use machines_common::{Recorder, TOKEN, client, client_with};
+use machines_common::{Recorder, TOKEN, client, client_with, json_reply, on};
 use serde_json::json;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::header;
+use wiremock::{MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn macaroons_go_as_flyv1_and_others_as_bearer() {
     let server = MockServer::start().await;
     let app = json!({"name": "a1", "organization": {"slug": "our-org"}});
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
+    on("GET", "/v1/apps/a1")
         .and(header("authorization", format!("FlyV1 {TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&app))
+        .respond_with(json_reply(200, &app))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
+    on("GET", "/v1/apps/a1")
         .and(header("authorization", "Bearer plain-token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&app))
+        .respond_with(json_reply(200, &app))
         .expect(1)
         .mount(&server)
         .await;
@@ -57,8 +55,7 @@ async fn errors_map_to_actionable_kinds_without_the_token() {
         ("bad", 400, json!({"error": "invalid config"})),
     ];
     for (name, status, body) in &cases {
-        Mock::given(method("GET"))
-            .and(path(format!("/v1/apps/{name}")))
+        on("GET", &format!("/v1/apps/{name}"))
             .respond_with(ResponseTemplate::new(*status).set_body_json(body))
             .mount(&server)
             .await;
@@ -86,17 +83,16 @@ async fn errors_map_to_actionable_kinds_without_the_token() {
 #[tokio::test]
 async fn idempotent_calls_retry_5xx_then_succeed() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/volumes"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": "busy"})))
+    on("GET", "/v1/apps/a1/volumes")
+        .respond_with(json_reply(503, json!({"error": "busy"})))
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1/volumes"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!([{"id": "vol_1", "name": "services"}])),
-        )
+    on("GET", "/v1/apps/a1/volumes")
+        .respond_with(json_reply(
+            200,
+            json!([{"id": "vol_1", "name": "services"}]),
+        ))
         .mount(&server)
         .await;
     let recorder = Arc::new(Recorder::default());
@@ -123,8 +119,7 @@ async fn idempotent_calls_retry_5xx_then_succeed() {
 #[tokio::test]
 async fn retries_are_bounded_and_end_transient() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
+    on("GET", "/v1/apps/a1")
         .respond_with(ResponseTemplate::new(502))
         .expect(4)
         .mount(&server)
@@ -138,15 +133,13 @@ async fn retries_are_bounded_and_end_transient() {
 #[tokio::test]
 async fn retry_after_is_honoured_and_429_ends_rate_limited() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
+    on("GET", "/v1/apps/a1")
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "a1"})))
+    on("GET", "/v1/apps/a1")
+        .respond_with(json_reply(200, json!({"name": "a1"})))
         .mount(&server)
         .await;
     let started = Instant::now();
@@ -157,8 +150,7 @@ async fn retry_after_is_honoured_and_429_ends_rate_limited() {
         started.elapsed()
     );
 
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a2"))
+    on("GET", "/v1/apps/a2")
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .expect(4)
         .mount(&server)
@@ -173,8 +165,7 @@ async fn retry_after_is_honoured_and_429_ends_rate_limited() {
 #[tokio::test]
 async fn non_idempotent_creates_are_not_retried_on_5xx() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/apps/a1/volumes"))
+    on("POST", "/v1/apps/a1/volumes")
         .respond_with(ResponseTemplate::new(500))
         .expect(1)
         .mount(&server)
@@ -201,21 +192,18 @@ async fn breaker_opens_fails_fast_and_probes_half_open() {
             cool_down: Duration::from_millis(1500),
         };
     });
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
+    on("GET", "/v1/apps/a1")
         .respond_with(ResponseTemplate::new(503))
         .up_to_n_times(5)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/a1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "a1"})))
+    on("GET", "/v1/apps/a1")
+        .respond_with(json_reply(200, json!({"name": "a1"})))
         .mount(&server)
         .await;
     // A 404 is the upstream working: it does not count.
-    Mock::given(method("GET"))
-        .and(path("/v1/apps/gone"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "app not found"})))
+    on("GET", "/v1/apps/gone")
+        .respond_with(json_reply(404, json!({"error": "app not found"})))
         .mount(&server)
         .await;
     for _ in 0..2 {

@@ -1,5 +1,5 @@
 //! Helpers shared by the Machines API wire tests: a client pointed at a fake server with fast
-//! retries, and an observer that records every call.
+//! retries, fake routes and JSON answers, and an observer that records every call.
 
 #![allow(dead_code)] // each test binary uses the parts it needs
 
@@ -9,7 +9,8 @@ use std::time::Duration;
 use fly_client::resilience::{CallObserver, RetryPolicy};
 use fly_client::{HttpFlyMachines, MachinesConfig};
 use secrecy::SecretString;
-use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 pub const TOKEN: &str = "fm2_sekrit-macaroon-token";
 
@@ -36,6 +37,16 @@ pub fn client_with(
     cfg.consistency_wait = Duration::from_millis(300);
     f(&mut cfg);
     HttpFlyMachines::new(cfg).unwrap()
+}
+
+/// A fake route: `verb` on exactly `route`.
+pub fn on(verb: &str, route: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path(route))
+}
+
+/// A JSON answer with `status`.
+pub fn json_reply(status: u16, body: impl serde::Serialize) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(body)
 }
 
 pub fn client(server: &MockServer) -> HttpFlyMachines {
