@@ -136,6 +136,8 @@ fn cloud(
     );
     config.certificates_enabled = fly.certificates_enabled;
     config.worker.workers = settings.worker_count;
+    config.machine.volume_mount_path = fly.tenant_volume_mount_path.clone();
+    config.extra_secrets = fly.tenant_extra_secrets.clone();
     if let Some(url) = &fly.api_external_url {
         config.machine.api_external_url = url.clone();
         config.machine.api_server_url = url.clone();

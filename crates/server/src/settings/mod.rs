@@ -2,8 +2,9 @@
 //! is missing or malformed.
 
 pub mod raw;
+mod tenant;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +60,9 @@ pub struct FlySettings {
     pub tenant_db_host: String,
     pub api_external_url: Option<String>,
     pub tenant_jwt_issuer: Option<String>,
+    pub tenant_volume_mount_path: String,
+    /// App secrets every tenant gets (from `TENANT_EXTRA_SECRETS_FILE`); values print redacted.
+    pub tenant_extra_secrets: BTreeMap<String, SecretString>,
     pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: String,
     pub gateway_signing_key: SecretString,
@@ -174,6 +178,11 @@ impl Settings {
                 tenant_db_host,
                 api_external_url: raw.api_external_url,
                 tenant_jwt_issuer: raw.tenant_jwt_issuer,
+                tenant_volume_mount_path: tenant::mount_path(&raw.tenant_volume_mount_path)?,
+                tenant_extra_secrets: match &raw.tenant_extra_secrets_file {
+                    Some(path) => tenant::extra_secrets(path)?,
+                    None => BTreeMap::new(),
+                },
                 gateway_listen_addr: socket(&raw.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?,
                 gateway_public_host: required(raw.gateway_public_host, "GATEWAY_PUBLIC_HOST", why)?,
                 gateway_signing_key: required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,

@@ -52,6 +52,10 @@ pub struct RawSettings {
     pub tenant_db_host: Option<String>,
     pub api_external_url: Option<String>,
     pub tenant_jwt_issuer: Option<String>,
+    /// Where the tenant volume is mounted in the machine (a mount hides what the image has there).
+    pub tenant_volume_mount_path: String,
+    /// A `KEY=VALUE` file of app secrets every tenant gets besides `DATABASE_URL` and `JWT_SECRET`.
+    pub tenant_extra_secrets_file: Option<String>,
 
     pub gateway_listen_addr: String,
     pub gateway_public_host: Option<String>,
@@ -81,6 +85,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("fly_registry_url", "https://registry.fly.io"),
     ("fly_registry_username", "x"),
     ("fly_certificates_enabled", "true"),
+    ("tenant_volume_mount_path", "/app/services"),
     ("gateway_listen_addr", "127.0.0.1:5000"),
     ("gateway_credential_ttl_secs", "3600"),
 ];

@@ -182,3 +182,32 @@ fn token_settings_read_only_the_jwt_settings() {
     assert_eq!(t.jwt_issuer.as_deref(), Some("iss"));
     assert_eq!(t.jwt_audience, None);
 }
+
+#[test]
+fn tenant_machine_settings_are_read_and_checked() {
+    let s = Settings::load(None, env(FLY)).unwrap();
+    let fly = s.fly.unwrap();
+    assert_eq!(fly.tenant_volume_mount_path, "/app/services");
+    assert!(fly.tenant_extra_secrets.is_empty());
+
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "SMTP_PASSWORD=extra-hunter2").unwrap();
+    let path = file.path().display().to_string();
+    let mut pairs = FLY.to_vec();
+    pairs.push(("TENANT_VOLUME_MOUNT_PATH", "/data"));
+    pairs.push(("TENANT_EXTRA_SECRETS_FILE", &path));
+    let s = Settings::load(None, env(&pairs)).unwrap();
+    let dbg = format!("{s:?}");
+    assert!(!dbg.contains("extra-hunter2"), "{dbg}");
+    let fly = s.fly.unwrap();
+    assert_eq!(fly.tenant_volume_mount_path, "/data");
+    assert_eq!(
+        fly.tenant_extra_secrets["SMTP_PASSWORD"].expose_secret(),
+        "extra-hunter2"
+    );
+
+    let mut pairs = FLY.to_vec();
+    pairs.push(("TENANT_VOLUME_MOUNT_PATH", "relative"));
+    let err = Settings::load(None, env(&pairs)).unwrap_err().to_string();
+    assert!(err.contains("TENANT_VOLUME_MOUNT_PATH"), "{err}");
+}

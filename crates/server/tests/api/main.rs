@@ -7,3 +7,4 @@ mod contract;
 mod events;
 mod helpers;
 mod lifecycle;
+mod tenant_settings;

@@ -1,0 +1,131 @@
+//! Settings of the tenant machines: the volume mount path and the extra app secrets file
+//! (`TENANT_EXTRA_SECRETS_FILE`, `KEY=VALUE` lines in the dotenv format).
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use tenant_provisioner::{RESERVED_SECRETS, is_valid_secret_key};
+
+use super::SettingsError;
+
+/// `TENANT_VOLUME_MOUNT_PATH`: an absolute path below the root (a mount at `/` would hide the image).
+pub fn mount_path(value: &str) -> Result<String, SettingsError> {
+    let ok = value.starts_with('/')
+        && value.len() > 1
+        && !value.split('/').any(|part| part == "..")
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(SettingsError(format!(
+            "TENANT_VOLUME_MOUNT_PATH: `{value}` is not an absolute path below `/`"
+        )))
+    }
+}
+
+/// Reads the extra secrets every tenant app gets. Errors name the file and the line or key, never a
+/// value (dotenvy's own parse error quotes the line, so it is not passed on).
+pub fn extra_secrets(path: &str) -> Result<BTreeMap<String, SecretString>, SettingsError> {
+    let var = "TENANT_EXTRA_SECRETS_FILE";
+    let entries = dotenvy::from_path_iter(path)
+        .map_err(|e| SettingsError(format!("{var}: cannot read {path}: {}", io_reason(&e))))?;
+    let mut secrets = BTreeMap::new();
+    for (n, entry) in entries.enumerate() {
+        let (key, value) = entry.map_err(|e| match e {
+            dotenvy::Error::LineParse(_, _) => {
+                SettingsError(format!("{var}: {path}: entry {} is not KEY=VALUE", n + 1))
+            }
+            other => SettingsError(format!("{var}: {path}: {}", io_reason(&other))),
+        })?;
+        if !is_valid_secret_key(&key) {
+            return Err(SettingsError(format!(
+                "{var}: {path}: `{key}` is not a secret name (upper-case letters, digits, `_`)"
+            )));
+        }
+        if RESERVED_SECRETS.contains(&key.as_str()) {
+            return Err(SettingsError(format!(
+                "{var}: {path}: `{key}` is set by provisioning and cannot be configured"
+            )));
+        }
+        secrets.insert(key, SecretString::from(value));
+    }
+    Ok(secrets)
+}
+
+/// The reason of a dotenvy error that carries no file content.
+fn io_reason(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::Io(io) => io.to_string(),
+        dotenvy::Error::EnvVar(v) => v.to_string(),
+        _ => "unreadable".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_key_value_lines_with_comments_and_quotes() {
+        let f = file("# mail\nSMTP_PASSWORD=hunter2\nAPI_KEY=\"quoted value\"\n\nEMPTY=\n");
+        let s = extra_secrets(f.path().to_str().unwrap()).unwrap();
+        assert_eq!(
+            s.keys().collect::<Vec<_>>(),
+            vec!["API_KEY", "EMPTY", "SMTP_PASSWORD"]
+        );
+        assert_eq!(s["SMTP_PASSWORD"].expose_secret(), "hunter2");
+        assert_eq!(s["API_KEY"].expose_secret(), "quoted value");
+    }
+
+    #[test]
+    fn bad_files_are_named_without_echoing_values() {
+        let f = file("GOOD=1\nthis line hunter2-secret is not an assignment\n");
+        let err = extra_secrets(f.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TENANT_EXTRA_SECRETS_FILE") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let f = file("lower_case=hunter2\n");
+        let err = extra_secrets(f.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lower_case") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let f = file("JWT_SECRET=hunter2\n");
+        let err = extra_secrets(f.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("JWT_SECRET") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = extra_secrets("/nonexistent/secrets.env")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TENANT_EXTRA_SECRETS_FILE"), "{err}");
+    }
+
+    #[test]
+    fn mount_paths_must_be_absolute_and_below_the_root() {
+        assert_eq!(mount_path("/data/").unwrap(), "/data");
+        assert_eq!(mount_path("/app/services").unwrap(), "/app/services");
+        for bad in ["/", "data", "", "/a/../b", "/with space"] {
+            let err = mount_path(bad).unwrap_err().to_string();
+            assert!(err.contains("TENANT_VOLUME_MOUNT_PATH"), "{bad}: {err}");
+        }
+    }
+}
