@@ -28,7 +28,7 @@ struct Args {
     /// Enforce Fly-like rate limits.
     #[arg(long)]
     rate_limits: bool,
-    /// Tag deletion: supported, 400 or 405.
+    /// Tag deletion: supported, 400 (distribution 2.8) or 405 (deletion disabled: every DELETE refused).
     #[arg(long, default_value = "supported")]
     tag_delete: String,
 }
