@@ -3,6 +3,10 @@
 //! `main` parses the command line ([`cli`]) and calls into this library, which the tests use too:
 //! [`settings::Settings::load`], [`startup::Application::build`], [`telemetry::subscriber`].
 
+// Every normal dependency must be used by the library (the binary adds none of its own); the unit
+// test build also sees the integration tests' dev-dependencies, so the check is off there.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 pub mod cli;
 pub mod settings;
 pub mod startup;
