@@ -45,7 +45,7 @@ pub async fn middleware(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
-    let method = req.method().as_str().to_owned();
+    let method = crate::metrics::method_label(req.method());
     let started = Instant::now();
     let guarded = AssertUnwindSafe(next.call(req)).catch_unwind();
     let result = REQUEST_ID
@@ -71,7 +71,7 @@ pub async fn middleware(
         ),
     };
     if let Some(m) = metrics {
-        m.observe_request(&method, &route, status, started.elapsed());
+        m.observe_request(method, route, status, started.elapsed());
     }
     result.map(|mut res| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
