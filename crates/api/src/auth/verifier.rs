@@ -52,7 +52,9 @@ struct KeyEntry {
 /// Verifies bearer tokens.
 pub struct JwtVerifier {
     keys: Vec<KeyEntry>,
-    settings: JwtSettings,
+    /// One validation per algorithm in use, built once: building one allocates sets of claim names,
+    /// which every request would otherwise pay for.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -150,30 +152,13 @@ impl JwtVerifier {
         if keys.is_empty() {
             return Err(KeyError::NoKeys);
         }
-        Ok(Self { keys, settings })
-    }
-
-    fn validation(&self, alg: Algorithm) -> Validation {
-        let mut v = Validation::new(alg);
-        v.leeway = self.settings.leeway_secs;
-        v.validate_exp = true;
-        v.validate_nbf = true;
-        v.set_required_spec_claims(&["exp", "sub"]);
-        match &self.settings.issuer {
-            Some(iss) => {
-                v.set_issuer(&[iss]);
-                v.required_spec_claims.insert("iss".into());
+        let mut validations: Vec<(Algorithm, Validation)> = Vec::new();
+        for entry in &keys {
+            if !validations.iter().any(|(alg, _)| *alg == entry.alg) {
+                validations.push((entry.alg, validation(&settings, entry.alg)));
             }
-            None => v.iss = None,
         }
-        match &self.settings.audience {
-            Some(aud) => {
-                v.set_audience(&[aud]);
-                v.required_spec_claims.insert("aud".into());
-            }
-            None => v.validate_aud = false,
-        }
-        v
+        Ok(Self { keys, validations })
     }
 
     /// Verifies signature, expiry, not-before, issuer and audience; returns the claims.
@@ -184,7 +169,11 @@ impl JwtVerifier {
         });
         let mut last = AuthError::UnsupportedAlgorithm;
         for entry in candidates {
-            match decode::<Claims>(token, &entry.key, &self.validation(entry.alg)) {
+            let Some((_, validation)) = self.validations.iter().find(|(a, _)| *a == entry.alg)
+            else {
+                continue;
+            };
+            match decode::<Claims>(token, &entry.key, validation) {
                 Ok(data) => {
                     if data.claims.sub.trim().is_empty() {
                         return Err(AuthError::Invalid("empty sub".into()));
@@ -196,4 +185,29 @@ impl JwtVerifier {
         }
         Err(last)
     }
+}
+
+/// What a token signed with `alg` must satisfy: expiry and not-before (with leeway), `sub`, and the
+/// configured issuer and audience.
+fn validation(settings: &JwtSettings, alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = settings.leeway_secs;
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.set_required_spec_claims(&["exp", "sub"]);
+    match &settings.issuer {
+        Some(iss) => {
+            v.set_issuer(&[iss]);
+            v.required_spec_claims.insert("iss".into());
+        }
+        None => v.iss = None,
+    }
+    match &settings.audience {
+        Some(aud) => {
+            v.set_audience(&[aud]);
+            v.required_spec_claims.insert("aud".into());
+        }
+        None => v.validate_aud = false,
+    }
+    v
 }
