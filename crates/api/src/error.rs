@@ -168,6 +168,7 @@ impl From<RepoError> for ApiError {
                 format!("{entity} not found"),
             ),
             RepoError::Conflict { what } => Self::conflict("conflict", what),
+            RepoError::LimitReached { what } => Self::forbidden("quota_exceeded", what),
             RepoError::StaleVersion { entity } => Self::conflict(
                 "concurrent_update",
                 format!("the {entity} changed meanwhile; retry"),

@@ -22,6 +22,9 @@ pub enum RepoError {
     /// A unique constraint refused the change (`what` names it in words a customer can read).
     #[error("conflict: {what}")]
     Conflict { what: String },
+    /// A limit (e.g. the plan's number of tenants) would be exceeded.
+    #[error("limit reached: {what}")]
+    LimitReached { what: String },
     /// The row changed since it was read (optimistic concurrency).
     #[error("{entity} was changed concurrently; reload and retry")]
     StaleVersion { entity: &'static str },
@@ -63,6 +66,10 @@ pub trait PlanRepository: Send + Sync {
 pub trait TenantRepository: Send + Sync {
     /// Inserts a `pending` tenant; `Conflict` when a unique name is taken.
     async fn insert(&self, new: NewTenant) -> RepoResult<Tenant>;
+    /// Inserts like [`insert`](Self::insert), but only while the customer has fewer than `max_live`
+    /// tenants that are not deleted. The count and the insert are atomic per customer, so two creates
+    /// at once cannot both pass the limit; `LimitReached` otherwise.
+    async fn insert_within_limit(&self, new: NewTenant, max_live: i64) -> RepoResult<Tenant>;
     /// Any tenant, deleted ones included (internal use: workers, gateway).
     async fn get(&self, id: TenantId) -> RepoResult<Tenant>;
     /// The tenant only if `customer` owns it; another customer's tenant is `NotFound`, like a missing one.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::db_error;
 use crate::events::insert_event_in_tx;
 use crate::pool::{PgPool, get};
-use crate::schema::tenants;
+use crate::schema::{customers, tenants};
 use crate::tx::TxError;
 
 #[derive(Queryable, Selectable)]
@@ -138,26 +138,45 @@ async fn stale_or_missing(
 impl TenantRepository for PgTenantRepository {
     async fn insert(&self, new: NewTenant) -> RepoResult<Tenant> {
         let mut conn = get(&self.pool).await?;
-        diesel::insert_into(tenants::table)
-            .values((
-                tenants::id.eq(new.id.as_uuid()),
-                tenants::customer_id.eq(new.customer_id.as_uuid()),
-                tenants::name.eq(&new.name),
-                tenants::plan_id.eq(&new.plan_id),
-                tenants::region.eq(&new.region),
-                tenants::state.eq(TenantState::Pending.as_str()),
-                tenants::fly_app_name.eq(&new.fly_app_name),
-                tenants::hostname.eq(&new.hostname),
-                tenants::internal_hostname.eq(&new.internal_hostname),
-                tenants::database_name.eq(&new.database_name),
-                tenants::database_role.eq(&new.database_role),
-                tenants::row_version.eq(1_i64),
-            ))
-            .returning(TenantRow::as_returning())
-            .get_result(&mut conn)
+        insert_row(&mut conn, &new)
             .await
             .map_err(db_error("tenant"))?
             .try_into()
+    }
+
+    async fn insert_within_limit(&self, new: NewTenant, max_live: i64) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        let row = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                // Locking the customer's row serializes its creates: the count below cannot go stale
+                // before the insert commits.
+                let locked: Option<Uuid> = customers::table
+                    .find(new.customer_id.as_uuid())
+                    .select(customers::id)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if locked.is_none() {
+                    return Err(RepoError::NotFound { entity: "customer" }.into());
+                }
+                let live: i64 = tenants::table
+                    .filter(tenants::customer_id.eq(new.customer_id.as_uuid()))
+                    .filter(tenants::state.ne(TenantState::Deleted.as_str()))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if live >= max_live {
+                    return Err(RepoError::LimitReached {
+                        what: format!("the plan allows {max_live} tenant(s) and you have {live}"),
+                    }
+                    .into());
+                }
+                Ok(insert_row(conn, &new).await?)
+            })
+            .await
+            .map_err(|e| e.into_repo("tenant"))?;
+        row.try_into()
     }
 
     async fn get(&self, id: TenantId) -> RepoResult<Tenant> {
@@ -246,4 +265,26 @@ impl TenantRepository for PgTenantRepository {
             .map_err(|e| e.into_repo("tenant"))?;
         Ok((row.try_into()?, event_row.try_into()?))
     }
+}
+
+/// The insert itself, shared by the plain and the limited insert.
+async fn insert_row(conn: &mut AsyncPgConnection, new: &NewTenant) -> QueryResult<TenantRow> {
+    diesel::insert_into(tenants::table)
+        .values((
+            tenants::id.eq(new.id.as_uuid()),
+            tenants::customer_id.eq(new.customer_id.as_uuid()),
+            tenants::name.eq(&new.name),
+            tenants::plan_id.eq(&new.plan_id),
+            tenants::region.eq(&new.region),
+            tenants::state.eq(TenantState::Pending.as_str()),
+            tenants::fly_app_name.eq(&new.fly_app_name),
+            tenants::hostname.eq(&new.hostname),
+            tenants::internal_hostname.eq(&new.internal_hostname),
+            tenants::database_name.eq(&new.database_name),
+            tenants::database_role.eq(&new.database_role),
+            tenants::row_version.eq(1_i64),
+        ))
+        .returning(TenantRow::as_returning())
+        .get_result(conn)
+        .await
 }

@@ -43,6 +43,7 @@ impl From<RepoError> for ServiceError {
                 Self::Conflict(format!("{entity} changed concurrently; retry"))
             }
             RepoError::Unavailable(m) => Self::Unavailable(m),
+            RepoError::LimitReached { what } => Self::QuotaExceeded(what),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use fly_client::MachineState;
 use tenant_domain::{
     Customer, CustomerId, CustomerStatus, DEFAULT_REGION, EventType, JobKind, NewJob, NewTenant,
-    NewTenantEvent, OFFERED_REGIONS, Tenant, TenantId, TenantState,
+    NewTenantEvent, OFFERED_REGIONS, RepoError, Tenant, TenantId, TenantState,
 };
 
 use crate::error::ServiceError;
@@ -79,17 +79,6 @@ impl TenantService {
                 e.into()
             }
         })?;
-        let live = self
-            .repos
-            .tenants
-            .count_live_for_customer(customer.id)
-            .await?;
-        if live >= i64::from(plan.max_tenants) {
-            return Err(ServiceError::QuotaExceeded(format!(
-                "plan `{}` allows {} tenant(s) and you have {live}",
-                plan.id, plan.max_tenants
-            )));
-        }
         let new = NewTenant::new(
             TenantId::new_random(),
             customer.id,
@@ -98,7 +87,19 @@ impl TenantService {
             region,
             &self.config.subdomain_suffix,
         );
-        let tenant = self.repos.tenants.insert(new).await?;
+        // The limit is checked by the insert itself, atomically per customer: two creates at once
+        // cannot both pass it.
+        let tenant = self
+            .repos
+            .tenants
+            .insert_within_limit(new, i64::from(plan.max_tenants))
+            .await
+            .map_err(|e| match e {
+                RepoError::LimitReached { what } => {
+                    ServiceError::QuotaExceeded(format!("plan `{}`: {what}", plan.id))
+                }
+                other => other.into(),
+            })?;
         let ev = NewTenantEvent::new(
             tenant.id,
             EventType::TenantCreated,

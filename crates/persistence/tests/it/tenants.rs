@@ -272,3 +272,63 @@ async fn deleting_sets_deleted_at_and_frees_the_name() {
     let reborn = t.tenant(alice.id, "shop").await.unwrap();
     assert_ne!(reborn.id, deleted.id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_tenant_limit_holds_under_concurrent_creates() {
+    let t = test_database().await.unwrap();
+    let repo = t.repositories().tenants;
+    let alice = t.customer().await.unwrap();
+    // Eight creates at once against a limit of two: the count and the insert are atomic per customer.
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let repo = repo.clone();
+            let new = NewTenant::new(
+                TenantId::new_random(),
+                alice.id,
+                format!("shop-{i}"),
+                "basic",
+                "iad",
+                "sites.example.test",
+            );
+            tokio::spawn(async move { repo.insert_within_limit(new, 2).await })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(RepoError::LimitReached { what }) => assert!(what.contains("allows 2"), "{what}"),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 2);
+    assert_eq!(repo.count_live_for_customer(alice.id).await.unwrap(), 2);
+
+    // A deleted tenant frees its place; an unknown customer is NotFound.
+    let mut first = repo.list_for_customer(alice.id).await.unwrap().remove(0);
+    first.transition(TenantState::Deleting, None).unwrap();
+    let mut first = repo.update(&first).await.unwrap();
+    first.transition(TenantState::Deleted, None).unwrap();
+    repo.update(&first).await.unwrap();
+    let again = NewTenant::new(
+        TenantId::new_random(),
+        alice.id,
+        "shop-again",
+        "basic",
+        "iad",
+        "sites.example.test",
+    );
+    repo.insert_within_limit(again, 2).await.unwrap();
+    let stranger = NewTenant::new(
+        TenantId::new_random(),
+        tenant_domain::CustomerId::new_random(),
+        "x",
+        "basic",
+        "iad",
+        "sites.example.test",
+    );
+    assert_eq!(
+        repo.insert_within_limit(stranger, 2).await.unwrap_err(),
+        RepoError::NotFound { entity: "customer" }
+    );
+}
