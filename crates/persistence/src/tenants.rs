@@ -160,12 +160,7 @@ impl TenantRepository for PgTenantRepository {
                 if locked.is_none() {
                     return Err(RepoError::NotFound { entity: "customer" }.into());
                 }
-                let live: i64 = tenants::table
-                    .filter(tenants::customer_id.eq(new.customer_id.as_uuid()))
-                    .filter(tenants::state.ne(TenantState::Deleted.as_str()))
-                    .count()
-                    .get_result(conn)
-                    .await?;
+                let live = count_live(conn, new.customer_id).await?;
                 if live >= max_live {
                     return Err(RepoError::LimitReached {
                         what: format!("the plan allows {max_live} tenant(s) and you have {live}"),
@@ -220,11 +215,7 @@ impl TenantRepository for PgTenantRepository {
 
     async fn count_live_for_customer(&self, customer: CustomerId) -> RepoResult<i64> {
         let mut conn = get(&self.pool).await?;
-        tenants::table
-            .filter(tenants::customer_id.eq(customer.as_uuid()))
-            .filter(tenants::state.ne(TenantState::Deleted.as_str()))
-            .count()
-            .get_result(&mut conn)
+        count_live(&mut conn, customer)
             .await
             .map_err(db_error("tenant"))
     }
@@ -285,6 +276,16 @@ async fn insert_row(conn: &mut AsyncPgConnection, new: &NewTenant) -> QueryResul
             tenants::row_version.eq(1_i64),
         ))
         .returning(TenantRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Tenants of a customer that are not deleted (what the plan's limit counts).
+async fn count_live(conn: &mut AsyncPgConnection, customer: CustomerId) -> QueryResult<i64> {
+    tenants::table
+        .filter(tenants::customer_id.eq(customer.as_uuid()))
+        .filter(tenants::state.ne(TenantState::Deleted.as_str()))
+        .count()
         .get_result(conn)
         .await
 }

@@ -30,6 +30,36 @@ pub(crate) struct Failure {
     pub status: Option<u16>,
 }
 
+impl Failure {
+    /// A non-2xx answer of either upstream, mapped to the error a caller can act on. `name_taken` is
+    /// Fly's 422 status for an app name in use (the Machines API only).
+    pub(crate) fn from_status(
+        status: http::StatusCode,
+        message: String,
+        retry_after: Option<Duration>,
+        name_taken: bool,
+    ) -> Self {
+        let error = match status.as_u16() {
+            404 => FlyError::NotFound(message),
+            422 if name_taken => FlyError::NameTaken(message),
+            409 | 412 => FlyError::Conflict(message),
+            429 => FlyError::RateLimited { retry_after },
+            401 | 403 => FlyError::Unauthorized(format!("{status}: {message}")),
+            408 | 500..=599 => FlyError::Transient(format!("{status}: {message}")),
+            code => FlyError::Api {
+                status: code,
+                message,
+            },
+        };
+        Self {
+            error,
+            retry_after,
+            not_sent: false,
+            status: Some(status.as_u16()),
+        }
+    }
+}
+
 impl From<FlyError> for Failure {
     fn from(error: FlyError) -> Self {
         Self {

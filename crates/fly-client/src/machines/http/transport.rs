@@ -128,25 +128,8 @@ pub(crate) fn map_status(
             .or(parsed.message.clone())
             .unwrap_or(raw),
     );
-    let hint = retry_after(headers);
-    let error = match status.as_u16() {
-        404 => FlyError::NotFound(message),
-        422 if parsed.status.as_deref() == Some("name_taken") => FlyError::NameTaken(message),
-        409 | 412 => FlyError::Conflict(message),
-        429 => FlyError::RateLimited { retry_after: hint },
-        401 | 403 => FlyError::Unauthorized(message),
-        408 | 500..=599 => FlyError::Transient(format!("{status}: {message}")),
-        code => FlyError::Api {
-            status: code,
-            message,
-        },
-    };
-    Failure {
-        error,
-        retry_after: hint,
-        not_sent: false,
-        status: Some(status.as_u16()),
-    }
+    let name_taken = parsed.status.as_deref() == Some("name_taken");
+    Failure::from_status(status, message, retry_after(headers), name_taken)
 }
 
 /// Maps a transport error (no HTTP answer) to a transient failure.

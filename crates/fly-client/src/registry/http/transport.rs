@@ -241,24 +241,7 @@ pub(crate) fn map_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -
             .trim()
             .to_string(),
     };
-    let hint = retry_after(headers);
-    let error = match status.as_u16() {
-        404 => FlyError::NotFound(message),
-        401 | 403 => FlyError::Unauthorized(format!("{status}: {message}")),
-        409 | 412 => FlyError::Conflict(message),
-        429 => FlyError::RateLimited { retry_after: hint },
-        408 | 500..=599 => FlyError::Transient(format!("{status}: {message}")),
-        code => FlyError::Api {
-            status: code,
-            message,
-        },
-    };
-    Failure {
-        error,
-        retry_after: hint,
-        not_sent: false,
-        status: Some(status.as_u16()),
-    }
+    Failure::from_status(status, message, retry_after(headers), false)
 }
 
 /// Reads a (small) body and maps a non-success status to a failure.
