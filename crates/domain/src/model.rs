@@ -373,3 +373,26 @@ pub struct NewRegistryPush {
     /// Digests the manifest references (layers, config, child manifests): the tenant may read them back.
     pub referenced_digests: Vec<String>,
 }
+
+/// Whether a tenant's registry credentials may act right now. The gateway asks on every request (no
+/// cache), so a suspension or a deletion takes effect at once on every replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushAccess {
+    Allowed,
+    /// The tenant is deleting, deleted or unknown.
+    TenantGone,
+    /// The customer's account is suspended.
+    Suspended,
+}
+
+/// An upload session the gateway opened upstream for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// The gateway's reservation id (known before the upstream names its upload).
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// The upstream's upload UUID, once it answered.
+    pub upload_id: Option<String>,
+    /// Bytes streamed into the session so far.
+    pub bytes: u64,
+}

@@ -165,6 +165,57 @@ pub trait RegistryPushRepository: Send + Sync {
     async fn tenant_may_read(&self, tenant: TenantId, digest: &str) -> RepoResult<bool>;
     /// Newest first.
     async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<RegistryPush>>;
+    /// The digests among `digests` the tenant may not read (empty: all are its own). One query
+    /// however many digests.
+    async fn unreadable_digests(
+        &self,
+        tenant: TenantId,
+        digests: &[String],
+    ) -> RepoResult<Vec<String>>;
+    /// Whether the tenant pushed `digest` as a manifest of its own (by tag or by digest).
+    async fn tenant_pushed_manifest(&self, tenant: TenantId, digest: &str) -> RepoResult<bool>;
+    /// Whether the tenant's credentials may act now (tenant live, customer not suspended).
+    async fn push_access(&self, tenant: TenantId) -> RepoResult<PushAccess>;
+
+    /// Opens an upload session for the tenant unless it already has `max_open` sessions active within
+    /// `idle` (idle ones are forgotten). `None`: the limit is reached.
+    async fn reserve_upload(
+        &self,
+        tenant: TenantId,
+        max_open: u32,
+        idle: Duration,
+    ) -> RepoResult<Option<Uuid>>;
+    /// Binds a reservation to the upstream's upload id.
+    async fn bind_upload(&self, session: Uuid, upload_id: &str) -> RepoResult<()>;
+    /// The session holding the upstream upload `upload_id`.
+    async fn upload_session(&self, upload_id: &str) -> RepoResult<Option<UploadSession>>;
+    /// Adds streamed bytes to a session (and marks it active).
+    async fn add_upload_bytes(&self, session: Uuid, bytes: u64) -> RepoResult<()>;
+    /// Forgets a session (cancelled, failed, or finished).
+    async fn release_upload(&self, session: Uuid) -> RepoResult<()>;
+    /// Records a finished blob of `size` bytes as the tenant's, and closes `session` if given.
+    async fn finish_upload(
+        &self,
+        tenant: TenantId,
+        session: Option<Uuid>,
+        digest: &str,
+        size: u64,
+    ) -> RepoResult<()>;
+    /// Bytes the tenant holds: finished blobs plus sessions active within `idle`.
+    async fn tenant_usage(&self, tenant: TenantId, idle: Duration) -> RepoResult<u64>;
+
+    /// Records that a manifest push for the tenant is about to reach the upstream, atomically with the
+    /// check that the tenant may push (a deletion cannot slip in between). `None`: it may not.
+    async fn begin_manifest_push(&self, tenant: TenantId) -> RepoResult<Option<i64>>;
+    /// The push answered (or failed): it is no longer in flight.
+    async fn end_manifest_push(&self, id: i64) -> RepoResult<()>;
+    /// Manifest pushes of the tenant begun within `window` and not ended: cleanup waits for them
+    /// before it removes the tag, so a push racing a delete cannot recreate the tag afterwards.
+    async fn manifest_pushes_in_flight(
+        &self,
+        tenant: TenantId,
+        window: Duration,
+    ) -> RepoResult<u64>;
 }
 
 /// Administration of tenant databases on the shared tenant PostgreSQL cluster.

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod pool;
 pub mod registry_pushes;
+mod registry_uploads;
 pub mod schema;
 pub mod tenant_db_admin;
 pub mod tenants;

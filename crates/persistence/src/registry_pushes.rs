@@ -4,11 +4,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use tenant_domain::{NewRegistryPush, RegistryPush, RegistryPushRepository, RepoResult, TenantId};
+use std::time::Duration;
+
+use tenant_domain::{
+    NewRegistryPush, PushAccess, RegistryPush, RegistryPushRepository, RepoResult, TenantId,
+    UploadSession,
+};
 use uuid::Uuid;
 
 use crate::error::db_error;
 use crate::pool::{PgPool, get};
+use crate::registry_uploads as live;
 use crate::schema::{registry_pushes, registry_tenant_digests};
 use crate::tx::TxError;
 
@@ -130,5 +136,101 @@ impl RegistryPushRepository for PgRegistryPushRepository {
             .await
             .map_err(db_error("registry push"))?;
         Ok(rows.into_iter().map(RegistryPush::from).collect())
+    }
+
+    async fn unreadable_digests(
+        &self,
+        tenant: TenantId,
+        digests: &[String],
+    ) -> RepoResult<Vec<String>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = get(&self.pool).await?;
+        let known: std::collections::HashSet<String> = registry_tenant_digests::table
+            .filter(registry_tenant_digests::tenant_id.eq(tenant.as_uuid()))
+            .filter(registry_tenant_digests::digest.eq_any(digests))
+            .select(registry_tenant_digests::digest)
+            .load::<String>(&mut conn)
+            .await
+            .map_err(db_error("registry digest"))?
+            .into_iter()
+            .collect();
+        Ok(digests
+            .iter()
+            .filter(|d| !known.contains(*d))
+            .cloned()
+            .collect())
+    }
+
+    async fn tenant_pushed_manifest(&self, tenant: TenantId, digest: &str) -> RepoResult<bool> {
+        let mut conn = get(&self.pool).await?;
+        diesel::select(diesel::dsl::exists(
+            registry_pushes::table
+                .filter(registry_pushes::tenant_id.eq(tenant.as_uuid()))
+                .filter(registry_pushes::digest.eq(digest)),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(db_error("registry push"))
+    }
+
+    async fn push_access(&self, tenant: TenantId) -> RepoResult<PushAccess> {
+        live::push_access(&self.pool, tenant).await
+    }
+
+    async fn reserve_upload(
+        &self,
+        tenant: TenantId,
+        max_open: u32,
+        idle: Duration,
+    ) -> RepoResult<Option<Uuid>> {
+        live::reserve_upload(&self.pool, tenant, max_open, idle).await
+    }
+
+    async fn bind_upload(&self, session: Uuid, upload_id: &str) -> RepoResult<()> {
+        live::bind_upload(&self.pool, session, upload_id).await
+    }
+
+    async fn upload_session(&self, upload_id: &str) -> RepoResult<Option<UploadSession>> {
+        live::upload_session(&self.pool, upload_id).await
+    }
+
+    async fn add_upload_bytes(&self, session: Uuid, bytes: u64) -> RepoResult<()> {
+        live::add_upload_bytes(&self.pool, session, bytes).await
+    }
+
+    async fn release_upload(&self, session: Uuid) -> RepoResult<()> {
+        live::release_upload(&self.pool, session).await
+    }
+
+    async fn finish_upload(
+        &self,
+        tenant: TenantId,
+        session: Option<Uuid>,
+        digest: &str,
+        size: u64,
+    ) -> RepoResult<()> {
+        live::finish_upload(&self.pool, tenant, session, digest, size).await
+    }
+
+    async fn tenant_usage(&self, tenant: TenantId, idle: Duration) -> RepoResult<u64> {
+        live::tenant_usage(&self.pool, tenant, idle).await
+    }
+
+    async fn begin_manifest_push(&self, tenant: TenantId) -> RepoResult<Option<i64>> {
+        live::begin_manifest_push(&self.pool, tenant).await
+    }
+
+    async fn end_manifest_push(&self, id: i64) -> RepoResult<()> {
+        live::end_manifest_push(&self.pool, id).await
+    }
+
+    async fn manifest_pushes_in_flight(
+        &self,
+        tenant: TenantId,
+        window: Duration,
+    ) -> RepoResult<u64> {
+        live::manifest_pushes_in_flight(&self.pool, tenant, window).await
     }
 }

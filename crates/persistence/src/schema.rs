@@ -109,6 +109,26 @@ diesel::table! {
         tenant_id -> Uuid,
         digest -> Text,
         first_seen_at -> Timestamptz,
+        size -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    management.registry_uploads (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        upload_id -> Nullable<Text>,
+        bytes -> Int8,
+        started_at -> Timestamptz,
+        last_active_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    management.registry_manifest_pushes (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        started_at -> Timestamptz,
     }
 }
 
@@ -118,6 +138,8 @@ diesel::joinable!(deployments -> tenants (tenant_id));
 diesel::joinable!(tenant_events -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(registry_pushes -> tenants (tenant_id));
+diesel::joinable!(registry_uploads -> tenants (tenant_id));
+diesel::joinable!(registry_manifest_pushes -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -128,4 +150,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     registry_pushes,
     registry_tenant_digests,
+    registry_uploads,
+    registry_manifest_pushes,
 );

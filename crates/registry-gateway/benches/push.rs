@@ -9,7 +9,7 @@
 //!
 //! `cargo bench -p registry-gateway --bench push` (env `BENCH_RUNS`, default 3; `BENCH_MIB`, default 256).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -69,7 +69,7 @@ async fn via_gateway(image: &OciImage) -> (Duration, u64, u64) {
         username: reg.username().into(),
         password: reg.password().into(),
     };
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (_t, cred) = gw.tenant("bench").await;
     let creds = (cred.username.as_str(), cred.token.expose_secret());
     let dest = gw.image_ref(&cred.tag);

@@ -1,15 +1,11 @@
-//! Who is calling: the tenant credential from `Authorization` (Basic password or Bearer token), the
-//! 401 challenge that tells clients where to get a token, and the check that the tenant still exists.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! Who is calling: the tenant credential from `Authorization` (Basic password or Bearer token) and the
+//! 401 challenge that tells clients where to get a token. Whether the tenant may still act is asked of the
+//! push records on every request (`handlers::caller`).
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tenant_domain::{TenantId, TenantRepository, TenantState};
 
 use crate::credentials::{CredentialError, CredentialIssuer, TenantScope};
 use crate::error::RegistryError;
@@ -64,77 +60,6 @@ pub fn authenticate(
         };
         RegistryError::unauthorized(message, challenge)
     })
-}
-
-/// Whether a tenant may still use its credential, cached briefly so a push of many layers does not ask
-/// the database on every request. Deleting or deleted (or unknown) tenants are refused: a push racing the
-/// cleanup of the tenant's tag would leave an image nobody owns.
-#[derive(Clone)]
-pub struct TenantGate {
-    tenants: Arc<dyn TenantRepository>,
-    ttl: Duration,
-    cache: Arc<Mutex<HashMap<TenantId, (Instant, bool)>>>,
-}
-
-impl std::fmt::Debug for TenantGate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantGate")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TenantGate {
-    pub fn new(tenants: Arc<dyn TenantRepository>, ttl: Duration) -> Self {
-        Self {
-            tenants,
-            ttl,
-            cache: Arc::default(),
-        }
-    }
-
-    pub fn with_ttl(self, ttl: Duration) -> Self {
-        Self {
-            ttl,
-            cache: Arc::default(),
-            ..self
-        }
-    }
-
-    /// `Ok(true)` when the tenant may act, `Ok(false)` when it is gone.
-    pub async fn allows(&self, tenant: TenantId) -> Result<bool, RegistryError> {
-        if let Some(allowed) = self.cached(tenant) {
-            return Ok(allowed);
-        }
-        let allowed = match self.tenants.get(tenant).await {
-            Ok(t) => !matches!(t.state, TenantState::Deleting | TenantState::Deleted),
-            Err(e) if e.is_not_found() => false,
-            Err(e) => {
-                tracing::warn!(%tenant, error = %e, "registry gateway could not read the tenant");
-                return Err(RegistryError::unavailable(
-                    "tenant state unavailable; retry later",
-                ));
-            }
-        };
-        if !self.ttl.is_zero() {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            // Bounded: entries are tiny, but a long-lived process should not keep every tenant forever.
-            if cache.len() > 10_000 {
-                let ttl = self.ttl;
-                cache.retain(|_, (at, _)| at.elapsed() < ttl);
-            }
-            cache.insert(tenant, (Instant::now(), allowed));
-        }
-        Ok(allowed)
-    }
-
-    fn cached(&self, tenant: TenantId) -> Option<bool> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(&tenant)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, allowed)| *allowed)
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde_json::json;
 
 /// A refusal or failure answered by the gateway itself.
@@ -16,6 +16,8 @@ pub struct RegistryError {
     pub message: String,
     /// `WWW-Authenticate` value sent with a 401.
     pub challenge: Option<String>,
+    /// `Retry-After` seconds sent with a 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 impl RegistryError {
@@ -25,6 +27,7 @@ impl RegistryError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -72,8 +75,31 @@ impl RegistryError {
         Self::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message)
     }
 
-    pub fn size_invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", message)
+    /// 429: a rate or concurrency limit; the client may retry after `retry_after`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", message)
+        }
+    }
+
+    /// 404 for an upload session that does not exist or is another tenant's (indistinguishable).
+    pub fn blob_upload_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UPLOAD_UNKNOWN",
+            "blob upload unknown to registry",
+        )
+    }
+
+    /// 400: an upload request the gateway cannot read one way only (e.g. a malformed query).
+    pub fn blob_upload_invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", message)
+    }
+
+    /// 400: a `digest` parameter that is not a digest.
+    pub fn digest_invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", message)
     }
 
     /// 404 for a path that is not part of the Registry v2 API.
@@ -105,6 +131,9 @@ impl RegistryError {
         res.insert_header(("Docker-Distribution-API-Version", "registry/2.0"));
         if let Some(challenge) = &self.challenge {
             res.insert_header((WWW_AUTHENTICATE, challenge.as_str()));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((RETRY_AFTER, secs.to_string()));
         }
         res.body(json!({"errors": [{"code": self.code, "message": self.message}]}).to_string())
     }

@@ -7,6 +7,8 @@
 use actix_web::body::{BodyStream, BoxBody, MessageBody, SizedStream};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::future::{Either, select};
@@ -17,14 +19,9 @@ use crate::error::RegistryError;
 use crate::upstream::{Upstream, upstream_error};
 
 /// Request headers a registry client sends that the upstream needs (every value of each, in order:
-/// skopeo sends several `Accept` headers and OCI images need all of them).
-const REQUEST_HEADERS: [HeaderName; 5] = [
-    rh::ACCEPT,
-    rh::CONTENT_TYPE,
-    rh::CONTENT_RANGE,
-    rh::RANGE,
-    rh::IF_NONE_MATCH,
-];
+/// skopeo sends several `Accept` headers and OCI images need all of them). `Content-Type` is never
+/// passed through: the gateway sets it (see [`Outbound::content_type`]).
+const REQUEST_HEADERS: [HeaderName; 4] = [rh::ACCEPT, rh::CONTENT_RANGE, rh::RANGE, rh::IF_NONE_MATCH];
 
 /// Response headers passed back to the client (`Location` is rewritten separately).
 const RESPONSE_HEADERS: [&str; 10] = [
@@ -60,16 +57,64 @@ impl std::fmt::Debug for Outgoing {
     }
 }
 
-/// Sends `req`'s method to `path_and_query` upstream with the org credentials and the client's
-/// relevant headers. A 401 from the upstream means the gateway's own credentials failed: it becomes a
-/// 502, never the client's problem (and never a challenge pointing the client at the upstream).
+/// One request to the upstream, as the gateway decided it: the method is the client's, everything
+/// else is rebuilt here.
+#[derive(Debug)]
+pub struct Outbound {
+    /// Path and canonical query (built by the gateway, never the client's raw query).
+    pub path_and_query: String,
+    pub body: Outgoing,
+    /// The `Content-Type` sent upstream. Uploads always go as `application/octet-stream`: Go's
+    /// `FormValue`, which distribution uses for `mount`, `from`, `digest` and `_state`, would otherwise
+    /// read a form-encoded or multipart body as parameters.
+    pub content_type: Option<&'static str>,
+    /// A streamed body longer than this is cut off and the request fails ([`Forwarded::OverLimit`]).
+    pub limit: Option<u64>,
+    /// Whole-request timeout (none for uploads, which may take minutes).
+    pub timeout: Option<Duration>,
+}
+
+impl Outbound {
+    /// A bodiless request to `path_and_query`.
+    pub fn empty(path_and_query: impl Into<String>) -> Self {
+        Self {
+            path_and_query: path_and_query.into(),
+            body: Outgoing::Empty,
+            content_type: None,
+            limit: None,
+            timeout: None,
+        }
+    }
+}
+
+/// What came of forwarding a request.
+#[derive(Debug)]
+pub enum Forwarded {
+    /// The upstream answered; `streamed` bytes of the client's body went up.
+    Answer {
+        response: reqwest::Response,
+        streamed: u64,
+    },
+    /// The client's body exceeded [`Outbound::limit`]; the upstream request was aborted.
+    OverLimit,
+}
+
+/// Sends `req`'s method with `out` upstream with the org credentials and the client's relevant
+/// headers. A 401 from the upstream means the gateway's own credentials failed: it becomes a 502,
+/// never the client's problem (and never a challenge pointing the client at the upstream).
 pub async fn send(
     upstream: &Upstream,
     repository: &str,
     req: &HttpRequest,
-    path_and_query: &str,
-    body: Outgoing,
-) -> Result<reqwest::Response, RegistryError> {
+    out: Outbound,
+) -> Result<Forwarded, RegistryError> {
+    let Outbound {
+        path_and_query,
+        body,
+        content_type,
+        limit,
+        timeout,
+    } = out;
     let retryable = !matches!(body, Outgoing::Stream(_));
     let mut body = Some(body);
     for attempt in 0..2 {
@@ -77,29 +122,43 @@ pub async fn send(
             .unwrap_or(reqwest::Method::GET);
         let mut builder = upstream
             .client()
-            .request(method, upstream.url(path_and_query));
+            .request(method, upstream.url(&path_and_query));
         for name in &REQUEST_HEADERS {
             for value in req.headers().get_all(name.as_str()) {
                 builder = builder.header(name, value.as_bytes());
             }
         }
+        if let Some(ct) = content_type {
+            builder = builder.header(rh::CONTENT_TYPE, ct);
+        }
+        if let Some(t) = timeout {
+            builder = builder.timeout(t);
+        }
         builder = builder.header(rh::AUTHORIZATION, upstream.authorization(repository).await?);
-        let res = match body.take().unwrap_or(Outgoing::Empty) {
-            Outgoing::Empty => builder.send().await,
+        let (res, streamed) = match body.take().unwrap_or(Outgoing::Empty) {
+            Outgoing::Empty => (builder.send().await, 0),
             Outgoing::Bytes(b) => {
                 body = Some(Outgoing::Bytes(b.clone()));
-                builder.body(b).send().await
+                let len = b.len() as u64;
+                (builder.body(b).send().await, len)
             }
             Outgoing::Stream(payload) => {
                 if let Some(len) = req.headers().get("content-length") {
                     builder = builder.header(rh::CONTENT_LENGTH, len.as_bytes());
                 }
-                stream_upload(builder, payload).await
+                let (res, streamed, over) = stream_upload(builder, payload, limit).await;
+                if over {
+                    return Ok(Forwarded::OverLimit);
+                }
+                (res, streamed)
             }
         };
         let res = res.map_err(|e| upstream_error("forward", &e))?;
         if res.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(res);
+            return Ok(Forwarded::Answer {
+                response: res,
+                streamed,
+            });
         }
         upstream.token_refused().await;
         if attempt == 1 || !retryable {
@@ -107,7 +166,7 @@ pub async fn send(
         }
     }
     tracing::error!(
-        path = path_and_query,
+        path = %path_and_query,
         "upstream registry refused the gateway's credentials"
     );
     Err(RegistryError::upstream(
@@ -115,29 +174,63 @@ pub async fn send(
     ))
 }
 
-/// Sends the request with the client's payload streamed through a bounded channel. When the upstream
-/// answers before taking the whole body (an error), the rest of the payload is not read.
+/// [`send`] for a request without a streamed body (never over a limit).
+pub async fn send_answer(
+    upstream: &Upstream,
+    repository: &str,
+    req: &HttpRequest,
+    out: Outbound,
+) -> Result<reqwest::Response, RegistryError> {
+    match send(upstream, repository, req, out).await? {
+        Forwarded::Answer { response, .. } => Ok(response),
+        Forwarded::OverLimit => Err(RegistryError::denied("request body over the limit")),
+    }
+}
+
+/// Sends the request with the client's payload streamed through a bounded channel, counting bytes.
+/// When the upstream answers before taking the whole body (an error), the rest of the payload is not
+/// read. Past `limit` bytes the upstream body ends in an error, so the upstream never completes the
+/// request: returns (result, bytes streamed, whether the limit was exceeded).
 async fn stream_upload(
     builder: reqwest::RequestBuilder,
     mut payload: web::Payload,
-) -> reqwest::Result<reqwest::Response> {
+    limit: Option<u64>,
+) -> (reqwest::Result<reqwest::Response>, u64, bool) {
     let (mut tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_CHUNKS);
     let send = builder.body(reqwest::Body::wrap_stream(rx)).send();
-    let pump = async move {
+    let mut streamed = 0u64;
+    let mut over = false;
+    let pump = async {
         while let Some(chunk) = payload.next().await {
-            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            let item = match chunk {
+                Ok(bytes) => {
+                    streamed += bytes.len() as u64;
+                    if limit.is_some_and(|l| streamed > l) {
+                        over = true;
+                        Err(std::io::Error::other("upload over the gateway's limit"))
+                    } else {
+                        Ok(bytes)
+                    }
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 break;
             }
         }
         // Dropping `tx` ends the upstream body.
+        drop(tx);
     };
-    futures::pin_mut!(send, pump);
-    match select(send, pump).await {
-        Either::Left((res, _unfinished_pump)) => res,
-        Either::Right(((), send)) => send.await,
-    }
+    futures::pin_mut!(send);
+    let res = {
+        futures::pin_mut!(pump);
+        match select(send.as_mut(), pump).await {
+            Either::Left((res, _unfinished_pump)) => res,
+            Either::Right(((), _)) => send.await,
+        }
+    };
+    (res, streamed, over)
 }
 
 /// Where the client reaches the gateway, for rewriting upstream `Location` headers.

@@ -4,19 +4,16 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
+use tenant_domain::{PushAccess, RepoError, media_type::MANIFEST_ACCEPT};
 
 use crate::auth::{authenticate, challenge};
 use crate::credentials::TenantScope;
 use crate::error::RegistryError;
-use crate::forward::{self, Outgoing, PublicOrigin};
+use crate::forward::{self, Outbound, PublicOrigin};
 use crate::policy::{Decision, decide};
 use crate::route::{self, Route};
 use crate::state::GatewayState;
-use crate::writes;
-
-/// The four manifest media types, so a tag pushed as any of them resolves (and is never converted).
-const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
-     application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+use crate::{uploads, writes};
 
 fn public_origin(req: &HttpRequest, state: &GatewayState) -> PublicOrigin {
     let scheme = state
@@ -29,7 +26,8 @@ fn public_origin(req: &HttpRequest, state: &GatewayState) -> PublicOrigin {
     }
 }
 
-/// Authenticates the caller and checks that its tenant still exists.
+/// Authenticates the caller, holds it to its request rate, and checks that its tenant may still act
+/// (asked on every request: a suspension or deletion stops the credential at once on every replica).
 async fn caller(
     req: &HttpRequest,
     state: &GatewayState,
@@ -38,13 +36,47 @@ async fn caller(
     let origin = public_origin(req, state);
     let challenge = challenge(&origin.scheme, &origin.host, scope_hint);
     let scope = authenticate(req, &state.issuer, challenge.clone())?;
-    if !state.gate.allows(scope.tenant).await? {
-        return Err(RegistryError::unauthorized(
-            "this tenant no longer exists",
-            challenge,
+    if let Err(wait) = state.rate.check(scope.tenant) {
+        return Err(RegistryError::too_many_requests(
+            "too many requests for this tenant; slow down",
+            wait,
         ));
     }
-    Ok(scope)
+    let access = state
+        .pushes
+        .push_access(scope.tenant)
+        .await
+        .map_err(|e| unavailable(&scope, "tenant state", &e))?;
+    match access {
+        PushAccess::Allowed => Ok(scope),
+        PushAccess::TenantGone => Err(RegistryError::unauthorized(
+            "this tenant no longer exists",
+            challenge,
+        )),
+        PushAccess::Suspended => Err(RegistryError::unauthorized(
+            "this account is suspended",
+            challenge,
+        )),
+    }
+}
+
+/// A storage failure behind a gateway decision: logged, answered 503 so the client retries.
+pub(crate) fn unavailable(scope: &TenantScope, what: &str, e: &RepoError) -> RegistryError {
+    tracing::warn!(tenant = %scope.tenant, error = %e, "{what} unavailable");
+    RegistryError {
+        retry_after: Some(1),
+        ..RegistryError::unavailable(format!("{what} unavailable; retry later"))
+    }
+}
+
+/// The request's declared body length, if any.
+pub(crate) fn content_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get("content-length")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// `GET /v2/token`: the Bearer flow. The client authenticates with its credential (Basic) and gets the
@@ -111,21 +143,25 @@ async fn handle(
             .insert_header(("Docker-Distribution-API-Version", "registry/2.0"))
             .json(json!({}))),
         Decision::OwnTags => own_tags(state, scope).await,
+        // Reads forward no query at all: nothing a read needs is in one.
         Decision::Forward => {
-            let res = forward::send(up, &scope.repository, req, path, Outgoing::Empty).await?;
+            let res = forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
             Ok(forward::respond(res, head, up.origin(), &origin))
         }
         Decision::ForwardIfReadable { digest, not_found } => {
             if !readable(state, scope, &digest).await? {
                 return Err(not_found);
             }
-            let res = forward::send(up, &scope.repository, req, path, Outgoing::Empty).await?;
+            let res = forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
             Ok(forward::respond(res, head, up.origin(), &origin))
         }
         Decision::PushManifest => {
             writes::push_manifest(req, payload, state, scope, route, &origin).await
         }
-        Decision::Upload => writes::upload(req, payload, state, scope, &origin).await,
+        Decision::Upload => match route {
+            Route::Upload { id, .. } => uploads::step(req, payload, state, scope, id, &origin).await,
+            _ => uploads::start(req, payload, state, scope, &origin).await,
+        },
     }
 }
 
@@ -138,10 +174,7 @@ pub(crate) async fn readable(
         .pushes
         .tenant_may_read(scope.tenant, digest)
         .await
-        .map_err(|e| {
-            tracing::warn!(tenant = %scope.tenant, error = %e, "push records unavailable");
-            RegistryError::unavailable("push records unavailable; retry later")
-        })
+        .map_err(|e| unavailable(scope, "push records", &e))
 }
 
 /// `tags/list` answers at most the tenant's own tag, and only when the upstream holds it: the listing
@@ -156,7 +189,7 @@ async fn own_tags(
     let res = up
         .client()
         .head(url)
-        .header("accept", MANIFEST_ACCEPT)
+        .header("accept", MANIFEST_ACCEPT.join(", "))
         .header("authorization", auth)
         .send()
         .await;

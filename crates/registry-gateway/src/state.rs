@@ -1,28 +1,30 @@
 //! The gateway's shared state and how a server mounts it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::web;
-use tenant_domain::{RegistryPushRepository, TenantRepository};
+use tenant_domain::RegistryPushRepository;
+use tokio::sync::Semaphore;
 
-use crate::auth::{TOKEN_PATH, TenantGate};
+use crate::auth::TOKEN_PATH;
 use crate::credentials::CredentialIssuer;
 use crate::handlers;
+use crate::limits::GatewayLimits;
+use crate::rate::TenantRateLimiter;
 use crate::upstream::{Upstream, UpstreamConfig};
-
-/// How long a tenant's "may push" answer is reused before asking the database again.
-pub const DEFAULT_TENANT_CACHE_TTL: Duration = Duration::from_secs(5);
-/// Largest manifest accepted (distribution's own limit).
-pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// Everything a gateway request needs; cheap to clone.
 #[derive(Clone)]
 pub struct GatewayState {
     pub(crate) issuer: Arc<CredentialIssuer>,
     pub(crate) upstream: Arc<Upstream>,
-    pub(crate) gate: TenantGate,
+    /// Push records, upload sessions and the per-request "may this tenant still push" check. Asked on
+    /// every request, never cached: a suspension or deletion takes effect at once on every replica.
     pub(crate) pushes: Arc<dyn RegistryPushRepository>,
+    pub(crate) limits: GatewayLimits,
+    pub(crate) rate: Arc<TenantRateLimiter>,
+    /// Bytes of manifest bodies this process may buffer at once (one permit per byte).
+    pub(crate) manifest_buffer: Arc<Semaphore>,
     /// Scheme clients use to reach the gateway; `None`: the scheme of each request (behind a TLS
     /// terminating proxy, configure `https`).
     pub(crate) public_scheme: Option<String>,
@@ -33,31 +35,36 @@ impl std::fmt::Debug for GatewayState {
         f.debug_struct("GatewayState")
             .field("issuer", &self.issuer)
             .field("upstream", &self.upstream)
-            .field("gate", &self.gate)
+            .field("limits", &self.limits)
             .field("public_scheme", &self.public_scheme)
             .finish_non_exhaustive()
     }
 }
 
 impl GatewayState {
+    /// A gateway with the default [`GatewayLimits`].
     pub fn new(
         issuer: Arc<CredentialIssuer>,
         upstream: UpstreamConfig,
-        tenants: Arc<dyn TenantRepository>,
         pushes: Arc<dyn RegistryPushRepository>,
     ) -> Self {
+        let limits = GatewayLimits::default();
         Self {
             issuer,
             upstream: Arc::new(Upstream::new(upstream)),
-            gate: TenantGate::new(tenants, DEFAULT_TENANT_CACHE_TTL),
             pushes,
+            rate: Arc::new(TenantRateLimiter::new(&limits)),
+            manifest_buffer: Arc::new(Semaphore::new(limits.max_buffered_manifest_bytes)),
+            limits,
             public_scheme: None,
         }
     }
 
-    /// How long a tenant's state is cached (zero: ask on every request).
-    pub fn with_tenant_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.gate = self.gate.with_ttl(ttl);
+    /// Replaces the quotas and fairness limits.
+    pub fn with_limits(mut self, limits: GatewayLimits) -> Self {
+        self.rate = Arc::new(TenantRateLimiter::new(&limits));
+        self.manifest_buffer = Arc::new(Semaphore::new(limits.max_buffered_manifest_bytes));
+        self.limits = limits;
         self
     }
 
@@ -69,6 +76,10 @@ impl GatewayState {
 
     pub fn issuer(&self) -> &CredentialIssuer {
         &self.issuer
+    }
+
+    pub fn limits(&self) -> &GatewayLimits {
+        &self.limits
     }
 }
 

@@ -1,20 +1,24 @@
 //! The upstream registry and the org credentials the gateway authenticates to it with.
 //!
 //! The upstream answers either to Basic credentials directly (registry.fly.io, distribution with
-//! htpasswd) or through the Bearer token flow. Which one is found once, by probing `/v2/`; a Bearer token
-//! is fetched with the same Basic credentials and cached until shortly before it expires. The credentials
-//! never leave this module except as a sensitive `Authorization` header on upstream requests.
+//! htpasswd) or through the Bearer token flow (Docker Hub, GHCR, distribution with token auth). The
+//! challenge parsing, token fetching and per-scope token cache are fly-client's [`RegistryAuth`], the
+//! same code fly-client's own registry client uses, so the two cannot drift apart. This module adds
+//! what is particular to the gateway: the scheme is learnt by probing `/v2/` *before* the first
+//! forwarded request (a streamed upload cannot be replayed after a 401), fly-client errors become the
+//! gateway's 502s, and the data client used for forwarding has no overall timeout.
+//!
+//! Token fetches run with `RegistryAuth`'s own timeout and no lock held across them, so a slow or dead
+//! token endpoint fails the requests that need a new token instead of stalling every gateway request.
+//! The credentials never leave this module except as a sensitive `Authorization` header on upstream
+//! requests.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
-use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use tokio::sync::Mutex;
+use fly_client::{FlyError, RegistryAuth};
+use reqwest::header::HeaderValue;
+use secrecy::SecretString;
 use url::Url;
 
 use crate::error::RegistryError;
@@ -39,40 +43,31 @@ impl fmt::Debug for UpstreamConfig {
     }
 }
 
-#[derive(Debug, Clone)]
-enum AuthMode {
-    Unknown,
-    Basic,
-    Bearer {
-        realm: String,
-        service: Option<String>,
-        token: Option<(SecretString, Instant)>,
-    },
-}
+/// Time allowed to open a forwarding connection to the upstream.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const UNAVAILABLE: &str = "upstream registry unavailable";
+const REFUSED: &str = "upstream registry refused the gateway's credentials";
 
 /// HTTP client for the upstream, holding the org credentials.
 pub struct Upstream {
+    /// For forwarding: no overall timeout, since a layer upload may take minutes.
     client: reqwest::Client,
     /// `scheme://host[:port]` without a trailing slash.
     origin: String,
-    username: String,
-    password: SecretString,
-    mode: Mutex<AuthMode>,
+    /// `None` only when the configured URL is not http(s) (or no HTTP client could be built); every
+    /// request then fails with a 502 rather than the gateway refusing to start, as before.
+    auth: Option<RegistryAuth>,
 }
 
 impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // RegistryAuth's Debug shows the scheme and cached scopes, never the password or a token.
         f.debug_struct("Upstream")
             .field("origin", &self.origin)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: Option<String>,
-    access_token: Option<String>,
-    expires_in: Option<u64>,
 }
 
 impl Upstream {
@@ -80,17 +75,26 @@ impl Upstream {
         // No overall timeout: a layer upload may take minutes. Redirects are the client's business
         // (blob downloads may redirect to storage), so they are passed through, not followed.
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         let origin = config.base_url.origin().ascii_serialization();
+        // Only the origin counts (as for forwarded requests), so the probe goes to `{origin}/v2/`.
+        let auth = Url::parse(&format!("{origin}/"))
+            .map_err(|e| FlyError::Config(format!("upstream origin: {e}")))
+            .and_then(|base| RegistryAuth::new(base, config.username, config.password));
+        let auth = match auth {
+            Ok(auth) => Some(auth),
+            Err(e) => {
+                tracing::error!(error = %e, "unusable upstream registry configuration");
+                None
+            }
+        };
         Self {
             client,
             origin,
-            username: config.username,
-            password: config.password,
-            mode: Mutex::new(AuthMode::Unknown),
+            auth,
         }
     }
 
@@ -107,186 +111,112 @@ impl Upstream {
         format!("{}{path_and_query}", self.origin)
     }
 
-    fn basic(&self) -> HeaderValue {
-        let raw = format!("{}:{}", self.username, self.password.expose_secret());
-        sensitive(format!("Basic {}", STANDARD.encode(raw)))
-    }
-
     /// The `Authorization` header for a request on `repository`.
+    ///
+    /// The scheme is made known first (one probe of `/v2/`, then never again): forwarded bodies are
+    /// streamed and cannot be resent after a 401, so the first request must already carry the right
+    /// credentials.
     pub async fn authorization(&self, repository: &str) -> Result<HeaderValue, RegistryError> {
-        let mut mode = self.mode.lock().await;
-        if matches!(*mode, AuthMode::Unknown) {
-            *mode = self.probe().await?;
-        }
-        match &mut *mode {
-            AuthMode::Unknown | AuthMode::Basic => Ok(self.basic()),
-            AuthMode::Bearer {
-                token: Some((token, until)),
-                ..
-            } if Instant::now() < *until => {
-                Ok(sensitive(format!("Bearer {}", token.expose_secret())))
-            }
-            AuthMode::Bearer {
-                realm,
-                service,
-                token,
-            } => {
-                let (fresh, until) = self
-                    .fetch_token(realm, service.as_deref(), repository)
-                    .await?;
-                let header = sensitive(format!("Bearer {}", fresh.expose_secret()));
-                *token = Some((fresh, until));
-                Ok(header)
-            }
-        }
-    }
-
-    /// Forgets a Bearer token the upstream refused (it may have been revoked early).
-    pub async fn token_refused(&self) {
-        if let AuthMode::Bearer { token, .. } = &mut *self.mode.lock().await {
-            *token = None;
-        }
-    }
-
-    async fn probe(&self) -> Result<AuthMode, RegistryError> {
-        let res = self
-            .client
-            .get(self.url("/v2/"))
-            .header(reqwest::header::AUTHORIZATION, self.basic())
-            .send()
-            .await;
-        let res = res.map_err(|e| upstream_error("probe", &e))?;
-        if res.status() != StatusCode::UNAUTHORIZED {
-            return Ok(AuthMode::Basic);
-        }
-        let challenge = res
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        match parse_bearer_challenge(challenge) {
-            Some((realm, service)) => Ok(AuthMode::Bearer {
-                realm,
-                service,
-                token: None,
-            }),
-            None => {
-                tracing::error!("upstream registry refused the gateway's Basic credentials");
-                Err(RegistryError::upstream(
-                    "upstream registry refused the gateway's credentials",
-                ))
-            }
-        }
-    }
-
-    async fn fetch_token(
-        &self,
-        realm: &str,
-        service: Option<&str>,
-        repo: &str,
-    ) -> Result<(SecretString, Instant), RegistryError> {
-        let scope = format!("repository:{repo}:pull,push");
-        let mut url = Url::parse(realm)
-            .map_err(|_| RegistryError::upstream("upstream token realm is not a URL"))?;
-        url.query_pairs_mut().append_pair("scope", &scope);
-        if let Some(service) = service {
-            url.query_pairs_mut().append_pair("service", service);
-        }
-        let res = self
-            .client
-            .get(url)
-            .header(reqwest::header::AUTHORIZATION, self.basic())
-            .send()
-            .await;
-        let res = res.map_err(|e| upstream_error("token", &e))?;
-        if !res.status().is_success() {
-            tracing::error!(
-                status = res.status().as_u16(),
-                "upstream token endpoint refused the gateway's credentials"
-            );
-            return Err(RegistryError::upstream(
-                "upstream registry refused the gateway's credentials",
-            ));
-        }
-        let body: TokenResponse = res
-            .json()
+        let Some(auth) = &self.auth else {
+            return Err(RegistryError::upstream(UNAVAILABLE));
+        };
+        auth.ensure_scheme()
             .await
-            .map_err(|e| upstream_error("token body", &e))?;
-        let token = body.token.or(body.access_token).filter(|t| !t.is_empty());
-        let token = token
-            .ok_or_else(|| RegistryError::upstream("upstream token endpoint returned no token"))?;
-        // The spec's default lifetime is 60 s; renew 10 s early so no request races the expiry.
-        let lifetime = body.expires_in.unwrap_or(60).max(20) - 10;
-        Ok((
-            SecretString::from(token),
-            Instant::now() + Duration::from_secs(lifetime),
-        ))
+            .map_err(|e| auth_error("probe", &e))?;
+        match auth
+            .authorization(&scope(repository))
+            .await
+            .map_err(|e| auth_error("token", &e))?
+        {
+            Some(value) => Ok(value),
+            // ensure_scheme succeeded, so the scheme is known and a header is always produced.
+            None => {
+                tracing::error!("upstream registry scheme still unknown after probing");
+                Err(RegistryError::upstream(UNAVAILABLE))
+            }
+        }
+    }
+
+    /// Forgets the Bearer tokens the upstream may have refused (one may have been revoked early); the
+    /// next [`Self::authorization`] fetches a fresh one. The scheme itself is kept.
+    pub async fn token_refused(&self) {
+        if let Some(auth) = &self.auth {
+            auth.forget_all();
+        }
     }
 }
 
-fn sensitive(value: String) -> HeaderValue {
-    let mut v = HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""));
-    v.set_sensitive(true);
-    v
+/// The token scope the gateway needs on `repository`: it both reads and writes.
+fn scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
+/// Maps a fly-client failure to the gateway's 502, logging the detail. fly-client's errors carry no
+/// credentials (tokens, passwords and URLs are kept out of them), so logging them is safe.
+fn auth_error(step: &str, e: &FlyError) -> RegistryError {
+    match e {
+        FlyError::Unauthorized(_) => {
+            tracing::error!(step, error = %e, "upstream registry refused the gateway's credentials");
+            RegistryError::upstream(REFUSED)
+        }
+        _ => {
+            tracing::warn!(step, error = %e, "upstream registry authentication failed");
+            RegistryError::upstream(UNAVAILABLE)
+        }
+    }
 }
 
 /// Logs a transport failure (reqwest errors name the URL, which carries no credentials) and answers 502.
 pub fn upstream_error(what: &str, e: &reqwest::Error) -> RegistryError {
     tracing::warn!(step = what, error = %e, "upstream registry request failed");
-    RegistryError::upstream("upstream registry unavailable")
-}
-
-/// `Bearer realm="...",service="..."` → (realm, service).
-fn parse_bearer_challenge(value: &str) -> Option<(String, Option<String>)> {
-    let (scheme, params) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    for part in params.split(',') {
-        let Some((k, v)) = part.trim().split_once('=') else {
-            continue;
-        };
-        let v = v.trim().trim_matches('"').to_owned();
-        match k.trim().to_ascii_lowercase().as_str() {
-            "realm" => realm = Some(v),
-            "service" => service = Some(v),
-            _ => {}
-        }
-    }
-    Some((realm?, service))
+    RegistryError::upstream(UNAVAILABLE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn bearer_challenges_are_parsed_and_basic_ones_are_not() {
-        let (realm, service) = parse_bearer_challenge(
-            r#"Bearer realm="https://auth.example/token",service="reg.example",scope="x""#,
-        )
-        .unwrap();
-        assert_eq!(realm, "https://auth.example/token");
-        assert_eq!(service.as_deref(), Some("reg.example"));
-        assert_eq!(
-            parse_bearer_challenge(r#"Basic realm="Registry Realm""#),
-            None
-        );
-        assert_eq!(parse_bearer_challenge("Bearer service=\"x\""), None);
+    fn config(base: &str) -> UpstreamConfig {
+        UpstreamConfig {
+            base_url: Url::parse(base).unwrap(),
+            username: "x".into(),
+            password: SecretString::from("fo1_org_token".to_owned()),
+        }
     }
 
     #[test]
     fn debug_hides_the_org_password() {
-        let cfg = UpstreamConfig {
-            base_url: Url::parse("https://registry.fly.io").unwrap(),
-            username: "x".into(),
-            password: SecretString::from("fo1_org_token".to_owned()),
-        };
+        let cfg = config("https://registry.fly.io");
         assert!(!format!("{cfg:?}").contains("fo1_org_token"));
         let up = Upstream::new(cfg);
         assert_eq!(up.origin(), "https://registry.fly.io");
         assert!(!format!("{up:?}").contains("fo1_org_token"));
+    }
+
+    #[test]
+    fn only_the_origin_of_the_configured_url_is_used() {
+        let up = Upstream::new(config("http://127.0.0.1:5000/ignored/path"));
+        assert_eq!(up.origin(), "http://127.0.0.1:5000");
+        assert_eq!(
+            up.url("/v2/shared/tags/list?n=1"),
+            "http://127.0.0.1:5000/v2/shared/tags/list?n=1"
+        );
+        assert_eq!(scope("shared"), "repository:shared:pull,push");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_a_502_not_a_hang() {
+        // Port 9 (discard) on localhost: refused at once, so the probe fails and no header is made.
+        let up = Upstream::new(config("http://127.0.0.1:9"));
+        let err = up.authorization("shared").await.unwrap_err();
+        assert_eq!(err.message, UNAVAILABLE);
+        up.token_refused().await;
+    }
+
+    #[tokio::test]
+    async fn a_non_http_upstream_is_a_502() {
+        let up = Upstream::new(config("ftp://registry.example"));
+        let err = up.authorization("shared").await.unwrap_err();
+        assert_eq!(err.message, UNAVAILABLE);
     }
 }

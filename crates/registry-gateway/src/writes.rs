@@ -1,55 +1,30 @@
-//! Writes: manifest pushes (checked against what the tenant may reference, then recorded) and blob
-//! upload steps (mount parameters dropped, finished blobs recorded).
+//! Manifest pushes: read whole (bounded per request and per process), parsed by the domain's strict
+//! reader so the gateway sees exactly what the upstream will, checked against what the tenant may
+//! reference, forwarded with the media type that was parsed, and recorded.
+
+use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures::StreamExt;
 use sha2::{Digest as _, Sha256};
-use tenant_domain::NewRegistryPush;
+use tenant_domain::{NewRegistryPush, parse_manifest};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::credentials::TenantScope;
 use crate::error::RegistryError;
-use crate::forward::{self, Outgoing, PublicOrigin};
-use crate::handlers::readable;
-use crate::manifest;
+use crate::forward::{self, Outbound, Outgoing, PublicOrigin};
+use crate::handlers::{content_length, unavailable};
 use crate::route::{Reference, Route};
-use crate::state::{GatewayState, MAX_MANIFEST_BYTES};
+use crate::state::GatewayState;
 
-/// Forwards an upload step, streaming the body; a finished blob (201) is recorded as the tenant's.
-pub(crate) async fn upload(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &GatewayState,
-    scope: &TenantScope,
-    origin: &PublicOrigin,
-) -> Result<HttpResponse, RegistryError> {
-    let up = &state.upstream;
-    let path = req.uri().path();
-    let path_and_query = upload_target(path, req.uri().query());
-    let digest_param = query_param(req.uri().query(), "digest");
-    let res = forward::send(
-        up,
-        &scope.repository,
-        req,
-        &path_and_query,
-        Outgoing::Stream(payload),
-    )
-    .await?;
-    if res.status() == reqwest::StatusCode::CREATED {
-        let digest = header(&res, "docker-content-digest").or(digest_param);
-        if let Some(digest) = digest {
-            state.pushes.record_blob_upload(scope.tenant, &digest).await.map_err(|e| {
-                tracing::error!(tenant = %scope.tenant, error = %e, "recording a blob upload failed");
-                RegistryError::unavailable("could not record the upload; retry")
-            })?;
-        }
-    }
-    Ok(forward::respond(res, false, up.origin(), origin))
-}
+/// How long the upstream may take to answer a manifest push. The in-flight record that holds tag
+/// cleanup back is trusted for longer than this (see the provisioner's cleanup).
+const MANIFEST_PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) async fn push_manifest(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     state: &GatewayState,
     scope: &TenantScope,
     route: &Route,
@@ -58,109 +33,121 @@ pub(crate) async fn push_manifest(
     let Route::Manifest { reference, .. } = route else {
         return Err(RegistryError::not_found());
     };
-    // Manifests are small and must be read whole to learn what they reference.
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| RegistryError::manifest_invalid("manifest upload was interrupted"))?;
-        if body.len() + chunk.len() > MAX_MANIFEST_BYTES {
-            return Err(RegistryError::size_invalid("manifest is larger than 4 MiB"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body = body.freeze();
+    let (body, _permit) = read_bounded(req, payload, state).await?;
     let content_type = req
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok());
-    let parsed = manifest::parse(&body, content_type)?;
-    for digest in &parsed.references {
-        if !readable(state, scope, digest).await? {
-            return Err(RegistryError::manifest_blob_unknown(digest));
-        }
+    let parsed = parse_manifest(&body, content_type).map_err(|e| {
+        tracing::warn!(tenant = %scope.tenant, error = %e, "manifest refused");
+        RegistryError::manifest_invalid(e.to_string())
+    })?;
+    let computed = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+    if let Reference::Digest(d) = reference
+        && *d != computed
+    {
+        return Err(RegistryError::digest_invalid(format!(
+            "manifest content has digest {computed}, not {d}"
+        )));
     }
+    let unreadable = state
+        .pushes
+        .unreadable_digests(scope.tenant, &parsed.references)
+        .await
+        .map_err(|e| unavailable(scope, "push records", &e))?;
+    if let Some(digest) = unreadable.first() {
+        tracing::warn!(security_event = true, tenant = %scope.tenant, %digest, "manifest names content the tenant did not upload");
+        return Err(RegistryError::manifest_blob_unknown(digest));
+    }
+    // Written atomically with the check that the tenant may push: a deletion cannot slip between the
+    // check and the upstream write, and tag cleanup waits for this record to go.
+    let in_flight = state
+        .pushes
+        .begin_manifest_push(scope.tenant)
+        .await
+        .map_err(|e| unavailable(scope, "push records", &e))?
+        .ok_or_else(|| RegistryError::denied("this tenant may no longer push"))?;
     let up = &state.upstream;
-    let res = forward::send(
+    let sent = forward::send_answer(
         up,
         &scope.repository,
         req,
-        req.uri().path(),
-        Outgoing::Bytes(body.clone()),
+        Outbound {
+            body: Outgoing::Bytes(body.clone()),
+            content_type: Some(parsed.media_type),
+            timeout: Some(MANIFEST_PUSH_TIMEOUT),
+            ..Outbound::empty(req.uri().path())
+        },
     )
-    .await?;
+    .await;
+    let recorded = match &sent {
+        Ok(res) if res.status() == reqwest::StatusCode::CREATED => {
+            let push = NewRegistryPush {
+                tenant_id: scope.tenant,
+                reference: match reference {
+                    Reference::Tag(t) | Reference::Digest(t) => t.clone(),
+                },
+                digest: computed.clone(),
+                media_type: Some(parsed.media_type.to_owned()),
+                referenced_digests: parsed.references,
+            };
+            state.pushes.record_manifest_push(push).await.map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = state.pushes.end_manifest_push(in_flight).await {
+        // The record expires on its own; cleanup only waits for it a while longer.
+        tracing::warn!(tenant = %scope.tenant, error = %e, "could not close the in-flight manifest push record");
+    }
+    let res = sent?;
+    recorded.map_err(|e| {
+        tracing::error!(tenant = %scope.tenant, error = %e, "recording a manifest push failed");
+        RegistryError::unavailable("could not record the push; push again")
+    })?;
     if res.status() == reqwest::StatusCode::CREATED {
-        let digest = header(&res, "docker-content-digest")
-            .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&body))));
-        let reference = match reference {
-            Reference::Tag(t) | Reference::Digest(t) => t.clone(),
-        };
-        let push = NewRegistryPush {
-            tenant_id: scope.tenant,
-            reference,
-            digest: digest.clone(),
-            media_type: parsed.media_type,
-            referenced_digests: parsed.references,
-        };
-        state.pushes.record_manifest_push(push).await.map_err(|e| {
-            tracing::error!(tenant = %scope.tenant, error = %e, "recording a manifest push failed");
-            RegistryError::unavailable("could not record the push; push again")
-        })?;
-        tracing::info!(tenant = %scope.tenant, %digest, "manifest pushed");
+        tracing::info!(tenant = %scope.tenant, digest = %computed, "manifest pushed");
     }
     Ok(forward::respond(res, false, up.origin(), origin))
 }
 
-fn header(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers().get(name)?.to_str().ok().map(str::to_owned)
-}
-
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// The upstream path and query of an upload step. Cross-repository mount parameters are dropped, which
-/// turns a mount into a plain upload (the client then sends the blob): a mount would let a tenant copy
-/// any blob of another repository it can name.
-fn upload_target(path: &str, query: Option<&str>) -> String {
-    let Some(query) = query.filter(|q| !q.is_empty()) else {
-        return path.to_owned();
+/// Reads a manifest body whole: at most `max_manifest_bytes`, holding one permit per byte of the
+/// process-wide manifest buffer until the request is done (a flood of large manifests is refused with
+/// 429, never buffered without bound).
+async fn read_bounded(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    state: &GatewayState,
+) -> Result<(bytes::Bytes, Option<OwnedSemaphorePermit>), RegistryError> {
+    let max = state.limits.max_manifest_bytes;
+    let too_large = || RegistryError::denied(format!("manifest is larger than {max} bytes"));
+    if content_length(req).is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let busy = || {
+        RegistryError::too_many_requests(
+            "too many manifests are being pushed right now",
+            Duration::from_secs(1),
+        )
     };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or_default();
-            key != "mount" && key != "from"
-        })
-        .collect();
-    if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
+    let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| RegistryError::manifest_invalid("manifest upload was interrupted"))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        let more = u32::try_from(chunk.len()).map_err(|_| too_large())?;
+        let got = state
+            .manifest_buffer
+            .clone()
+            .try_acquire_many_owned(more)
+            .map_err(|_| busy())?;
+        match &mut permit {
+            Some(p) => p.merge(got),
+            None => permit = Some(got),
+        }
+        body.extend_from_slice(&chunk);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mount_parameters_are_dropped_and_signed_state_is_kept() {
-        let p = "/v2/shared/blobs/uploads/";
-        assert_eq!(upload_target(p, Some("mount=sha256:1&from=other")), p);
-        assert_eq!(
-            upload_target(p, Some("mount=sha256:1&from=other&digest=sha256:2")),
-            format!("{p}?digest=sha256:2")
-        );
-        assert_eq!(
-            upload_target(p, Some("_state=a%2Bb&digest=sha256:2")),
-            format!("{p}?_state=a%2Bb&digest=sha256:2")
-        );
-        assert_eq!(upload_target(p, None), p);
-        assert_eq!(
-            query_param(Some("_state=x&digest=sha256%3Aab"), "digest").as_deref(),
-            Some("sha256:ab")
-        );
-    }
+    Ok((body.freeze(), permit))
 }

@@ -162,12 +162,8 @@ fn cloud(
         username: fly.registry_username.clone(),
         password: fly.registry_password.clone(),
     };
-    let mut gateway = GatewayState::new(
-        issuer.clone(),
-        upstream,
-        repos.tenants.clone(),
-        repos.registry_pushes.clone(),
-    );
+    let mut gateway = GatewayState::new(issuer.clone(), upstream, repos.registry_pushes.clone())
+        .with_limits(fly.gateway_limits.clone());
     if let Some(scheme) = &fly.gateway_public_scheme {
         gateway = gateway.with_public_scheme(scheme.clone());
     }

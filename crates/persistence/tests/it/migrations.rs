@@ -46,13 +46,15 @@ async fn columns(conn: &mut AsyncPgConnection, table: &str) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 8] = [
+const ALL_TABLES: [&str; 10] = [
     "customers",
     "deployments",
     "jobs",
     "plans",
+    "registry_manifest_pushes",
     "registry_pushes",
     "registry_tenant_digests",
+    "registry_uploads",
     "tenant_events",
     "tenants",
 ];
@@ -62,7 +64,7 @@ async fn migrations_run_from_empty_and_are_idempotent() {
     let db = TestDatabase::empty().await.unwrap();
     let url = SecretString::from(db.url().to_owned());
     let applied = run_migrations(&url).await.unwrap();
-    assert_eq!(applied.len(), 6, "{applied:?}");
+    assert_eq!(applied.len(), 7, "{applied:?}");
     assert!(
         run_migrations(&url).await.unwrap().is_empty(),
         "second run applied something"
@@ -75,7 +77,7 @@ async fn migrations_run_from_empty_and_are_idempotent() {
         .get_result(&mut conn)
         .await
         .unwrap();
-    assert_eq!(n.n, 6);
+    assert_eq!(n.n, 7);
 }
 
 #[tokio::test]
@@ -102,7 +104,7 @@ async fn migrations_revert_cleanly_and_rerun() {
             .await
             .unwrap()
             .len(),
-        6
+        7
     );
 }
 
@@ -133,7 +135,7 @@ async fn a_database_of_the_old_system_migrates_and_loses_the_deploy_token() {
     let applied = run_migrations(&SecretString::from(db.url().to_owned()))
         .await
         .unwrap();
-    assert_eq!(applied.len(), 6);
+    assert_eq!(applied.len(), 7);
     let cols = columns(&mut conn, "tenants").await;
     assert!(!cols.contains(&"fly_deploy_token".to_owned()), "{cols:?}");
     for c in [

@@ -1,6 +1,7 @@
 //! Server configuration: [`raw`] layering, then validation into typed settings that say which variable
 //! is missing or malformed.
 
+mod gateway;
 pub mod raw;
 mod tenant;
 
@@ -10,8 +11,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use management_http::auth::{CustomerPolicy, JwtSettings};
+use registry_gateway::limits::GatewayLimits;
 use secrecy::SecretString;
 
+pub use gateway::{CREDENTIAL_TTL_SECS, MIN_SIGNING_KEY_BYTES};
 pub use raw::{MigrateSettings, RawSettings, SettingsError, TokenSettings};
 
 /// Log output format.
@@ -65,9 +68,14 @@ pub struct FlySettings {
     pub tenant_extra_secrets: BTreeMap<String, SecretString>,
     pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: String,
+    /// At least [`MIN_SIGNING_KEY_BYTES`], never equal to `JWT_SECRET`.
     pub gateway_signing_key: SecretString,
+    /// Within [`CREDENTIAL_TTL_SECS`].
     pub gateway_credential_ttl: Duration,
     pub gateway_public_scheme: Option<String>,
+    /// Per-tenant quotas and fairness limits (`GATEWAY_MAX_*`, `GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS`,
+    /// `GATEWAY_REQUESTS_PER_SECOND`, `GATEWAY_REQUEST_BURST`).
+    pub gateway_limits: GatewayLimits,
 }
 
 impl LogFormat {
@@ -115,6 +123,12 @@ impl Settings {
     }
 
     pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
+        // Read before fields move out of `raw`; checked only with the cloud, like every gateway setting.
+        let gateway_limits = if raw.fly_enabled {
+            gateway::limits(&raw)?
+        } else {
+            GatewayLimits::default()
+        };
         let log_format = LogFormat::parse(&raw.log_format)?;
         let database_pool_recycle = match raw.database_pool_recycle.as_str() {
             "verified" => tenant_persistence::Recycle::Verified,
@@ -185,11 +199,13 @@ impl Settings {
                 },
                 gateway_listen_addr: socket(&raw.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?,
                 gateway_public_host: required(raw.gateway_public_host, "GATEWAY_PUBLIC_HOST", why)?,
-                gateway_signing_key: required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,
-                gateway_credential_ttl: Duration::from_secs(
-                    raw.gateway_credential_ttl_secs.max(60),
-                ),
+                gateway_signing_key: gateway::signing_key(
+                    required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,
+                    jwt.hs256_secret.as_ref(),
+                )?,
+                gateway_credential_ttl: gateway::credential_ttl(raw.gateway_credential_ttl_secs)?,
                 gateway_public_scheme: raw.gateway_public_scheme,
+                gateway_limits,
             })
         } else {
             None

@@ -62,6 +62,16 @@ pub struct RawSettings {
     pub gateway_signing_key: Option<SecretString>,
     pub gateway_credential_ttl_secs: u64,
     pub gateway_public_scheme: Option<String>,
+    // The gateway's limits (`registry_gateway::limits::GatewayLimits`), read as `u64` so that every
+    // out-of-range value is reported by the range check, naming the variable.
+    pub gateway_max_tenant_bytes: u64,
+    pub gateway_max_blob_bytes: u64,
+    pub gateway_max_manifest_bytes: u64,
+    pub gateway_max_buffered_manifest_bytes: u64,
+    pub gateway_max_concurrent_uploads: u64,
+    pub gateway_upload_idle_timeout_secs: u64,
+    pub gateway_requests_per_second: u64,
+    pub gateway_request_burst: u64,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -88,6 +98,15 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("tenant_volume_mount_path", "/app/services"),
     ("gateway_listen_addr", "127.0.0.1:5000"),
     ("gateway_credential_ttl_secs", "3600"),
+    // `GatewayLimits::default()` (a test checks they agree).
+    ("gateway_max_tenant_bytes", "10737418240"),
+    ("gateway_max_blob_bytes", "2147483648"),
+    ("gateway_max_manifest_bytes", "4194304"),
+    ("gateway_max_buffered_manifest_bytes", "67108864"),
+    ("gateway_max_concurrent_uploads", "16"),
+    ("gateway_upload_idle_timeout_secs", "900"),
+    ("gateway_requests_per_second", "50"),
+    ("gateway_request_burst", "200"),
 ];
 
 /// A setting that could not be read, named by its environment variable.

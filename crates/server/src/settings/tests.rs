@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use registry_gateway::limits::GatewayLimits;
 use secrecy::ExposeSecret;
 
 use super::*;
@@ -31,8 +32,11 @@ const FLY: &[(&str, &str)] = &[
         "postgres://admin:pw@acme-db.internal/postgres",
     ),
     ("GATEWAY_PUBLIC_HOST", "registry.acme.dev"),
-    ("GATEWAY_SIGNING_KEY", "gateway-key"),
+    ("GATEWAY_SIGNING_KEY", GATEWAY_KEY),
 ];
+
+/// 40 bytes, distinct from `JWT_SECRET` above.
+const GATEWAY_KEY: &str = "gateway-key-0123456789-abcdefghijklmnopq";
 
 #[test]
 fn defaults_apply_and_fly_is_off() {
@@ -130,7 +134,7 @@ fn debug_output_redacts_every_secret() {
         "dbpass",
         "fo1_secret_token",
         "0123456789abcdef",
-        "gateway-key",
+        GATEWAY_KEY,
         "admin:pw",
     ] {
         assert!(!dbg.contains(secret), "{secret} in {dbg}");
@@ -210,4 +214,294 @@ fn tenant_machine_settings_are_read_and_checked() {
     pairs.push(("TENANT_VOLUME_MOUNT_PATH", "relative"));
     let err = Settings::load(None, env(&pairs)).unwrap_err().to_string();
     assert!(err.contains("TENANT_VOLUME_MOUNT_PATH"), "{err}");
+}
+
+/// `FLY` with `overrides` replacing (or adding) variables.
+fn fly_with(overrides: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    let mut map = env(FLY).unwrap();
+    for (k, v) in overrides {
+        map.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Some(map)
+}
+
+fn fly_error(overrides: &[(&str, &str)]) -> String {
+    Settings::load(None, fly_with(overrides))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_short_gateway_signing_key_is_refused_without_echoing_it() {
+    let short = "gw-key-31-bytes-long-0123456789"; // 31 bytes
+    assert_eq!(short.len(), MIN_SIGNING_KEY_BYTES - 1);
+    let err = fly_error(&[("GATEWAY_SIGNING_KEY", short)]);
+    assert!(
+        err.contains("GATEWAY_SIGNING_KEY") && err.contains("32"),
+        "{err}"
+    );
+    assert!(!err.contains(short) && !err.contains("gw-key"), "{err}");
+    let err = fly_error(&[("GATEWAY_SIGNING_KEY", "gateway-key")]);
+    assert!(
+        err.contains("GATEWAY_SIGNING_KEY") && !err.contains("gateway-key"),
+        "{err}"
+    );
+
+    // Exactly 32 bytes is enough.
+    let key = "gw-key-32-bytes-long-0123456789a";
+    let s = Settings::load(None, fly_with(&[("GATEWAY_SIGNING_KEY", key)])).unwrap();
+    assert_eq!(s.fly.unwrap().gateway_signing_key.expose_secret(), key);
+}
+
+#[test]
+fn a_gateway_signing_key_equal_to_jwt_secret_is_refused_without_echoing_either() {
+    let shared = "shared-secret-0123456789-abcdefghijklmn";
+    let err = fly_error(&[("JWT_SECRET", shared), ("GATEWAY_SIGNING_KEY", shared)]);
+    assert!(
+        err.contains("GATEWAY_SIGNING_KEY") && err.contains("JWT_SECRET"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(shared) && !err.contains("shared-secret"),
+        "{err}"
+    );
+
+    // Without an HS256 secret (public keys verify user tokens) any long key is fine.
+    let mut pairs = env(FLY).unwrap();
+    pairs.remove("JWT_SECRET");
+    pairs.insert(
+        "JWT_PUBLIC_KEY_PEM".into(),
+        "-----BEGIN PUBLIC KEY-----".into(),
+    );
+    assert!(Settings::load(None, Some(pairs)).is_ok());
+}
+
+#[test]
+fn the_credential_ttl_is_checked_not_clamped() {
+    let fly = Settings::load(None, env(FLY)).unwrap().fly.unwrap();
+    assert_eq!(fly.gateway_credential_ttl, Duration::from_secs(3600));
+    for ok in ["60", "86400"] {
+        let fly = Settings::load(None, fly_with(&[("GATEWAY_CREDENTIAL_TTL_SECS", ok)]))
+            .unwrap()
+            .fly
+            .unwrap();
+        assert_eq!(fly.gateway_credential_ttl.as_secs().to_string(), ok);
+    }
+    for bad in ["59", "86401", "0"] {
+        let err = fly_error(&[("GATEWAY_CREDENTIAL_TTL_SECS", bad)]);
+        assert!(err.contains("GATEWAY_CREDENTIAL_TTL_SECS"), "{bad}: {err}");
+    }
+    let err = fly_error(&[("GATEWAY_CREDENTIAL_TTL_SECS", "-5")]);
+    assert!(err.contains("GATEWAY_CREDENTIAL_TTL_SECS"), "{err}");
+}
+
+#[test]
+fn gateway_limits_default_to_the_gateways_own_defaults() {
+    let fly = Settings::load(None, env(FLY)).unwrap().fly.unwrap();
+    assert_eq!(fly.gateway_limits, GatewayLimits::default());
+}
+
+#[test]
+fn each_gateway_limit_is_read() {
+    let s = Settings::load(
+        None,
+        fly_with(&[
+            ("GATEWAY_MAX_TENANT_BYTES", "5368709120"),
+            ("GATEWAY_MAX_BLOB_BYTES", "1073741824"),
+            ("GATEWAY_MAX_MANIFEST_BYTES", "1048576"),
+            ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "8388608"),
+            ("GATEWAY_MAX_CONCURRENT_UPLOADS", "4"),
+            ("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", "300"),
+            ("GATEWAY_REQUESTS_PER_SECOND", "10"),
+            ("GATEWAY_REQUEST_BURST", "40"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.fly.unwrap().gateway_limits,
+        GatewayLimits {
+            max_tenant_bytes: 5 * 1024 * 1024 * 1024,
+            max_blob_bytes: 1024 * 1024 * 1024,
+            max_manifest_bytes: 1024 * 1024,
+            max_buffered_manifest_bytes: 8 * 1024 * 1024,
+            max_concurrent_uploads: 4,
+            upload_idle_timeout: Duration::from_secs(300),
+            requests_per_second: 10,
+            request_burst: 40,
+        }
+    );
+
+    // The bounds themselves are accepted.
+    let s = Settings::load(
+        None,
+        fly_with(&[
+            ("GATEWAY_MAX_TENANT_BYTES", "1048576"),
+            ("GATEWAY_MAX_BLOB_BYTES", "1048576"),
+            ("GATEWAY_MAX_MANIFEST_BYTES", "4096"),
+            ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "4096"),
+            ("GATEWAY_MAX_CONCURRENT_UPLOADS", "1000"),
+            ("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", "86400"),
+            ("GATEWAY_REQUESTS_PER_SECOND", "100000"),
+            ("GATEWAY_REQUEST_BURST", "100000"),
+        ]),
+    )
+    .unwrap();
+    let limits = s.fly.unwrap().gateway_limits;
+    assert_eq!(limits.max_blob_bytes, limits.max_tenant_bytes);
+    assert_eq!(limits.max_buffered_manifest_bytes, 4096);
+    assert_eq!(limits.upload_idle_timeout, Duration::from_secs(86_400));
+    assert_eq!(limits.request_burst, limits.requests_per_second);
+    let s = Settings::load(
+        None,
+        fly_with(&[
+            ("GATEWAY_MAX_BLOB_BYTES", "1024"),
+            ("GATEWAY_MAX_MANIFEST_BYTES", "16777216"),
+            ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "16777216"),
+            ("GATEWAY_MAX_CONCURRENT_UPLOADS", "1"),
+            ("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", "60"),
+            ("GATEWAY_REQUESTS_PER_SECOND", "1"),
+            ("GATEWAY_REQUEST_BURST", "1"),
+        ]),
+    )
+    .unwrap();
+    let limits = s.fly.unwrap().gateway_limits;
+    assert_eq!(limits.max_blob_bytes, 1024);
+    assert_eq!(limits.max_manifest_bytes, 16 * 1024 * 1024);
+    assert_eq!(limits.max_concurrent_uploads, 1);
+    assert_eq!(limits.upload_idle_timeout, Duration::from_secs(60));
+}
+
+#[test]
+fn each_out_of_range_gateway_limit_is_refused_and_named() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "GATEWAY_MAX_TENANT_BYTES",
+            &[("GATEWAY_MAX_TENANT_BYTES", "1048575")],
+        ),
+        (
+            "GATEWAY_MAX_BLOB_BYTES",
+            &[("GATEWAY_MAX_BLOB_BYTES", "1023")],
+        ),
+        (
+            "GATEWAY_MAX_BLOB_BYTES",
+            &[
+                ("GATEWAY_MAX_TENANT_BYTES", "2097152"),
+                ("GATEWAY_MAX_BLOB_BYTES", "2097153"),
+            ],
+        ),
+        // The default blob limit (2 GiB) above a smaller tenant quota is refused, not lowered.
+        (
+            "GATEWAY_MAX_BLOB_BYTES",
+            &[("GATEWAY_MAX_TENANT_BYTES", "1073741824")],
+        ),
+        (
+            "GATEWAY_MAX_MANIFEST_BYTES",
+            &[("GATEWAY_MAX_MANIFEST_BYTES", "4095")],
+        ),
+        (
+            "GATEWAY_MAX_MANIFEST_BYTES",
+            &[
+                ("GATEWAY_MAX_MANIFEST_BYTES", "16777217"),
+                ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "33554432"),
+            ],
+        ),
+        (
+            "GATEWAY_MAX_BUFFERED_MANIFEST_BYTES",
+            &[("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "4194303")],
+        ),
+        (
+            "GATEWAY_MAX_BUFFERED_MANIFEST_BYTES",
+            &[
+                ("GATEWAY_MAX_MANIFEST_BYTES", "8388608"),
+                ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "8388607"),
+            ],
+        ),
+        (
+            "GATEWAY_MAX_CONCURRENT_UPLOADS",
+            &[("GATEWAY_MAX_CONCURRENT_UPLOADS", "0")],
+        ),
+        (
+            "GATEWAY_MAX_CONCURRENT_UPLOADS",
+            &[("GATEWAY_MAX_CONCURRENT_UPLOADS", "1001")],
+        ),
+        (
+            "GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS",
+            &[("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", "59")],
+        ),
+        (
+            "GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS",
+            &[("GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS", "86401")],
+        ),
+        (
+            "GATEWAY_REQUESTS_PER_SECOND",
+            &[("GATEWAY_REQUESTS_PER_SECOND", "0")],
+        ),
+        (
+            "GATEWAY_REQUESTS_PER_SECOND",
+            &[
+                ("GATEWAY_REQUESTS_PER_SECOND", "100001"),
+                ("GATEWAY_REQUEST_BURST", "200000"),
+            ],
+        ),
+        // The default burst (200) below a higher rate is refused, not raised.
+        (
+            "GATEWAY_REQUEST_BURST",
+            &[("GATEWAY_REQUESTS_PER_SECOND", "201")],
+        ),
+        (
+            "GATEWAY_REQUEST_BURST",
+            &[
+                ("GATEWAY_REQUESTS_PER_SECOND", "10"),
+                ("GATEWAY_REQUEST_BURST", "9"),
+            ],
+        ),
+        (
+            "GATEWAY_REQUEST_BURST",
+            &[("GATEWAY_REQUEST_BURST", "4294967296")],
+        ),
+        // Not a number at all, or negative: named as well.
+        (
+            "GATEWAY_MAX_TENANT_BYTES",
+            &[("GATEWAY_MAX_TENANT_BYTES", "10GiB")],
+        ),
+        (
+            "GATEWAY_MAX_CONCURRENT_UPLOADS",
+            &[("GATEWAY_MAX_CONCURRENT_UPLOADS", "-1")],
+        ),
+    ];
+    for (var, overrides) in cases {
+        let err = fly_error(overrides);
+        assert!(err.contains(var), "{overrides:?}: {err}");
+        assert!(!err.contains(GATEWAY_KEY), "{overrides:?}: {err}");
+    }
+}
+
+#[test]
+fn gateway_limits_are_not_checked_without_the_cloud() {
+    // Like every gateway setting, they only matter when the gateway runs.
+    let s = Settings::load(
+        None,
+        env(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("GATEWAY_MAX_CONCURRENT_UPLOADS", "0"),
+            ("GATEWAY_CREDENTIAL_TTL_SECS", "1"),
+            ("GATEWAY_SIGNING_KEY", "short"),
+        ]),
+    )
+    .unwrap();
+    assert!(s.fly.is_none());
+}
+
+#[test]
+fn gateway_errors_never_contain_the_signing_key() {
+    for overrides in [
+        &[("GATEWAY_CREDENTIAL_TTL_SECS", "59")][..],
+        &[("GATEWAY_MAX_CONCURRENT_UPLOADS", "0")],
+        &[("GATEWAY_REQUEST_BURST", "1")],
+        &[("GATEWAY_MAX_MANIFEST_BYTES", "1")],
+    ] {
+        let err = fly_error(overrides);
+        assert!(!err.contains(GATEWAY_KEY), "{err}");
+        assert!(!err.contains("0123456789abcdef0123456789abcdef"), "{err}");
+    }
 }

@@ -2,17 +2,16 @@
 //! do): the gateway fetches a token with the org's Basic credentials, caches it, and renews it when the
 //! upstream refuses it.
 
-mod common;
+
 
 use std::net::TcpListener;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 
 const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1},"layers":[]}"#;
@@ -99,7 +98,7 @@ async fn the_gateway_follows_an_upstream_bearer_challenge_and_renews_refused_tok
         username: "org".into(),
         password: "org-secret".into(),
     };
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (_t, cred) = gw.tenant("t").await;
     let path = format!("/v2/{REPO}/manifests/{}", cred.tag);
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use registry_gateway::{
-    CredentialIssuer, GatewayState, IssuedCredential, UpstreamConfig, configure,
+    CredentialIssuer, GatewayLimits, GatewayState, IssuedCredential, UpstreamConfig, configure,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tenant_domain::{Repositories, Tenant};
@@ -85,11 +85,16 @@ impl Drop for Gateway {
     }
 }
 
-/// Starts a gateway in front of `upstream`, caching tenant state for `tenant_cache`.
-pub async fn start_gateway(upstream: UpstreamConfig, tenant_cache: Duration) -> Gateway {
+/// Starts a gateway in front of `upstream` with the default limits.
+pub async fn start_gateway(upstream: UpstreamConfig) -> Gateway {
+    start_gateway_with(upstream, GatewayLimits::default()).await
+}
+
+/// Starts a gateway in front of `upstream` with `limits`.
+pub async fn start_gateway_with(upstream: UpstreamConfig, limits: GatewayLimits) -> Gateway {
     let db = test_database().await.expect("test database");
     let repos = db.repositories();
-    let (host, issuer, handle) = serve(&repos, upstream, tenant_cache);
+    let (host, issuer, handle) = serve(&repos, upstream, limits);
     Gateway {
         url: format!("http://{host}"),
         host,
@@ -104,7 +109,7 @@ pub async fn start_gateway(upstream: UpstreamConfig, tenant_cache: Duration) -> 
 fn serve(
     repos: &Repositories,
     upstream: UpstreamConfig,
-    tenant_cache: Duration,
+    limits: GatewayLimits,
 ) -> (String, Arc<CredentialIssuer>, ServerHandle) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host = listener.local_addr().unwrap().to_string();
@@ -114,13 +119,8 @@ fn serve(
         host.clone(),
         REPO.to_owned(),
     ));
-    let state = GatewayState::new(
-        issuer.clone(),
-        upstream,
-        repos.tenants.clone(),
-        repos.registry_pushes.clone(),
-    )
-    .with_tenant_cache_ttl(tenant_cache);
+    let state = GatewayState::new(issuer.clone(), upstream, repos.registry_pushes.clone())
+        .with_limits(limits);
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
         .workers(2)
         .disable_signals()
@@ -147,7 +147,7 @@ impl Drop for Replica {
 
 impl Gateway {
     pub fn replica(&self, upstream: UpstreamConfig) -> Replica {
-        let (host, _issuer, handle) = serve(&self.repos, upstream, Duration::from_secs(5));
+        let (host, _issuer, handle) = serve(&self.repos, upstream, GatewayLimits::default());
         Replica {
             url: format!("http://{host}"),
             handle,

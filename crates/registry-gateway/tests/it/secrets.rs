@@ -1,13 +1,12 @@
 //! The org credentials never leave the server: not in any response (headers or body) nor any log line,
 //! whether the request succeeds, is refused, or the upstream refuses the gateway itself.
 
-mod common;
 
-use std::time::Duration;
+
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 
@@ -31,7 +30,7 @@ async fn dump(res: reqwest::Response) -> String {
 async fn the_org_password_appears_in_no_response_and_no_log_line() {
     let logs = capture_logs();
     let (reg, up) = registry();
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (_t, cred) = gw.tenant("t").await;
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 2, 20_000, true);
@@ -84,7 +83,7 @@ async fn the_org_password_appears_in_no_response_and_no_log_line() {
         username: reg.username().into(),
         password: "wrong-org-password-xyz".into(),
     };
-    let bad_gw = start_gateway(wrong.config(), Duration::from_secs(5)).await;
+    let bad_gw = start_gateway(wrong.config()).await;
     let (_t2, cred2) = bad_gw.tenant("t2").await;
     let res = bad_gw
         .req(Method::GET, &p(format!("manifests/{}", cred2.tag)), &cred2)

@@ -1,11 +1,10 @@
 //! The same push and isolation guarantees with mock-fly's registry (standing in for registry.fly.io:
 //! Basic auth with user `x` and the org token) as the upstream.
 
-mod common;
 
-use std::time::Duration;
 
-use common::*;
+
+use crate::common::*;
 use mock_fly::{MockFly, MockFlyConfig};
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -22,7 +21,7 @@ async fn push_and_isolation_against_mock_fly() {
         username: "x".into(),
         password: fly.token().to_owned(),
     };
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (a_tenant, a) = gw.tenant("a").await;
     let (_b_tenant, b) = gw.tenant("b").await;
 

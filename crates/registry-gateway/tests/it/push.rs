@@ -1,11 +1,10 @@
 //! A tenant pushes a real multi-layer image through the gateway with skopeo; the upstream
 //! (Debian's docker-registry with htpasswd) then holds it under the tenant's tag.
 
-mod common;
 
-use std::time::Duration;
 
-use common::*;
+
+use crate::common::*;
 use registry_gateway::IssuedCredential;
 use secrecy::ExposeSecret;
 use tenant_domain::{RegistryTarget, Tenant};
@@ -13,7 +12,7 @@ use tenant_domain::{RegistryTarget, Tenant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
     let (_reg, up) = registry();
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (tenant, cred) = gw.tenant("acme").await;
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 3, 300_000, true);
@@ -87,7 +86,7 @@ async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_manifest_push_with_docker_v2_format_works() {
     let (_reg, up) = registry();
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (_tenant, cred) = gw.tenant("plain").await;
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 2, 100_000, false);
@@ -121,7 +120,7 @@ async fn plain_manifest_push_with_docker_v2_format_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_started_on_one_gateway_finishes_on_another() {
     let (_reg, up) = registry();
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let other = gw.replica(up.config());
     let (tenant, cred) = gw.tenant("replicas").await;
     let blob = b"hello through two replicas".to_vec();
@@ -190,7 +189,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_patch_without_length_is_streamed_through() {
     let (_reg, up) = registry();
-    let gw = start_gateway(up.config(), Duration::from_secs(5)).await;
+    let gw = start_gateway(up.config()).await;
     let (tenant, cred) = gw.tenant("chunked").await;
     let chunks: Vec<Vec<u8>> = (0..64u8).map(|i| vec![i; 64 * 1024]).collect();
     let digest = format!("sha256:{}", hex_sha256(&chunks.concat()));
