@@ -1,7 +1,14 @@
-//! Property tests of the domain rules: canonical ids, the image reference grammar, the deploy rule.
+//! Property tests of the domain rules: canonical ids, the image reference grammar, the deploy rule, the
+//! strict manifest reader.
 
 use proptest::prelude::*;
-use tenant_domain::{ImageRef, RegistryTarget, TenantId, TenantState, naming};
+use std::collections::HashSet;
+
+use proptest::sample::Index;
+use tenant_domain::{
+    ImageRef, ManifestKind, RegistryTarget, TenantId, TenantState, media_type, naming,
+    parse_manifest,
+};
 
 fn tenant_id() -> impl Strategy<Value = TenantId> {
     any::<u128>().prop_map(|n| TenantId::from_uuid(uuid::Uuid::from_u128(n)))
@@ -112,5 +119,343 @@ proptest! {
                 Err(e) => prop_assert_eq!(e.from, state),
             }
         }
+    }
+}
+
+/// A JSON tree for generating manifests: objects keep their key order, and know whether Go decodes them
+/// into a struct (case-folded keys) or a map (`annotations`, exact keys).
+#[derive(Debug, Clone)]
+enum J {
+    S(String),
+    N(u64),
+    A(Vec<J>),
+    O(Vec<(String, J)>, Shape),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    Struct,
+    Map,
+}
+
+impl J {
+    fn obj(entries: Vec<(&str, J)>) -> J {
+        J::O(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            Shape::Struct,
+        )
+    }
+
+    /// Compact canonical serialization.
+    fn write(&self, out: &mut String) {
+        match self {
+            J::S(s) => out.push_str(&serde_json::to_string(s).unwrap()),
+            J::N(n) => out.push_str(&n.to_string()),
+            J::A(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            J::O(entries, _) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(k).unwrap());
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn field(&self, name: &str) -> Option<&J> {
+        match self {
+            J::O(entries, _) => entries.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Paths (indices into entries/items) of every non-empty object, with its shape.
+    fn objects(&self, path: &mut Vec<usize>, out: &mut Vec<(Vec<usize>, Shape)>) {
+        match self {
+            J::A(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i);
+                    item.objects(path, out);
+                    path.pop();
+                }
+            }
+            J::O(entries, shape) => {
+                if !entries.is_empty() {
+                    out.push((path.clone(), *shape));
+                }
+                for (i, (_, v)) in entries.iter().enumerate() {
+                    path.push(i);
+                    v.objects(path, out);
+                    path.pop();
+                }
+            }
+            J::S(_) | J::N(_) => {}
+        }
+    }
+
+    fn at_mut(&mut self, path: &[usize]) -> &mut J {
+        match (self, path.split_first()) {
+            (j, None) => j,
+            (J::A(items), Some((i, rest))) => items[*i].at_mut(rest),
+            (J::O(entries, _), Some((i, rest))) => entries[*i].1.at_mut(rest),
+            _ => unreachable!("paths come from `objects`"),
+        }
+    }
+}
+
+fn digest() -> impl Strategy<Value = String> {
+    // Repeated-digit digests collide often, which exercises deduplication.
+    prop_oneof![
+        "[0-9a-f]".prop_map(|c| format!("sha256:{}", c.repeat(64))),
+        "[0-9a-f]{64}".prop_map(|h| format!("sha256:{h}")),
+        "[0-9a-f]{128}".prop_map(|h| format!("sha512:{h}")),
+    ]
+}
+
+fn annotations() -> impl Strategy<Value = J> {
+    prop::collection::btree_map("[a-zA-Z0-9.]{1,12}", "[ -~]{0,12}", 1..4).prop_map(|m| {
+        J::O(
+            m.into_iter().map(|(k, v)| (k, J::S(v))).collect(),
+            Shape::Map,
+        )
+    })
+}
+
+fn platform() -> impl Strategy<Value = J> {
+    (
+        prop::sample::select(vec!["amd64", "arm64", "ppc64le"]),
+        prop::option::of("v[0-9]"),
+        prop::option::of(prop::collection::vec("[a-z0-9]{1,6}", 0..3)),
+    )
+        .prop_map(|(arch, variant, features)| {
+            let mut e = vec![
+                ("architecture", J::S(arch.into())),
+                ("os", J::S("linux".into())),
+            ];
+            if let Some(v) = variant {
+                e.push(("variant", J::S(v)));
+            }
+            if let Some(f) = features {
+                e.push(("os.features", J::A(f.into_iter().map(J::S).collect())));
+            }
+            J::obj(e)
+        })
+        .prop_flat_map(shuffled)
+}
+
+/// Shuffles an object's keys: document order is part of what the parser must get right.
+fn shuffled(j: J) -> BoxedStrategy<J> {
+    match j {
+        J::O(entries, shape) => Just(entries)
+            .prop_shuffle()
+            .prop_map(move |e| J::O(e, shape))
+            .boxed(),
+        other => Just(other).boxed(),
+    }
+}
+
+fn descriptor(with_platform: bool) -> BoxedStrategy<J> {
+    (
+        digest(),
+        prop::option::of(0u64..1 << 40),
+        prop::option::of(prop::sample::select(vec![
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        ])),
+        prop::option::of(annotations()),
+        prop::option::of(platform()),
+    )
+        .prop_map(move |(digest, size, media, annotations, platform)| {
+            let mut e = vec![("digest", J::S(digest))];
+            if let Some(s) = size {
+                e.push(("size", J::N(s)));
+            }
+            if let Some(m) = media {
+                e.push(("mediaType", J::S(m.into())));
+            }
+            if let Some(a) = annotations {
+                e.push(("annotations", a));
+            }
+            if let (true, Some(p)) = (with_platform, platform) {
+                e.push(("platform", p));
+            }
+            J::obj(e)
+        })
+        .prop_flat_map(shuffled)
+        .boxed()
+}
+
+/// A valid manifest of a random one of the four types, with its media type.
+fn manifest() -> impl Strategy<Value = (&'static str, J)> {
+    let descriptors =
+        |min: usize, platform: bool| prop::collection::vec(descriptor(platform), min..4);
+    (
+        prop::sample::select(media_type::MANIFEST_ACCEPT.to_vec()),
+        any::<bool>(),
+        descriptor(false),
+        descriptors(0, false),
+        descriptors(0, true),
+        prop::option::of(descriptor(false)),
+        prop::option::of(descriptors(0, false)),
+        prop::option::of(annotations()),
+    )
+        .prop_map(
+            |(media, with_media, config, mut layers, manifests, subject, blobs, annotations)| {
+                let mut e = vec![("schemaVersion", J::N(2))];
+                if with_media {
+                    e.push(("mediaType", J::S(media.into())));
+                }
+                if media == media_type::OCI_MANIFEST || media == media_type::DOCKER_MANIFEST {
+                    if media == media_type::DOCKER_MANIFEST && layers.is_empty() {
+                        layers.push(config.clone());
+                    }
+                    e.push(("config", config));
+                    e.push(("layers", J::A(layers)));
+                } else {
+                    e.push(("manifests", J::A(manifests)));
+                }
+                if let Some(s) = subject {
+                    e.push(("subject", s));
+                }
+                if let Some(b) = blobs {
+                    e.push(("blobs", J::A(b)));
+                }
+                if let Some(a) = annotations {
+                    e.push(("annotations", a));
+                }
+                (media, J::obj(e))
+            },
+        )
+        .prop_flat_map(|(media, j)| shuffled(j).prop_map(move |j| (media, j)))
+}
+
+/// The digests the generator put in, in document order, each once; and the index's children.
+fn expected_digests(manifest: &J) -> (Vec<String>, Vec<String>) {
+    let J::O(entries, _) = manifest else {
+        unreachable!()
+    };
+    let digest_of = |d: &J| match d.field("digest") {
+        Some(J::S(s)) => s.clone(),
+        _ => unreachable!(),
+    };
+    let (mut refs, mut children) = (Vec::new(), Vec::new());
+    let (mut seen, mut seen_children) = (HashSet::new(), HashSet::new());
+    for (key, value) in entries {
+        let ds: Vec<String> = match (key.as_str(), value) {
+            ("config" | "subject", d) => vec![digest_of(d)],
+            ("layers" | "manifests" | "blobs", J::A(items)) => {
+                items.iter().map(digest_of).collect()
+            }
+            _ => vec![],
+        };
+        for d in ds {
+            if key == "manifests" && seen_children.insert(d.clone()) {
+                children.push(d.clone());
+            }
+            if seen.insert(d.clone()) {
+                refs.push(d);
+            }
+        }
+    }
+    (refs, children)
+}
+
+/// A different spelling of `key` that Go folds to the same string: one ASCII letter's case toggled, or an
+/// `s`/`k` replaced by U+017F LONG S / U+212A KELVIN SIGN. Struct keys are known field names, so they
+/// always have a letter.
+fn fold_variant(key: &str, position: Index, exotic: bool) -> String {
+    let letters: Vec<usize> = key
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_alphabetic())
+        .map(|(i, _)| i)
+        .collect();
+    let at = letters[position.index(letters.len())];
+    let c = key[at..].chars().next().unwrap();
+    let replacement = match c.to_ascii_lowercase() {
+        's' if exotic => '\u{017F}',
+        'k' if exotic => '\u{212A}',
+        _ if c.is_ascii_lowercase() => c.to_ascii_uppercase(),
+        _ => c.to_ascii_lowercase(),
+    };
+    format!("{}{}{}", &key[..at], replacement, &key[at + c.len_utf8()..])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn manifest_canonical_form_yields_exactly_its_digests((media, manifest) in manifest()) {
+        let parsed = parse_manifest(manifest.text().as_bytes(), Some(media))
+            .map_err(|e| TestCaseError::fail(format!("{e}: {}", manifest.text())))?;
+        let (refs, children) = expected_digests(&manifest);
+        prop_assert_eq!(parsed.media_type, media);
+        let index = media == media_type::OCI_INDEX || media == media_type::DOCKER_MANIFEST_LIST;
+        prop_assert_eq!(parsed.kind, if index { ManifestKind::Index } else { ManifestKind::Image });
+        prop_assert_eq!(parsed.references, refs);
+        prop_assert_eq!(parsed.children, children);
+    }
+
+    #[test]
+    fn manifest_key_case_and_fold_variants_are_always_refused(
+        (media, manifest) in manifest(),
+        object in any::<Index>(),
+        entry in any::<Index>(),
+        letter in any::<Index>(),
+        at in any::<Index>(),
+        exotic in any::<bool>(),
+        duplicate in any::<bool>(),
+        exact in any::<bool>(),
+    ) {
+        let mut objects = Vec::new();
+        manifest.objects(&mut Vec::new(), &mut objects);
+        // Map objects (annotations) match keys exactly in Go: only struct keys may be re-cased.
+        if !duplicate {
+            objects.retain(|(_, shape)| *shape == Shape::Struct);
+        }
+        let (path, shape) = objects[object.index(objects.len())].clone();
+        let mut mutated = manifest.clone();
+        let J::O(entries, _) = mutated.at_mut(&path) else { unreachable!() };
+        let i = entry.index(entries.len());
+        let (key, value) = entries[i].clone();
+        if duplicate {
+            // A second entry for the same field: exact, or (in a struct) spelled another way.
+            let new_key = if exact || shape == Shape::Map {
+                key.clone()
+            } else {
+                fold_variant(&key, letter, exotic)
+            };
+            entries.insert(at.index(entries.len() + 1), (new_key, value));
+        } else {
+            entries[i].0 = fold_variant(&key, letter, exotic);
+        }
+        let text = mutated.text();
+        prop_assert_ne!(&text, &manifest.text());
+        prop_assert!(
+            parse_manifest(text.as_bytes(), Some(media)).is_err(),
+            "accepted: {}", text
+        );
     }
 }
