@@ -15,6 +15,6 @@ pub use machines::FlyMachines;
 pub use machines::http::{HttpFlyMachines, MachinesConfig};
 pub use machines::models::*;
 pub use registry::Registry;
-pub use registry::http::{HttpRegistry, RegistryConfig};
+pub use registry::http::{HttpRegistry, RegistryAuth, RegistryConfig};
 pub use registry::models::*;
 pub use resilience::{BreakerConfig, BreakerState, CallObserver, NoopObserver, RetryPolicy};

@@ -92,10 +92,12 @@ pub(crate) async fn reserve_upload(
     let idle = interval(idle);
     conn.transaction::<_, TxError, _>(async |conn| {
         // One reservation at a time per tenant, so the count below cannot be raced past the limit.
-        sql_query("SELECT pg_advisory_xact_lock(hashtextextended('registry-uploads:' || $1::text, 0))")
-            .bind::<SqlUuid, _>(tenant)
-            .execute(conn)
-            .await?;
+        sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('registry-uploads:' || $1::text, 0))",
+        )
+        .bind::<SqlUuid, _>(tenant)
+        .execute(conn)
+        .await?;
         sql_query(
             "DELETE FROM management.registry_uploads
              WHERE tenant_id = $1 AND last_active_at < now() - $2::interval",
@@ -104,12 +106,11 @@ pub(crate) async fn reserve_upload(
         .bind::<Text, _>(&idle)
         .execute(conn)
         .await?;
-        let open: Count = sql_query(
-            "SELECT count(*) AS n FROM management.registry_uploads WHERE tenant_id = $1",
-        )
-        .bind::<SqlUuid, _>(tenant)
-        .get_result(conn)
-        .await?;
+        let open: Count =
+            sql_query("SELECT count(*) AS n FROM management.registry_uploads WHERE tenant_id = $1")
+                .bind::<SqlUuid, _>(tenant)
+                .get_result(conn)
+                .await?;
         if open.n >= i64::from(max_open) {
             return Ok(None);
         }
@@ -214,7 +215,11 @@ pub(crate) async fn finish_upload(
     .map_err(|e| e.into_repo("registry blob"))
 }
 
-pub(crate) async fn tenant_usage(pool: &PgPool, tenant: TenantId, idle: Duration) -> RepoResult<u64> {
+pub(crate) async fn tenant_usage(
+    pool: &PgPool,
+    tenant: TenantId,
+    idle: Duration,
+) -> RepoResult<u64> {
     let mut conn = get(pool).await?;
     let n: Count = sql_query(
         "SELECT (COALESCE((SELECT sum(size) FROM management.registry_tenant_digests WHERE tenant_id = $1), 0)
@@ -229,7 +234,10 @@ pub(crate) async fn tenant_usage(pool: &PgPool, tenant: TenantId, idle: Duration
     Ok(u64::try_from(n.n).unwrap_or(0))
 }
 
-pub(crate) async fn begin_manifest_push(pool: &PgPool, tenant: TenantId) -> RepoResult<Option<i64>> {
+pub(crate) async fn begin_manifest_push(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> RepoResult<Option<i64>> {
     let mut conn = get(pool).await?;
     // FOR SHARE on the tenant row: a concurrent move to `deleting` either commits first (and this
     // inserts nothing) or waits until this row is committed (and cleanup then sees it).

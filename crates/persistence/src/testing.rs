@@ -80,6 +80,22 @@ impl TestDb {
             .await?)
     }
 
+    /// Sets a customer's status (`active` or `suspended`): operators do this by hand today.
+    pub async fn set_customer_status(
+        &self,
+        customer: CustomerId,
+        status: tenant_domain::CustomerStatus,
+    ) -> anyhow::Result<()> {
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.pool.get().await?;
+        diesel::sql_query("UPDATE management.customers SET status = $2 WHERE id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(customer.as_uuid())
+            .bind::<diesel::sql_types::Text, _>(status.as_str())
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// A `pending` tenant of `customer` on the `free` plan in `iad`, with a random id.
     pub async fn tenant(&self, customer: CustomerId, name: &str) -> anyhow::Result<Tenant> {
         let new = NewTenant::new(

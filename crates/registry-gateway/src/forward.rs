@@ -21,7 +21,8 @@ use crate::upstream::{Upstream, upstream_error};
 /// Request headers a registry client sends that the upstream needs (every value of each, in order:
 /// skopeo sends several `Accept` headers and OCI images need all of them). `Content-Type` is never
 /// passed through: the gateway sets it (see [`Outbound::content_type`]).
-const REQUEST_HEADERS: [HeaderName; 4] = [rh::ACCEPT, rh::CONTENT_RANGE, rh::RANGE, rh::IF_NONE_MATCH];
+const REQUEST_HEADERS: [HeaderName; 4] =
+    [rh::ACCEPT, rh::CONTENT_RANGE, rh::RANGE, rh::IF_NONE_MATCH];
 
 /// Response headers passed back to the client (`Location` is rewritten separately).
 const RESPONSE_HEADERS: [&str; 10] = [

@@ -145,21 +145,25 @@ async fn handle(
         Decision::OwnTags => own_tags(state, scope).await,
         // Reads forward no query at all: nothing a read needs is in one.
         Decision::Forward => {
-            let res = forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
+            let res =
+                forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
             Ok(forward::respond(res, head, up.origin(), &origin))
         }
         Decision::ForwardIfReadable { digest, not_found } => {
             if !readable(state, scope, &digest).await? {
                 return Err(not_found);
             }
-            let res = forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
+            let res =
+                forward::send_answer(up, &scope.repository, req, Outbound::empty(path)).await?;
             Ok(forward::respond(res, head, up.origin(), &origin))
         }
         Decision::PushManifest => {
             writes::push_manifest(req, payload, state, scope, route, &origin).await
         }
         Decision::Upload => match route {
-            Route::Upload { id, .. } => uploads::step(req, payload, state, scope, id, &origin).await,
+            Route::Upload { id, .. } => {
+                uploads::step(req, payload, state, scope, id, &origin).await
+            }
             _ => uploads::start(req, payload, state, scope, &origin).await,
         },
     }

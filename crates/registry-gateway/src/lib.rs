@@ -24,8 +24,8 @@ pub mod query;
 mod rate;
 pub mod route;
 pub mod state;
-pub mod upstream;
 mod uploads;
+pub mod upstream;
 mod writes;
 
 pub use credentials::{CredentialError, CredentialIssuer, IssuedCredential, TenantScope};

@@ -33,8 +33,8 @@ impl std::fmt::Debug for TenantRateLimiter {
 impl TenantRateLimiter {
     pub fn new(limits: &GatewayLimits) -> Self {
         let rate = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(limits.request_burst.max(limits.requests_per_second))
-            .unwrap_or(rate);
+        let burst =
+            NonZeroU32::new(limits.request_burst.max(limits.requests_per_second)).unwrap_or(rate);
         Self {
             limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
@@ -70,7 +70,10 @@ mod tests {
             assert!(limiter.check(a).is_ok());
         }
         let wait = limiter.check(a).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(limiter.check(b).is_ok(), "another tenant is not limited");
     }
 }

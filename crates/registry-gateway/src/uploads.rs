@@ -48,14 +48,23 @@ pub(crate) async fn start(
                 if response.status() == reqwest::StatusCode::CREATED {
                     finish(state, scope, None, &digest, streamed).await?;
                 }
-                Ok(forward::respond(response, false, state.upstream.origin(), origin))
+                Ok(forward::respond(
+                    response,
+                    false,
+                    state.upstream.origin(),
+                    origin,
+                ))
             }
         };
     }
     let limits = &state.limits;
     let session = state
         .pushes
-        .reserve_upload(scope.tenant, limits.max_concurrent_uploads, limits.upload_idle_timeout)
+        .reserve_upload(
+            scope.tenant,
+            limits.max_concurrent_uploads,
+            limits.upload_idle_timeout,
+        )
         .await
         .map_err(|e| unavailable(scope, "upload sessions", &e))?
         .ok_or_else(|| {
@@ -117,7 +126,11 @@ pub(crate) async fn step(
             RegistryError::blob_upload_unknown()
         })?;
     let put = *req.method() == Method::PUT;
-    let allowed: &[&str] = if put { &["_state", "digest"] } else { &["_state"] };
+    let allowed: &[&str] = if put {
+        &["_state", "digest"]
+    } else {
+        &["_state"]
+    };
     let query = read_query(req, allowed, scope)?;
     let target = query.with_path(req.uri().path());
     let up = &state.upstream;
@@ -146,8 +159,14 @@ pub(crate) async fn step(
         Forwarded::Answer { response, streamed } => {
             match (response.status(), digest) {
                 (reqwest::StatusCode::CREATED, Some(digest)) => {
-                    finish(state, scope, Some(session.id), &digest, session.bytes + streamed)
-                        .await?
+                    finish(
+                        state,
+                        scope,
+                        Some(session.id),
+                        &digest,
+                        session.bytes + streamed,
+                    )
+                    .await?
                 }
                 (s, _) if s.is_success() => state
                     .pushes

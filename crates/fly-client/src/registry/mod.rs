@@ -4,6 +4,9 @@
 pub mod http;
 pub mod models;
 
+/// Shared with the registry gateway, which authenticates to its upstream the same way.
+pub use http::RegistryAuth;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 

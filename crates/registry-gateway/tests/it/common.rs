@@ -271,6 +271,35 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Whether the upstream holds the blob `digest`.
+    pub async fn blob_exists(&self, digest: &str) -> bool {
+        let res = reqwest::Client::new()
+            .head(format!("{}/v2/{REPO}/blobs/{digest}", self.url))
+            .basic_auth(&self.username, Some(&self.password))
+            .send()
+            .await
+            .unwrap();
+        res.status() == 200
+    }
+
+    /// The manifest body the upstream holds under `reference` (`None` when it is no manifest:
+    /// distribution answers a blob digest asked for as a manifest with 404 or 500).
+    pub async fn manifest(&self, reference: &str) -> Option<Vec<u8>> {
+        let mut req = reqwest::Client::new()
+            .get(format!("{}/v2/{REPO}/manifests/{reference}", self.url))
+            .basic_auth(&self.username, Some(&self.password));
+        for accept in MANIFEST_ACCEPT {
+            req = req.header("accept", accept);
+        }
+        let res = req.send().await.unwrap();
+        match res.status().as_u16() {
+            200 => Some(res.bytes().await.unwrap().to_vec()),
+            _ => None,
+        }
+    }
+}
+
 /// Sends `rb`: the status and the registry error code (`""` without one).
 pub async fn outcome(rb: reqwest::RequestBuilder) -> (u16, String) {
     let res = rb.send().await.unwrap();

@@ -1,12 +1,10 @@
 //! Authentication: the 401 challenge and token endpoint of the Bearer flow, Basic credentials, and
 //! refusal of expired, tampered, foreign and deleted tenants' credentials.
 
-
-
 use std::time::Duration;
 
-use chrono::Utc;
 use crate::common::*;
+use chrono::Utc;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use tenant_domain::TenantState;

@@ -1,9 +1,6 @@
 //! Tenant A's credential against tenant B's image: no push to B's tag, no read of B's manifest or
 //! B-only blobs, no delete, no catalog, no cross-repository mount, no smuggling B's blobs into a manifest.
 
-
-
-
 use crate::common::*;
 use reqwest::Method;
 use serde_json::json;

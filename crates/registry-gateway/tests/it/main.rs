@@ -2,10 +2,13 @@
 //! real upstream (Debian's `docker-registry`, mock-fly's registry, or a Bearer-token registry), with a
 //! database of its own per test, and skopeo as the client.
 
+mod attacks;
 mod bearer_upstream;
 mod common;
 mod credentials;
 mod isolation;
 mod mock_fly_upstream;
 mod push;
+mod quotas;
+mod revocation;
 mod secrets;

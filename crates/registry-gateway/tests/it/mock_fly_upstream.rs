@@ -1,9 +1,6 @@
 //! The same push and isolation guarantees with mock-fly's registry (standing in for registry.fly.io:
 //! Basic auth with user `x` and the org token) as the upstream.
 
-
-
-
 use crate::common::*;
 use mock_fly::{MockFly, MockFlyConfig};
 use reqwest::Method;

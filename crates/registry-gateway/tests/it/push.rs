@@ -1,9 +1,6 @@
 //! A tenant pushes a real multi-layer image through the gateway with skopeo; the upstream
 //! (Debian's docker-registry with htpasswd) then holds it under the tenant's tag.
 
-
-
-
 use crate::common::*;
 use registry_gateway::IssuedCredential;
 use secrecy::ExposeSecret;

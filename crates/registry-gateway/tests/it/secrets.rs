@@ -1,12 +1,9 @@
 //! The org credentials never leave the server: not in any response (headers or body) nor any log line,
 //! whether the request succeeds, is refused, or the upstream refuses the gateway itself.
 
-
-
-
+use crate::common::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use crate::common::*;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 

@@ -6,6 +6,8 @@ mod delete;
 mod ops;
 mod transport;
 
+pub use auth::RegistryAuth;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicU8;
 use std::time::Duration;
@@ -84,12 +86,14 @@ impl HttpRegistry {
             config.retry,
             Arc::new(CircuitBreaker::new(UPSTREAM, config.breaker)),
         );
+        // Token fetches get the shorter of the request timeout and RegistryAuth's 10 s: a token
+        // endpoint slower than that is broken, and the attempt should fail into the retry loop.
+        let auth = RegistryAuth::new(base.clone(), config.username, config.password)?
+            .with_token_timeout(config.request_timeout.min(RegistryAuth::TOKEN_TIMEOUT));
         let t = Transport {
             http,
             base,
-            username: config.username,
-            password: config.password,
-            auth: Default::default(),
+            auth,
             guard,
         };
         Ok(Self {

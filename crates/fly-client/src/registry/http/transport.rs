@@ -1,16 +1,13 @@
 //! Sending one registry request: credentials only to the registry's own origin, the 401 challenge
-//! answered once (Basic, or a bearer token from the realm), redirects followed by hand without
-//! credentials when they leave the origin, and error mapping from the registry's error bodies.
+//! answered once (through [`RegistryAuth`], the logic the registry gateway shares), redirects
+//! followed by hand without credentials when they leave the origin, and error mapping from the
+//! registry's error bodies.
 
-use std::time::Duration;
-
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::auth::{AuthCache, Scheme, TokenResponse, parse_challenge};
+use super::auth::{RegistryAuth, same_origin};
 use crate::error::FlyError;
 use crate::machines::http::transport::map_transport;
 use crate::resilience::guard::{Failure, Guard};
@@ -33,99 +30,16 @@ pub(crate) struct RegReq {
 
 #[derive(Debug)]
 pub(crate) struct Transport {
+    /// For registry requests (the request timeout of the configuration, no redirects).
     pub http: reqwest::Client,
+    /// The same URL as `auth.base()`, kept here because URL building and redirects compare with it.
     pub base: Url,
-    pub username: String,
-    pub password: SecretString,
-    pub auth: AuthCache,
+    /// Credentials, scheme and token cache; probes and token fetches use its own bounded client.
+    pub auth: RegistryAuth,
     pub guard: Guard,
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-fn sensitive(value: String) -> Result<HeaderValue, Failure> {
-    let mut v = HeaderValue::from_str(&value)
-        .map_err(|_| FlyError::Config("credential is not a valid header".into()))?;
-    v.set_sensitive(true);
-    Ok(v)
-}
-
 impl Transport {
-    fn basic(&self) -> Result<HeaderValue, Failure> {
-        let raw = format!("{}:{}", self.username, self.password.expose_secret());
-        sensitive(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        ))
-    }
-
-    /// The credential to send up front, from what the registry asked for before.
-    async fn credential(&self, scope: &str) -> Result<Option<HeaderValue>, Failure> {
-        match self.auth.scheme() {
-            Scheme::Unknown => Ok(None),
-            Scheme::Basic => self.basic().map(Some),
-            Scheme::Bearer { realm, service } => {
-                let token = match self.auth.token(scope) {
-                    Some(t) => t,
-                    None => {
-                        self.fetch_token(&realm, service.as_deref(), scope, scope)
-                            .await?
-                    }
-                };
-                sensitive(format!("Bearer {token}")).map(Some)
-            }
-        }
-    }
-
-    /// `GET realm?service=..&scope=..` with Basic credentials; caches the token under `cache_key`.
-    async fn fetch_token(
-        &self,
-        realm: &Url,
-        service: Option<&str>,
-        scope: &str,
-        cache_key: &str,
-    ) -> Result<String, Failure> {
-        let mut url = realm.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = service {
-                q.append_pair("service", s);
-            }
-            q.append_pair("scope", scope);
-        }
-        let mut req = self.http.get(url);
-        // The realm is named by the registry itself; plain-http realms on other hosts get nothing.
-        if !self.username.is_empty()
-            && (same_origin(realm, &self.base) || realm.scheme() == "https")
-        {
-            req = req.header(header::AUTHORIZATION, self.basic()?);
-        }
-        let resp = req.send().await.map_err(map_transport)?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(map_transport)?;
-        if !status.is_success() {
-            return Err(map_status(status, &headers, &body));
-        }
-        let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| FlyError::Decode(format!("token response: {e}")))?;
-        let token = parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| FlyError::Decode("token response without a token".into()))?;
-        self.auth.store_token(
-            cache_key,
-            token.clone(),
-            Duration::from_secs(parsed.expires_in.unwrap_or(60)),
-        );
-        Ok(token)
-    }
-
     async fn send_raw(
         &self,
         req: &RegReq,
@@ -146,47 +60,19 @@ impl Transport {
     }
 
     /// Sends `req`, answering one 401 challenge; returns whatever the registry finally answered.
+    /// The scheme is learnt from the first real 401 rather than a `/v2/` probe: the body is buffered,
+    /// so replaying it once costs nothing, and registries needing no credentials get none.
     pub async fn send(&self, req: &RegReq) -> Result<reqwest::Response, Failure> {
-        let mut cred = self.credential(&req.scope).await?;
+        let mut cred = self.auth.credential(&req.scope).await?;
         let mut resp = self.send_raw(req, &req.url, cred.as_ref()).await?;
         if resp.status() == StatusCode::UNAUTHORIZED && same_origin(&req.url, &self.base) {
-            let challenge = resp
+            let challenges: Vec<HeaderValue> = resp
                 .headers()
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
-                .filter_map(|v| v.to_str().ok().and_then(parse_challenge))
-                .find(|c| c.scheme == "bearer" || c.scheme == "basic");
-            let fresh = match challenge {
-                Some(c) if c.scheme == "basic" => {
-                    self.auth.set_scheme(Scheme::Basic);
-                    Some(self.basic()?)
-                }
-                Some(c) => {
-                    let realm = c
-                        .param("realm")
-                        .and_then(|r| Url::parse(r).ok())
-                        .ok_or_else(|| {
-                            FlyError::Unauthorized(
-                                "registry sent a bearer challenge without a usable realm".into(),
-                            )
-                        })?;
-                    let service = c.param("service").map(str::to_string);
-                    self.auth.set_scheme(Scheme::Bearer {
-                        realm: realm.clone(),
-                        service: service.clone(),
-                    });
-                    // The cached token was refused (expired, `invalid_token`, `insufficient_scope`):
-                    // get a fresh one for the scope the registry names, and try exactly once more.
-                    self.auth.forget_token(&req.scope);
-                    let scope = c.param("scope").unwrap_or(&req.scope).to_string();
-                    let token = self
-                        .fetch_token(&realm, service.as_deref(), &scope, &req.scope)
-                        .await?;
-                    Some(sensitive(format!("Bearer {token}"))?)
-                }
-                None => None,
-            };
-            if let Some(fresh) = fresh {
+                .cloned()
+                .collect();
+            if let Some(fresh) = self.auth.answer(&challenges, &req.scope).await? {
                 resp = self.send_raw(req, &req.url, Some(&fresh)).await?;
                 cred = Some(fresh);
             }
