@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mock_fly::{MockFly, MockFlyConfig};
 use secrecy::SecretString;
-use tenant_domain::{Repositories, TenantId, TenantState, naming};
+use tenant_domain::{NewRegistryPush, Repositories, TenantId, TenantState, naming};
 use tenant_persistence::testing::{tenant_cluster_admin, test_database};
 use tenant_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
 use test_support::oci;
@@ -48,11 +48,37 @@ async fn wait(repos: &Repositories, id: TenantId, state: TenantState) -> Duratio
     }
 }
 
-async fn push(mock: &MockFly, id: &TenantId, content: &str) {
+/// Pushes an image straight to mock-fly as the tenant's tag and records the push as the registry
+/// gateway would (a deploy verifies that the image is the tenant's own).
+async fn push(mock: &MockFly, repos: &Repositories, id: &TenantId, content: &str) {
     let dir = tempfile::tempdir().unwrap();
     let image = oci::build_image(dir.path(), "img", &[content.as_bytes()], false).unwrap();
-    let dest = format!("{}/{REPO}:{}", mock.registry_host(), naming::image_tag(id));
+    let tag = naming::image_tag(id);
+    let dest = format!("{}/{REPO}:{tag}", mock.registry_host());
     oci::skopeo_push(&image, &dest, Some(("x", mock.token())), &[])
+        .await
+        .unwrap();
+    let blobs: Vec<String> = std::iter::once(&image.config_digest)
+        .chain(&image.layer_digests)
+        .cloned()
+        .collect();
+    for blob in &blobs {
+        repos
+            .registry_pushes
+            .record_blob_upload(*id, blob)
+            .await
+            .unwrap();
+    }
+    let push = NewRegistryPush {
+        tenant_id: *id,
+        reference: tag,
+        digest: image.manifest_digest.clone(),
+        media_type: Some(oci::OCI_MANIFEST.to_owned()),
+        referenced_digests: blobs,
+    };
+    repos
+        .registry_pushes
+        .record_manifest_push(push)
         .await
         .unwrap();
 }
@@ -152,7 +178,7 @@ async fn run() {
                 }
             }
             if i == 0 && latency == LATENCY {
-                push(&mock, &t.id, "bench-v1").await;
+                push(&mock, &repos, &t.id, "bench-v1").await;
                 let b = fly_calls(&mock);
                 service
                     .deploy(
@@ -164,7 +190,7 @@ async fn run() {
                     .unwrap();
                 wait(&repos, t.id, TenantState::Running).await;
                 let first_deploy = fly_calls(&mock) - b;
-                push(&mock, &t.id, "bench-v2").await;
+                push(&mock, &repos, &t.id, "bench-v2").await;
                 let b = fly_calls(&mock);
                 service
                     .deploy(

@@ -1,4 +1,5 @@
-//! Accepting a deploy: the deploy rule, tag → digest resolution, a recorded deployment, a queued job.
+//! Accepting a deploy: the deploy rule, tag → digest resolution, the image's provenance (see
+//! `provenance`), a recorded deployment, a queued job.
 //! Answers in a few round trips; the machine is rolled out by the `deploy` job (the CLI waits 30 s at most).
 
 use tenant_domain::{
@@ -11,7 +12,9 @@ use crate::service::TenantService;
 
 impl TenantService {
     /// Validates `image` against the deploy rule, resolves the tenant's tag to a digest (an image never
-    /// pushed is `ImageNotFound`), records the deployment and enqueues the rollout.
+    /// pushed is `ImageNotFound`), verifies that everything the digest reaches upstream was pushed by
+    /// this tenant (else `Conflict`, and nothing is recorded), records the deployment and enqueues the
+    /// rollout.
     #[tracing::instrument(skip(self))]
     pub async fn deploy(
         &self,
@@ -53,6 +56,9 @@ impl TenantService {
                 resolved.digest
             )));
         }
+        // Before anything is recorded or touched: the whole graph under the digest is the tenant's own.
+        self.verify_provenance(id, repository, &resolved.digest)
+            .await?;
         let deployment = self
             .repos
             .deployments

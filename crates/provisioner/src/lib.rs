@@ -8,8 +8,9 @@
 //! - `provision` (enqueued by `create_tenant` / `retry_provision`): database and role, Fly app, secrets,
 //!   volume, IPs, certificate, as concurrently as their dependencies allow; compensated in reverse
 //!   order on failure (tenant `failed`); ends `awaiting_deploy`. App ownership: see `ownership`.
-//! - `deploy` (enqueued by `deploy`): the newest accepted deployment goes to the tenant's one machine,
-//!   pinned by digest; older pending ones are superseded. One tenant's jobs never run concurrently.
+//! - `deploy` (enqueued by `deploy`, once every manifest and blob the tag's digest reaches is proven
+//!   the tenant's own: see `provenance`): the newest accepted deployment goes to the tenant's one
+//!   machine, pinned by digest; older pending ones are superseded. One tenant's jobs never run concurrently.
 //! - `cleanup` (enqueued by `delete_tenant`, never gives up): machine, volumes, app, database and
 //!   role, registry tag; each idempotent, retried with capped backoff, resumed by any worker.
 
@@ -19,6 +20,7 @@ mod error;
 mod jobs;
 mod observer;
 mod ownership;
+mod provenance;
 mod secrets;
 mod service;
 mod tenants;

@@ -1,5 +1,6 @@
 //! Durable cleanup: a worker killed mid-cleanup (its runtime dropped) is replaced by another that
-//! finishes the job; a step that keeps failing is retried with backoff and visible until it succeeds.
+//! finishes the job; a step that keeps failing is retried with backoff and visible until it succeeds;
+//! the registry tag waits for a manifest push still in flight through the gateway.
 
 mod common;
 
@@ -19,7 +20,7 @@ const T: Duration = Duration::from_secs(30);
 /// A running tenant with a machine, a volume and a pushed tag.
 async fn running_tenant(h: &Harness) -> tenant_domain::Tenant {
     let t = h.provisioned("doomed", "basic").await;
-    images::push(&h.mock, &t.id, "doomed-image").await;
+    images::push(h, &t.id, "doomed-image").await;
     h.service
         .deploy(h.customer.id, t.id, &h.image(&t.id))
         .await
@@ -249,5 +250,81 @@ async fn deleting_a_tenant_while_it_provisions_leaks_nothing() {
     let early = h.wait_state(early.id, TenantState::Deleted, T).await;
     assert!(h.mock.state().app(&early.fly_app_name).is_none());
     assert_eq!(h.db_leftovers(&early).await, Vec::<String>::new());
+    h.stop_workers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_waits_for_a_manifest_push_in_flight() {
+    let mut h = Harness::start().await;
+    h.start_workers();
+    let t = h.provisioned("racing", "basic").await;
+    images::push(&h, &t.id, "racing-image").await;
+    let tag = tenant_domain::naming::image_tag(&t.id);
+
+    // The gateway began a manifest push (its check that the tenant may push passed) before the delete.
+    let in_flight = h
+        .repos
+        .registry_pushes
+        .begin_manifest_push(t.id)
+        .await
+        .unwrap()
+        .expect("a live tenant may push");
+    h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
+    assert_eq!(
+        h.repos
+            .registry_pushes
+            .begin_manifest_push(t.id)
+            .await
+            .unwrap(),
+        None,
+        "no push begins once the tenant is deleting"
+    );
+
+    // The tag step fails, visibly and repeatedly, while the push is in flight; the tag stays.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let failures = h
+            .repos
+            .events
+            .list_after(t.id, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.event_type.as_str() == "cleanup_step_failed"
+                    && e.message.as_deref().is_some_and(|m| {
+                        m.contains("registry tag") && m.contains("manifest push is still in flight")
+                    })
+            })
+            .count();
+        if failures >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tag step never waited for the push"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let now = h.repos.tenants.get(t.id).await.unwrap();
+    assert_eq!(now.state, TenantState::Deleting);
+    assert!(
+        h.mock.state().tag(common::REPO, &tag).is_some(),
+        "the tag is not removed while a push may still land"
+    );
+    assert!(
+        h.mock.state().app(&t.fly_app_name).is_none(),
+        "the other steps went ahead"
+    );
+
+    // The push answered: cleanup removes the tag and finishes.
+    h.repos
+        .registry_pushes
+        .end_manifest_push(in_flight)
+        .await
+        .unwrap();
+    let gone = h.wait_state(t.id, TenantState::Deleted, T).await;
+    assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
+    assert!(h.mock.state().tag(common::REPO, &tag).is_none());
     h.stop_workers().await;
 }

@@ -17,7 +17,7 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     let t = h.provisioned("busy", "basic").await;
 
     // A burst of identical first deploys: never two machines.
-    images::push(&h.mock, &t.id, "v1").await;
+    images::push(&h, &t.id, "v1").await;
     let image = h.image(&t.id);
     let burst = (0..6).map(|_| h.service.deploy(h.customer.id, t.id, &image));
     for r in futures::future::join_all(burst).await {
@@ -26,7 +26,7 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     // New images pushed and deployed back to back while earlier rollouts run.
     let mut last = String::new();
     for v in ["v2", "v3", "v4"] {
-        last = images::push(&h.mock, &t.id, v).await;
+        last = images::push(&h, &t.id, v).await;
         h.service.deploy(h.customer.id, t.id, &image).await.unwrap();
     }
 
@@ -90,7 +90,7 @@ async fn a_failed_rollout_fails_the_deployment_and_a_redeploy_recovers() {
     let mut h = Harness::start().await;
     h.start_workers();
     let t = h.provisioned("unlucky", "basic").await;
-    let digest = images::push(&h.mock, &t.id, "v1").await;
+    let digest = images::push(&h, &t.id, "v1").await;
     h.mock.faults().fail_next("create_machine", 1, 400);
     h.service
         .deploy(h.customer.id, t.id, &h.image(&t.id))

@@ -60,7 +60,7 @@ async fn workers_report_successes_and_retries_to_the_observer() {
     recorder
         .wait_for(JobKind::Provision, JobOutcome::Succeeded)
         .await;
-    images::push(&h.mock, &t.id, "observed-image").await;
+    images::push(&h, &t.id, "observed-image").await;
     h.service
         .deploy(h.customer.id, t.id, &h.image(&t.id))
         .await

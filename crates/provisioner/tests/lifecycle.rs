@@ -65,7 +65,7 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     }
 
     // First deploy: creates the machine pinned by digest.
-    let d1 = images::push(&h.mock, &t.id, "v1").await;
+    let d1 = images::push(&h, &t.id, "v1").await;
     let (_, dep) = h
         .service
         .deploy(h.customer.id, t.id, &h.image(&t.id))
@@ -141,7 +141,7 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     );
 
     // Later deploy: same machine, new digest.
-    let d2 = images::push(&h.mock, &t.id, "v2").await;
+    let d2 = images::push(&h, &t.id, "v2").await;
     assert_ne!(d1, d2);
     h.service
         .deploy(h.customer.id, t.id, &h.image(&t.id))

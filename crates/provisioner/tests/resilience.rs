@@ -37,7 +37,7 @@ async fn rate_limits_and_server_errors_are_absorbed() {
     f.fail_next("delete_volume", 1, 500);
     h.start_workers();
     let t = h.provisioned("flaky", "basic").await;
-    images::push(&h.mock, &t.id, "flaky-v1").await;
+    images::push(&h, &t.id, "flaky-v1").await;
     h.service
         .deploy(h.customer.id, t.id, &h.image(&t.id))
         .await

@@ -21,8 +21,8 @@ async fn identical_images_survive_the_other_tenants_delete(tag_delete: TagDelete
     h.start_workers();
     let a = h.provisioned("alpha", "basic").await;
     let b = h.provisioned("beta", "basic").await;
-    let da = images::push(&h.mock, &a.id, "same template, nothing changed").await;
-    let db = images::push(&h.mock, &b.id, "same template, nothing changed").await;
+    let da = images::push(&h, &a.id, "same template, nothing changed").await;
+    let db = images::push(&h, &b.id, "same template, nothing changed").await;
     assert_eq!(da, db, "byte-identical images share a digest");
     for t in [&a, &b] {
         h.service

@@ -3,12 +3,19 @@
 //! log) and the job is retried with capped exponential backoff for ever (its `max_attempts` is none);
 //! after a crash another worker claims it once the lease expires. The tenant becomes `deleted` only when
 //! every step is done. Fly resources are touched only if the app is provably ours (see `ownership`).
+//! The registry tag goes only once no manifest push of the tenant is in flight through the gateway.
+
+use std::time::Duration;
 
 use fly_client::{FlyError, TagDeletion};
 use tenant_domain::{EventType, Tenant, TenantState, naming};
 
 use super::{JobContext, JobError};
 use crate::service::TenantService;
+
+/// How long a manifest push begun through the gateway and never ended (a gateway that died mid-push)
+/// holds the tag's removal back: well beyond the gateway's own timeout for a manifest push upstream.
+const MANIFEST_PUSH_WINDOW: Duration = Duration::from_secs(120);
 
 fn done_if_gone(r: Result<(), FlyError>) -> Result<(), String> {
     match r {
@@ -113,7 +120,20 @@ impl TenantService {
         Ok(())
     }
 
+    /// Removes the tenant's tag, once no manifest push of the tenant is still in flight through the
+    /// gateway: a push that passed the gateway's "not deleting" check before the tenant was deleted
+    /// could otherwise recreate the tag after it was removed. (The gateway records the push atomically
+    /// with that check, so every push that can still land is seen here.)
     async fn cleanup_registry_tag(&self, tenant: &Tenant) -> Result<(), String> {
+        let in_flight = self
+            .repos
+            .registry_pushes
+            .manifest_pushes_in_flight(tenant.id, MANIFEST_PUSH_WINDOW)
+            .await
+            .map_err(|e| e.to_string())?;
+        if in_flight > 0 {
+            return Err("a manifest push is still in flight; retrying".into());
+        }
         let repo = &self.config.deploy_target.repository;
         let tag = naming::image_tag(&tenant.id);
         match self.registry.delete_tag_safely(repo, &tag).await {
