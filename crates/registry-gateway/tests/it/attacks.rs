@@ -26,8 +26,12 @@ pub struct Scene {
 
 impl Scene {
     pub async fn new() -> Self {
+        Self::with_limits(registry_gateway::GatewayLimits::default()).await
+    }
+
+    pub async fn with_limits(limits: registry_gateway::GatewayLimits) -> Self {
         let (reg, up) = registry();
-        let gw = start_gateway(up.config()).await;
+        let gw = start_gateway_with(up.config(), limits).await;
         let (_ta, a) = gw.tenant("a").await;
         let (_tb, b) = gw.tenant("b").await;
         let dir_a = tempfile::tempdir().unwrap();

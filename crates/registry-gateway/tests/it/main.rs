@@ -6,6 +6,7 @@ mod attacks;
 mod bearer_upstream;
 mod common;
 mod credentials;
+mod fuzz;
 mod isolation;
 mod mock_fly_upstream;
 mod push;
