@@ -7,7 +7,12 @@
 //! process's peak RSS (`VmHWM`, reset before each push through `/proc/self/clear_refs`) is the gateway's.
 //! Every run gets a fresh registry (and a fresh tenant), so no layer is ever skipped as already present.
 //!
-//! `cargo bench -p registry-gateway --bench push` (env `BENCH_RUNS`, default 3; `BENCH_MIB`, default 256).
+//! Then the fairness scenario: `BENCH_TENANTS` tenants (default 8) push `BENCH_TENANT_MIB` MiB each
+//! (default 64) at the same time, through one gateway and directly, for the aggregate throughput of
+//! each and the gateway's peak RSS.
+//!
+//! `cargo bench -p registry-gateway --bench push` (env `BENCH_RUNS`, default 3; `BENCH_MIB`, default 256;
+//! `BENCH_TENANTS`; `BENCH_TENANT_MIB`).
 
 #[path = "../tests/it/common.rs"]
 mod common;
@@ -91,6 +96,78 @@ async fn via_gateway(image: &OciImage) -> (Duration, u64, u64) {
     (elapsed, before, peak)
 }
 
+/// One image per tenant, each of `mib` MiB in two random layers.
+async fn tenant_images(dir: &std::path::Path, tenants: usize, mib: u64) -> Vec<OciImage> {
+    let layer = mib * 1024 * 1024 / 2;
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        (0..tenants)
+            .map(|i| {
+                let sub = dir.join(format!("t{i}"));
+                std::fs::create_dir_all(&sub).expect("dir");
+                test_support::oci::build_random_image(&sub, "t", &[layer, layer], false)
+                    .expect("image")
+            })
+            .collect()
+    })
+    .await
+    .expect("join")
+}
+
+/// All images pushed at once straight to a fresh registry, each to its own tag: the wall time.
+async fn concurrent_direct(images: &[OciImage]) -> Duration {
+    let reg = RegistryServer::start(RegistryOptions::default());
+    let start = Instant::now();
+    let pushes = images.iter().enumerate().map(|(i, image)| {
+        let dest = format!("{}/{REPO}:direct-{i}", reg.host());
+        let creds = (reg.username().to_owned(), reg.password().to_owned());
+        async move {
+            skopeo_push(image, &dest, Some((&creds.0, &creds.1)), &[])
+                .await
+                .expect("direct push")
+        }
+    });
+    futures::future::join_all(pushes).await;
+    start.elapsed()
+}
+
+/// All images pushed at once through one gateway, one tenant each: the wall time and peak RSS (KiB).
+async fn concurrent_gateway(images: &[OciImage]) -> (Duration, u64) {
+    let reg = RegistryServer::start(RegistryOptions::default());
+    let up = Upstream {
+        url: reg.url(),
+        username: reg.username().into(),
+        password: reg.password().into(),
+    };
+    let gw = start_gateway(up.config()).await;
+    let mut creds = Vec::new();
+    for i in 0..images.len() {
+        creds.push(gw.tenant(&format!("t{i}")).await.1);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    reset_peak_rss();
+    let start = Instant::now();
+    let pushes = images.iter().zip(&creds).map(|(image, cred)| {
+        let dest = gw.image_ref(&cred.tag);
+        async move {
+            let c = (cred.username.as_str(), cred.token.expose_secret());
+            skopeo_push(image, &dest, Some(c), &[])
+                .await
+                .expect("push through the gateway")
+        }
+    });
+    futures::future::join_all(pushes).await;
+    let elapsed = start.elapsed();
+    let peak = proc_status_kib("VmHWM:");
+    for (image, cred) in images.iter().zip(&creds) {
+        assert_eq!(
+            up.digest(&cred.tag).await.as_deref(),
+            Some(image.top_digest())
+        );
+    }
+    (elapsed, peak)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // Only the bench's own `--bench` flag is passed by cargo; nothing to parse.
@@ -141,4 +218,23 @@ async fn main() {
         g / d
     );
     println!("gateway peak RSS: {peak:.1} MiB (target < 100 MiB)");
+
+    let tenants = env_u64("BENCH_TENANTS", 8) as usize;
+    let tenant_mib = env_u64("BENCH_TENANT_MIB", 64);
+    println!("building {tenants} images of {tenant_mib} MiB ...");
+    let images = tenant_images(dir.path(), tenants, tenant_mib).await;
+    let total: u64 = images.iter().flat_map(|i| &i.layer_sizes).sum();
+    let d = concurrent_direct(&images).await;
+    let (g, peak) = concurrent_gateway(&images).await;
+    let (dr, gr) = (mib(total) / d.as_secs_f64(), mib(total) / g.as_secs_f64());
+    println!(
+        "{tenants} tenants x {tenant_mib} MiB at once: direct {:.2} s {dr:.1} MiB/s, gateway {:.2} s {gr:.1} MiB/s, ratio {:.2}",
+        d.as_secs_f64(),
+        g.as_secs_f64(),
+        gr / dr
+    );
+    println!(
+        "gateway peak RSS with {tenants} concurrent pushes: {:.1} MiB",
+        peak as f64 / 1024.0
+    );
 }
