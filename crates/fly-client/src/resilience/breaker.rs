@@ -6,7 +6,10 @@
 //! upstream working correctly.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so tests (and anything on a paused runtime) can move time instead of sleeping.
+use tokio::time::Instant;
 
 use crate::error::FlyError;
 
