@@ -1,7 +1,7 @@
 //! Retry policy: jittered exponential backoff (delays from `backon`'s `ExponentialBuilder`) and
 //! `Retry-After` parsing.
 //!
-//! The retry loop itself lives in [`super::guard`] rather than in `backon::Retryable`, because every
+//! The retry loop itself lives in `super::guard` rather than in `backon::Retryable`, because every
 //! attempt must pass the circuit breaker and the observer, a `Retry-After` replaces the computed delay,
 //! and machine creation has to look the machine up between attempts.
 

@@ -1,0 +1,157 @@
+// @generated automatically by Diesel CLI.
+
+pub mod management {
+    diesel::table! {
+        management.customers (id) {
+            id -> Uuid,
+            subject -> Text,
+            email -> Text,
+            name -> Nullable<Text>,
+            status -> Text,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.deployments (id) {
+            id -> Uuid,
+            seq -> Int8,
+            tenant_id -> Uuid,
+            image -> Text,
+            digest -> Nullable<Text>,
+            status -> Text,
+            error -> Nullable<Text>,
+            requested_at -> Timestamptz,
+            started_at -> Nullable<Timestamptz>,
+            finished_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::table! {
+        management.jobs (id) {
+            id -> Uuid,
+            seq -> Int8,
+            kind -> Text,
+            tenant_id -> Nullable<Uuid>,
+            payload -> Jsonb,
+            state -> Text,
+            attempts -> Int4,
+            max_attempts -> Nullable<Int4>,
+            run_after -> Timestamptz,
+            last_error -> Nullable<Text>,
+            lease_owner -> Nullable<Text>,
+            lease_expires_at -> Nullable<Timestamptz>,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.plans (id) {
+            id -> Text,
+            name -> Text,
+            memory_mb -> Int4,
+            cpus -> Int4,
+            volume_gb -> Int4,
+            max_tenants -> Int4,
+        }
+    }
+
+    diesel::table! {
+        management.registry_manifest_pushes (id) {
+            id -> Int8,
+            tenant_id -> Uuid,
+            started_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.registry_pushes (id) {
+            id -> Int8,
+            tenant_id -> Uuid,
+            reference -> Text,
+            digest -> Text,
+            media_type -> Nullable<Text>,
+            pushed_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.registry_tenant_digests (tenant_id, digest) {
+            tenant_id -> Uuid,
+            digest -> Text,
+            first_seen_at -> Timestamptz,
+            size -> Nullable<Int8>,
+        }
+    }
+
+    diesel::table! {
+        management.registry_uploads (id) {
+            id -> Uuid,
+            tenant_id -> Uuid,
+            upload_id -> Nullable<Text>,
+            bytes -> Int8,
+            started_at -> Timestamptz,
+            last_active_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.tenant_events (id) {
+            id -> Int8,
+            tenant_id -> Uuid,
+            event_type -> Text,
+            status -> Text,
+            message -> Nullable<Text>,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.tenants (id) {
+            id -> Uuid,
+            customer_id -> Uuid,
+            name -> Text,
+            plan_id -> Text,
+            region -> Text,
+            state -> Text,
+            status_message -> Nullable<Text>,
+            fly_app_name -> Text,
+            machine_id -> Nullable<Text>,
+            volume_id -> Nullable<Text>,
+            hostname -> Text,
+            internal_hostname -> Text,
+            database_name -> Text,
+            database_role -> Text,
+            deployed_digest -> Nullable<Text>,
+            row_version -> Int8,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            deleted_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::joinable!(deployments -> tenants (tenant_id));
+    diesel::joinable!(jobs -> tenants (tenant_id));
+    diesel::joinable!(registry_manifest_pushes -> tenants (tenant_id));
+    diesel::joinable!(registry_pushes -> tenants (tenant_id));
+    diesel::joinable!(registry_tenant_digests -> tenants (tenant_id));
+    diesel::joinable!(registry_uploads -> tenants (tenant_id));
+    diesel::joinable!(tenant_events -> tenants (tenant_id));
+    diesel::joinable!(tenants -> customers (customer_id));
+    diesel::joinable!(tenants -> plans (plan_id));
+
+    diesel::allow_tables_to_appear_in_same_query!(
+        customers,
+        deployments,
+        jobs,
+        plans,
+        registry_manifest_pushes,
+        registry_pushes,
+        registry_tenant_digests,
+        registry_uploads,
+        tenant_events,
+        tenants,
+    );
+}
