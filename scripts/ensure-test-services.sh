@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure what the tests talk to is there: PostgreSQL on 127.0.0.1:5432, docker-registry, skopeo, htpasswd.
+# Makes sure what the tests talk to is there: PostgreSQL on 127.0.0.1:5432, docker-registry, skopeo, htpasswd,
+# and what builds and runs the deploy image (scripts/image-check.sh): buildah, debootstrap, curl, ps, psql.
 # Installs the Debian packages when missing (CI machines start without them); idempotent and quiet when all is set.
 set -euo pipefail
 missing=()
@@ -7,6 +8,11 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v curl >/dev/null || missing+=(curl)
+command -v ps >/dev/null || missing+=(procps)
+command -v psql >/dev/null || missing+=(postgresql-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   sudo_cmd=""
