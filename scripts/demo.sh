@@ -11,6 +11,7 @@
 # DEMO_PG=local|virtualenv|initdb forces one of 2-3 (default: the first that works).
 # Ports: 8080 (API), 5000 (registry gateway), 4280 (mock-fly) when free, other free ports otherwise.
 set -Eeuo pipefail
+command -v jq >/dev/null || { echo "demo: jq is required (apt-get install jq)" >&2; exit 1; }
 source "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 cd "$STACK_ROOT"
 
@@ -161,21 +162,12 @@ TOKEN=$(env -i "${API_ENV[@]}" "$BIN_DIR/management-api" token mint --sub demo-u
 IMAGE_DIR="$RUN_DIR/image"
 build_oci_image "$IMAGE_DIR" demo "hello from the management-api demo" >/dev/null
 POLICY=$(skopeo_policy_args || true)
-# The flow's commands; with jq the ids and credentials are captured into variables for the next ones.
-if command -v jq >/dev/null; then
-  JQ="| jq"
-  CREATE_LINES='   export TENANT=$(curl -sS -H "Authorization: Bearer $TOKEN" -H '"'"'Content-Type: application/json'"'"' \
+# The flow's commands; jq captures the ids and credentials into variables for the next ones.
+JQ="| jq"
+CREATE_LINES='   export TENANT=$(curl -sS -H "Authorization: Bearer $TOKEN" -H '"'"'Content-Type: application/json'"'"' \
         -d '"'"'{"name": "my shop", "region": "iad"}'"'"' $API/api/v1/tenants | jq -r .data.id); echo $TENANT'
-  REG_LINES='   RT=$(curl -sS -H "Authorization: Bearer $TOKEN" $API/api/v1/tenants/$TENANT/registry-token); echo "$RT" | jq
+REG_LINES='   RT=$(curl -sS -H "Authorization: Bearer $TOKEN" $API/api/v1/tenants/$TENANT/registry-token); echo "$RT" | jq
    export REG_USER=$(echo "$RT" | jq -r .data.username) REG_TOKEN=$(echo "$RT" | jq -r .data.token)'
-else
-  JQ=""
-  CREATE_LINES='   curl -sS -H "Authorization: Bearer $TOKEN" -H '"'"'Content-Type: application/json'"'"' \
-        -d '"'"'{"name": "my shop", "region": "iad"}'"'"' $API/api/v1/tenants
-   export TENANT=<the data.id printed above>'
-  REG_LINES='   curl -sS -H "Authorization: Bearer $TOKEN" $API/api/v1/tenants/$TENANT/registry-token
-   export REG_USER=<data.username> REG_TOKEN=<data.token>'
-fi
 
 cat <<EOF
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by scripts/e2e.sh and scripts/demo.sh: start the local stack (mock-fly, management-api with its
-# registry gateway, optionally Debian's docker-registry), read JSON, build a tiny OCI image by hand, and
-# stop every process this shell started. Source it; it defines functions and a few globals only.
+# Used by scripts/demo.sh (and scripts/bench.sh for STACK_ROOT): start management-api with its registry
+# gateway, build a tiny OCI image by hand, and stop every process this shell started. Source it; it
+# defines functions and a few globals only. The end-to-end test does all of this in Rust
+# (crates/server/tests/e2e, with test_support's harnesses).
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # PIDs of every process started here, stopped in reverse order by stack_stop_all.
@@ -9,49 +10,11 @@ STACK_PIDS=()
 
 stack_say() { printf '%s\n' "$*" >&2; }
 
-# JSON without new dependencies: jq when installed, python3 otherwise (STACK_JSON=python forces python3,
-# to test that path on a machine with jq).
-have_jq() { [ "${STACK_JSON:-}" != python ] && command -v jq >/dev/null; }
-
-# json_get FILE PATH prints the value at a dot path (`data.status`, `keys.0`), empty when absent, null or
-# when FILE is not JSON (callers check the value, so this never fails).
-json_get() {
-  local file=$1 path=$2
-  if have_jq; then
-    local filter="" part
-    IFS='.' read -r -a parts <<<"$path"
-    for part in "${parts[@]}"; do
-      if [[ $part =~ ^[0-9]+$ ]]; then filter+="[$part]"; else filter+=".\"$part\""; fi
-    done
-    jq -r "(${filter:-.}) // empty | if type == \"array\" or type == \"object\" then tojson else . end" "$file" 2>/dev/null || true
-  else
-    python3 - "$file" "$path" <<'PY'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for p in [x for x in sys.argv[2].split(".") if x]:
-        v = v[int(p)] if isinstance(v, list) else v.get(p)
-        if v is None:
-            break
-except Exception:
-    v = None
-if v is not None:
-    print(json.dumps(v) if isinstance(v, (list, dict)) else ("true" if v is True else "false" if v is False else v))
-PY
-  fi
-}
-
-# A JSON string literal for $1 (for request bodies built in shell).
-json_str() {
-  if have_jq; then jq -Rn --arg v "$1" '$v'; else python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; fi
-}
-
 stack_require() {
   local missing=() tool
   for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-  if ! have_jq && ! command -v python3 >/dev/null; then missing+=("jq or python3"); fi
   if [ "${#missing[@]}" -gt 0 ]; then
-    stack_say "missing tools: ${missing[*]} (./scripts/ensure-test-services.sh installs docker-registry, skopeo, htpasswd)"
+    stack_say "missing tools: ${missing[*]} (apt-get install them)"
     return 1
   fi
 }
@@ -71,7 +34,7 @@ free_port() {
   return 1
 }
 
-# `postgres://user@host:port` of a DATABASE_URL (database and query removed), and the same with a database.
+# `postgres://user@host:port` of a DATABASE_URL (database and query removed).
 pg_server_url() {
   local url=${1%%\?*} scheme rest
   scheme=${url%%://*}
@@ -85,14 +48,11 @@ pg_host_port() {
   rest=${rest#*://}
   echo "${rest##*@}"
 }
-pg_url_with_db() { echo "$(pg_server_url "$1")/$2"; }
 
 # Where cargo puts binaries (respects CARGO_TARGET_DIR and .cargo/config).
 stack_bin_dir() {
   local dir
-  dir=$(cd "$STACK_ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null >"${TMPDIR:-/tmp}/stack-meta.$$.json" &&
-    json_get "${TMPDIR:-/tmp}/stack-meta.$$.json" target_directory)
-  rm -f "${TMPDIR:-/tmp}/stack-meta.$$.json"
+  dir=$(cd "$STACK_ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null | jq -r .target_directory)
   echo "${dir:-$STACK_ROOT/target}/$1"
 }
 
@@ -118,69 +78,6 @@ wait_for_line() {
 }
 
 http_ok() { curl -fsS -o /dev/null --max-time 5 "$1"; }
-
-# start_mock_fly BIN LOG TOKEN: sets MOCK_FLY_URL (http://127.0.0.1:PORT, Machines API under /v1,
-# registry under /v2) and MOCK_FLY_HOST.
-start_mock_fly() {
-  local bin=$1 log=$2 token=$3 line
-  MOCK_FLY_TOKEN=$token "$bin" --listen 127.0.0.1:0 --machine-start-delay-ms 300 >"$log" 2>&1 &
-  STACK_PIDS+=($!)
-  local pid=$!
-  line=$(wait_for_line "$log" '^mock-fly machines API: http://' "$pid") || {
-    stack_say "mock-fly did not start; log:"; tail -n 30 "$log" >&2; return 1
-  }
-  MOCK_FLY_URL=${line#mock-fly machines API: }
-  MOCK_FLY_URL=${MOCK_FLY_URL%/v1}
-  MOCK_FLY_HOST=${MOCK_FLY_URL#http://}
-  MOCK_FLY_PID=$pid
-}
-
-# start_docker_registry DIR LOG USER PASSWORD: Debian's docker-registry with htpasswd auth and deletion
-# enabled, like registry.fly.io seen by the server. Sets REGISTRY_URL / REGISTRY_PID.
-start_docker_registry() {
-  local dir=$1 log=$2 user=$3 password=$4 port attempt
-  mkdir -p "$dir/storage"
-  htpasswd -Bbn "$user" "$password" >"$dir/htpasswd"
-  for attempt in 1 2 3; do
-    port=$(free_port)
-    cat >"$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/storage
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:$port
-  secret: $(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-auth:
-  htpasswd:
-    realm: e2e-registry
-    path: $dir/htpasswd
-EOF
-    env -u REGISTRY_HTTP_ADDR -u REGISTRY_STORAGE_DELETE_ENABLED docker-registry serve "$dir/config.yml" >"$log" 2>&1 &
-    local pid=$!
-    # 401 (auth required) means it is up.
-    if WAIT_SECS=15 wait_for bash -c "kill -0 $pid && [ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/v2/)\" = 401 ]"; then
-      STACK_PIDS+=("$pid")
-      REGISTRY_URL="http://127.0.0.1:$port"
-      REGISTRY_PID=$pid
-      return 0
-    fi
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    stack_say "docker-registry did not start on port $port (attempt $attempt)"
-  done
-  tail -n 30 "$log" >&2
-  return 1
-}
 
 # start_api BIN LOG: runs `management-api serve` with exactly the environment in the array API_ENV
 # (nothing leaks in from the caller's); LISTEN_ADDR may use port 0. Sets API_URL and API_PID from the
