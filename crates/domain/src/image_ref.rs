@@ -153,9 +153,7 @@ impl ImageRef {
             }
             _ => (None, name),
         };
-        for component in path.split('/') {
-            validate_path_component(component)?;
-        }
+        validate_repository(path)?;
         Ok(Self {
             registry,
             repository: path.to_owned(),
@@ -215,7 +213,37 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
-fn validate_tag(tag: &str) -> Result<(), ImageRefError> {
+/// A manifest reference, as after `/manifests/` in a registry path: a digest when it holds a `:`, else a
+/// tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ManifestReference {
+    Tag(String),
+    Digest(Digest),
+}
+
+impl ManifestReference {
+    /// A digest by [`Digest::parse`] when `s` holds a `:` (a tag never does), else a tag by
+    /// [`validate_tag`].
+    pub fn parse(s: &str) -> Result<Self, ImageRefError> {
+        if s.contains(':') {
+            Digest::parse(s).map(Self::Digest)
+        } else {
+            validate_tag(s).map(|()| Self::Tag(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for ManifestReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tag(t) => f.write_str(t),
+            Self::Digest(d) => d.fmt(f),
+        }
+    }
+}
+
+/// Checks a tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn validate_tag(tag: &str) -> Result<(), ImageRefError> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
     let ok = tag.len() <= TAG_LENGTH_MAX
@@ -226,6 +254,15 @@ fn validate_tag(tag: &str) -> Result<(), ImageRefError> {
     } else {
         Err(ImageRefError::InvalidTag(truncate(tag)))
     }
+}
+
+/// Checks a repository name without a registry host (what follows `/v2/` in a registry path, or the host
+/// in a reference): path components joined by `/`, at most [`NAME_TOTAL_LENGTH_MAX`] characters.
+pub fn validate_repository(name: &str) -> Result<(), ImageRefError> {
+    if name.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(ImageRefError::NameTooLong);
+    }
+    name.split('/').try_for_each(validate_path_component)
 }
 
 fn validate_registry(host: &str) -> Result<(), ImageRefError> {
@@ -339,6 +376,68 @@ mod tests {
         ));
         let long_name = format!("reg.io/{}", "a".repeat(260));
         assert_eq!(ImageRef::parse(&long_name), Err(ImageRefError::NameTooLong));
+    }
+
+    #[test]
+    fn repositories_tags_and_references_alone() {
+        for ok in [
+            "a",
+            "shared",
+            "a/b__c.d-e",
+            "sp-shared/images",
+            "localhost/x",
+            "a.b/c",
+        ] {
+            assert_eq!(validate_repository(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", "Upper", "a//b", "a___b", "a..b", "-a", "a-", "../etc", "a/", "a b",
+        ] {
+            assert!(validate_repository(bad).is_err(), "accepted {bad:?}");
+        }
+        assert_eq!(
+            validate_repository(&"a".repeat(NAME_TOTAL_LENGTH_MAX + 1)),
+            Err(ImageRefError::NameTooLong)
+        );
+
+        for ok in [
+            "t",
+            "_",
+            "tenant-0123",
+            "v1.0_RC-2",
+            &"t".repeat(TAG_LENGTH_MAX),
+        ] {
+            assert_eq!(validate_tag(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".t",
+            "-t",
+            "a/b",
+            "a:b",
+            "a b",
+            "é",
+            &"t".repeat(TAG_LENGTH_MAX + 1),
+        ] {
+            assert!(
+                matches!(validate_tag(bad), Err(ImageRefError::InvalidTag(_))),
+                "{bad:?}"
+            );
+        }
+
+        assert_eq!(
+            ManifestReference::parse("tenant-1"),
+            Ok(ManifestReference::Tag("tenant-1".into()))
+        );
+        let by_digest = ManifestReference::parse(D).unwrap();
+        assert_eq!(
+            by_digest,
+            ManifestReference::Digest(Digest::parse(D).unwrap())
+        );
+        assert_eq!(by_digest.to_string(), D);
+        for bad in ["sha256:abc", "-x", "a/b", ""] {
+            assert!(ManifestReference::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

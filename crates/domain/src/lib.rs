@@ -13,13 +13,15 @@ pub mod manifest;
 pub mod model;
 pub mod naming;
 pub mod ports;
+pub mod secret_name;
 pub mod tenant_id;
 
 pub use deploy_rule::{DeployImage, DeployImageError, RegistryTarget};
 pub use events::EventType;
-pub use image_ref::{Digest, ImageRef, ImageRefError};
+pub use image_ref::{Digest, ImageRef, ImageRefError, ManifestReference};
 pub use lifecycle::{CliStatus, TenantInfoStatus, TenantState, TransitionError};
 pub use manifest::{ManifestError, ManifestKind, ParsedManifest, media_type, parse_manifest};
 pub use model::*;
 pub use ports::*;
+pub use secret_name::{SECRET_NAME_LENGTH_MAX, SecretName, SecretNameError};
 pub use tenant_id::{CustomerId, TenantId, TenantIdError};

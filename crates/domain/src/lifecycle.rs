@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Internal lifecycle state of a tenant (the database spelling is the snake_case name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum TenantState {
     /// Created, provisioning not started yet.
     Pending,
@@ -42,32 +44,9 @@ pub struct TransitionError {
 }
 
 impl TenantState {
-    pub const ALL: [TenantState; 8] = [
-        Self::Pending,
-        Self::Provisioning,
-        Self::AwaitingDeploy,
-        Self::Deploying,
-        Self::Running,
-        Self::Failed,
-        Self::Deleting,
-        Self::Deleted,
-    ];
-
+    /// The database spelling (also the CLI's word for the in-progress states).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Provisioning => "provisioning",
-            Self::AwaitingDeploy => "awaiting_deploy",
-            Self::Deploying => "deploying",
-            Self::Running => "running",
-            Self::Failed => "failed",
-            Self::Deleting => "deleting",
-            Self::Deleted => "deleted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s)
+        self.into()
     }
 
     /// Whether `self → to` is allowed. Staying in `deploying` (a newer deploy supersedes one in flight),
@@ -140,12 +119,6 @@ impl TenantState {
     }
 }
 
-impl fmt::Display for TenantState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The status word of `GET /tenants/{id}/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CliStatus {
@@ -182,6 +155,8 @@ pub enum TenantInfoStatus {
 
 #[cfg(test)]
 mod tests {
+    use strum::IntoEnumIterator;
+
     use super::TenantState::*;
     use super::*;
 
@@ -224,7 +199,7 @@ mod tests {
 
     #[test]
     fn every_live_state_can_be_deleted_and_deleted_is_terminal() {
-        for s in TenantState::ALL {
+        for s in TenantState::iter() {
             assert_eq!(s.can_transition_to(Deleting), s != Deleted, "{s}");
             assert!(!Deleted.can_transition_to(s));
         }
@@ -264,12 +239,28 @@ mod tests {
 
     #[test]
     fn spellings_round_trip() {
-        for s in TenantState::ALL {
-            assert_eq!(TenantState::parse(s.as_str()), Some(s));
+        for s in TenantState::iter() {
+            assert_eq!(s.as_str().parse::<TenantState>(), Ok(s));
+            assert_eq!(s.to_string(), s.as_str());
             assert_eq!(
                 serde_json::to_string(&s).unwrap(),
                 format!("\"{}\"", s.as_str())
             );
         }
+        let words: Vec<_> = TenantState::iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "pending",
+                "provisioning",
+                "awaiting_deploy",
+                "deploying",
+                "running",
+                "failed",
+                "deleting",
+                "deleted"
+            ]
+        );
+        assert!("Running".parse::<TenantState>().is_err());
     }
 }

@@ -20,23 +20,17 @@ pub const DEFAULT_REGION: &str = "iad";
 /// Whether a customer may use the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum CustomerStatus {
     Active,
     Suspended,
 }
 
 impl CustomerStatus {
+    /// The wire and database spelling.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::Suspended]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        self.into()
     }
 }
 
@@ -160,6 +154,8 @@ impl NewTenant {
 /// Outcome of one deploy attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum DeploymentStatus {
     /// Accepted, waiting for the worker.
     Pending,
@@ -171,26 +167,9 @@ pub enum DeploymentStatus {
 }
 
 impl DeploymentStatus {
+    /// The wire and database spelling.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::InProgress => "in_progress",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Superseded => "superseded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::InProgress,
-            Self::Succeeded,
-            Self::Failed,
-            Self::Superseded,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        self.into()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -262,6 +241,8 @@ impl NewTenantEvent {
 /// What a background job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobKind {
     Provision,
     Deploy,
@@ -269,24 +250,17 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// The database spelling (also the metric label).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Provision => "provision",
-            Self::Deploy => "deploy",
-            Self::Cleanup => "cleanup",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Provision, Self::Deploy, Self::Cleanup]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        self.into()
     }
 }
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum JobState {
     /// Waiting for `run_after`.
     Queued,
@@ -298,19 +272,9 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// The database spelling.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Dead => "dead",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Done, Self::Dead]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        self.into()
     }
 }
 
@@ -395,4 +359,53 @@ pub struct UploadSession {
     pub upload_id: Option<String>,
     /// Bytes streamed into the session so far.
     pub bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+    use std::str::FromStr;
+
+    use serde::Serialize;
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    /// Every variant's spelling is the listed word, round-trips through `FromStr` and `Display`, and is
+    /// what serde writes.
+    fn spelled<E>(words: &[&str], as_str: fn(&E) -> &'static str)
+    where
+        E: IntoEnumIterator + FromStr + Serialize + std::fmt::Display + PartialEq + Debug + Copy,
+        <E as FromStr>::Err: Debug,
+    {
+        let seen: Vec<&str> = E::iter().map(|e| as_str(&e)).collect();
+        assert_eq!(seen, words);
+        for e in E::iter() {
+            assert_eq!(as_str(&e).parse::<E>().unwrap(), e);
+            assert_eq!(e.to_string(), as_str(&e));
+            assert_eq!(
+                serde_json::to_string(&e).unwrap(),
+                format!("\"{}\"", as_str(&e))
+            );
+        }
+    }
+
+    #[test]
+    fn wire_and_database_spellings() {
+        spelled(&["active", "suspended"], CustomerStatus::as_str);
+        spelled(
+            &[
+                "pending",
+                "in_progress",
+                "succeeded",
+                "failed",
+                "superseded",
+            ],
+            DeploymentStatus::as_str,
+        );
+        spelled(&["provision", "deploy", "cleanup"], JobKind::as_str);
+        spelled(&["queued", "running", "done", "dead"], JobState::as_str);
+        assert!("Active".parse::<CustomerStatus>().is_err());
+        assert!("".parse::<JobKind>().is_err());
+    }
 }

@@ -1,13 +1,15 @@
-//! Property tests of the domain rules: canonical ids, the image reference grammar, the deploy rule, the
-//! strict manifest reader.
+//! Property tests of the domain rules: canonical ids, the image reference grammar, secret names, the
+//! deploy rule, the strict manifest reader.
 
 use proptest::prelude::*;
 use std::collections::HashSet;
 
 use proptest::sample::Index;
+use strum::IntoEnumIterator;
+use tenant_domain::image_ref::{ManifestReference, validate_repository, validate_tag};
 use tenant_domain::{
-    ImageRef, ManifestKind, RegistryTarget, TenantId, TenantState, media_type, naming,
-    parse_manifest,
+    ImageRef, ManifestKind, RegistryTarget, SECRET_NAME_LENGTH_MAX, SecretName, TenantId,
+    TenantState, media_type, naming, parse_manifest,
 };
 
 fn tenant_id() -> impl Strategy<Value = TenantId> {
@@ -78,6 +80,57 @@ proptest! {
         let _ = ImageRef::parse(&s);
     }
 
+    /// The pieces alone agree with the whole: a reference parses exactly when its repository and its
+    /// tag (or digest) do.
+    #[test]
+    fn pieces_agree_with_the_whole_reference(
+        path in "[a-z0-9._/-]{1,40}",
+        reference in "[a-zA-Z0-9:._-]{1,20}",
+    ) {
+        let whole = ImageRef::parse(&format!("registry.example.com/{path}:{reference}"));
+        let pieces_ok = validate_repository(&path).is_ok() && validate_tag(&reference).is_ok();
+        prop_assert_eq!(whole.is_ok(), pieces_ok, "{}:{}", path, reference);
+        if !reference.contains(':') {
+            prop_assert_eq!(
+                ManifestReference::parse(&reference).is_ok(),
+                validate_tag(&reference).is_ok()
+            );
+        }
+    }
+
+    /// Exactly the portable environment-variable names, at most 128 of them, are secret names, and a
+    /// name shows as it was given.
+    #[test]
+    fn secret_names_are_environment_variable_names(s in "[A-Za-z0-9_=. -]{0,140}|[A-Z_][A-Z0-9_]{0,130}") {
+        let expected = s.len() <= SECRET_NAME_LENGTH_MAX
+            && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match SecretName::parse(&s) {
+            Ok(name) => {
+                prop_assert!(expected, "accepted {:?}", s);
+                prop_assert_eq!(name.as_str(), s.as_str());
+                prop_assert_eq!(name.to_string().parse::<SecretName>().unwrap(), name);
+            }
+            Err(e) => {
+                prop_assert!(!expected, "refused {:?}: {}", s, e);
+                prop_assert!(e.to_string().len() < 400);
+            }
+        }
+    }
+
+    /// Every key the CLI sends (a `secrets.json` key upper-cased) is accepted unless it holds a
+    /// character no environment variable name can.
+    #[test]
+    fn upper_cased_cli_keys_are_accepted_unless_not_env_names(key in "[a-z_][a-z0-9_-]{0,60}") {
+        let sent = key.to_uppercase();
+        prop_assert_eq!(SecretName::parse(&sent).is_ok(), !sent.contains('-'));
+    }
+
+    #[test]
+    fn secret_name_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = SecretName::parse(&String::from_utf8_lossy(&bytes));
+    }
+
     #[test]
     fn deploy_rule_accepts_only_the_tenants_own_image(
         id in tenant_id(),
@@ -113,7 +166,7 @@ proptest! {
     fn transitions_never_leave_deleted(path in prop::collection::vec(0usize..8, 0..20)) {
         let mut state = TenantState::Pending;
         for i in path {
-            let to = TenantState::ALL[i];
+            let to = TenantState::iter().nth(i).unwrap();
             match state.transition(to) {
                 Ok(next) => { prop_assert!(state != TenantState::Deleted); state = next; }
                 Err(e) => prop_assert_eq!(e.from, state),
@@ -282,8 +335,8 @@ fn descriptor(with_platform: bool) -> BoxedStrategy<J> {
         digest(),
         prop::option::of(0u64..1 << 40),
         prop::option::of(prop::sample::select(vec![
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            media_type::OCI_LAYER_GZIP,
+            media_type::DOCKER_LAYER_GZIP,
         ])),
         prop::option::of(annotations()),
         prop::option::of(platform()),

@@ -10,6 +10,7 @@ use fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig};
 use secrecy::SecretString;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
+use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
@@ -33,7 +34,7 @@ fn client(server: &MockServer) -> HttpRegistry {
 fn found() -> ResponseTemplate {
     ResponseTemplate::new(200)
         .insert_header("docker-content-digest", DIGEST)
-        .insert_header("content-type", "application/vnd.oci.image.index.v1+json")
+        .insert_header("content-type", OCI_INDEX)
 }
 
 /// `HEAD /v2/app/manifests/<tag>`, carrying `authorization` when given.
@@ -99,7 +100,7 @@ async fn bearer_tokens_are_fetched_with_basic_and_cached_per_scope() {
     for _ in 0..2 {
         let got = reg.resolve("app", "v1").await.unwrap().unwrap();
         assert_eq!(got.digest, DIGEST);
-        assert_eq!(got.media_type, "application/vnd.oci.image.index.v1+json");
+        assert_eq!(got.media_type, OCI_INDEX);
     }
     assert!(!format!("{reg:?}").contains("T1"), "token in Debug output");
     assert!(
@@ -230,26 +231,22 @@ async fn basic_challenge_gets_basic_and_401_is_unauthorized_not_absent() {
 #[tokio::test]
 async fn digest_is_computed_when_the_header_is_missing() {
     let server = MockServer::start().await;
-    let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
+    let body = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).to_string();
     head_manifest("v1", None)
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/vnd.oci.image.manifest.v1+json"),
-        )
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", OCI_MANIFEST))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v2/app/manifests/v1"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(body.to_vec(), "application/vnd.oci.image.manifest.v1+json"),
+            ResponseTemplate::new(200).set_body_raw(body.clone().into_bytes(), OCI_MANIFEST),
         )
         .mount(&server)
         .await;
     let got = client(&server).resolve("app", "v1").await.unwrap().unwrap();
     assert_eq!(
         got.digest,
-        format!("sha256:{}", hex::encode(Sha256::digest(body)))
+        format!("sha256:{}", hex::encode(Sha256::digest(&body)))
     );
     assert_eq!(got.size, Some(body.len() as u64));
 }

@@ -45,11 +45,6 @@ pub use state::{
     SecretRecord, VolumeRecord,
 };
 
-/// Media types the registry knows, for tests that build manifests.
-pub mod media_types {
-    pub use crate::registry::manifests::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
-}
-
 /// A running mock. Dropping it stops the server and removes its blob directory.
 #[derive(Debug)]
 pub struct MockFly {

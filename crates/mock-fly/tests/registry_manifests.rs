@@ -5,9 +5,9 @@ mod common;
 use common::mock_with;
 use common::oci::{self, Reg};
 use mock_fly::TagDeleteSupport;
-use mock_fly::media_types::{OCI_INDEX, OCI_MANIFEST};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tenant_domain::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
 async fn registry(tag_delete: TagDeleteSupport) -> (mock_fly::MockFly, Reg) {
     let m = mock_with(|c| c.tag_delete = tag_delete).await;
@@ -20,7 +20,7 @@ async fn oci_manifests_need_their_media_type_in_accept() {
     let (_m, reg) = registry(TagDeleteSupport::Supported).await;
     let img = oci::build("t1", "negotiation");
     let d = reg.push("shared", "t1", &img).await;
-    let get = |accepts: &'static [&'static str], method: Method| {
+    let get = |accepts: &[&str], method: Method| {
         let mut rb = reg.req(method, "/v2/shared/manifests/t1");
         for a in accepts {
             rb = rb.header("accept", *a);
@@ -33,23 +33,12 @@ async fn oci_manifests_need_their_media_type_in_accept() {
         none.json::<Value>().await.unwrap()["errors"][0]["code"],
         "MANIFEST_UNKNOWN"
     );
-    let docker_only = get(
-        &["application/vnd.docker.distribution.manifest.v2+json"],
-        Method::HEAD,
-    )
-    .await
-    .unwrap();
+    let docker_only = get(&[DOCKER_MANIFEST], Method::HEAD).await.unwrap();
     assert_eq!(docker_only.status(), StatusCode::NOT_FOUND);
     // skopeo sends several Accept headers; the OCI type in the second one must count.
-    let multi = get(
-        &[
-            "application/vnd.docker.distribution.manifest.v2+json",
-            "application/vnd.oci.image.manifest.v1+json",
-        ],
-        Method::HEAD,
-    )
-    .await
-    .unwrap();
+    let multi = get(&[DOCKER_MANIFEST, OCI_MANIFEST], Method::HEAD)
+        .await
+        .unwrap();
     assert_eq!(multi.status(), StatusCode::OK);
     assert_eq!(multi.headers()["docker-content-digest"], d.as_str());
     assert_eq!(multi.headers()["content-type"], OCI_MANIFEST);
@@ -57,7 +46,8 @@ async fn oci_manifests_need_their_media_type_in_accept() {
         multi.headers()["content-length"],
         img.manifest.len().to_string().as_str()
     );
-    let list = get(&["application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json;q=0.9"], Method::GET).await.unwrap();
+    let one_header = format!("{DOCKER_MANIFEST}, {OCI_MANIFEST};q=0.9");
+    let list = get(&[&one_header], Method::GET).await.unwrap();
     assert_eq!(
         list.bytes().await.unwrap().as_ref(),
         img.manifest.as_slice()

@@ -29,8 +29,10 @@ struct CustomerRow {
 impl TryFrom<CustomerRow> for Customer {
     type Error = RepoError;
     fn try_from(r: CustomerRow) -> RepoResult<Self> {
-        let status = CustomerStatus::parse(&r.status)
-            .ok_or_else(|| RepoError::Other(format!("customer {} has an unknown status", r.id)))?;
+        let status: CustomerStatus = r
+            .status
+            .parse()
+            .map_err(|_| RepoError::Other(format!("customer {} has an unknown status", r.id)))?;
         Ok(Customer {
             id: CustomerId::from_uuid(r.id),
             subject: r.subject,

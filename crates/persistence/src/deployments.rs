@@ -31,9 +31,10 @@ struct DeploymentRow {
 impl TryFrom<DeploymentRow> for Deployment {
     type Error = RepoError;
     fn try_from(r: DeploymentRow) -> RepoResult<Self> {
-        let status = DeploymentStatus::parse(&r.status).ok_or_else(|| {
-            RepoError::Other(format!("deployment {} has an unknown status", r.id))
-        })?;
+        let status: DeploymentStatus = r
+            .status
+            .parse()
+            .map_err(|_| RepoError::Other(format!("deployment {} has an unknown status", r.id)))?;
         Ok(Deployment {
             id: r.id,
             tenant_id: TenantId::from_uuid(r.tenant_id),

@@ -32,8 +32,10 @@ pub(crate) struct EventRow {
 impl TryFrom<EventRow> for TenantEvent {
     type Error = RepoError;
     fn try_from(r: EventRow) -> RepoResult<Self> {
-        let event_type = EventType::parse(&r.event_type)
-            .ok_or_else(|| RepoError::Other(format!("event {} has an unknown type", r.id)))?;
+        let event_type: EventType = r
+            .event_type
+            .parse()
+            .map_err(|_| RepoError::Other(format!("event {} has an unknown type", r.id)))?;
         Ok(TenantEvent {
             id: r.id,
             tenant_id: TenantId::from_uuid(r.tenant_id),

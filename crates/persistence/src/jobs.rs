@@ -46,10 +46,14 @@ struct JobRow {
 impl TryFrom<JobRow> for Job {
     type Error = RepoError;
     fn try_from(r: JobRow) -> RepoResult<Self> {
-        let kind = JobKind::parse(&r.kind)
-            .ok_or_else(|| RepoError::Other(format!("job {} has an unknown kind", r.id)))?;
-        let state = JobState::parse(&r.state)
-            .ok_or_else(|| RepoError::Other(format!("job {} has an unknown state", r.id)))?;
+        let kind: JobKind = r
+            .kind
+            .parse()
+            .map_err(|_| RepoError::Other(format!("job {} has an unknown kind", r.id)))?;
+        let state: JobState = r
+            .state
+            .parse()
+            .map_err(|_| RepoError::Other(format!("job {} has an unknown state", r.id)))?;
         Ok(Job {
             id: r.id,
             kind,
@@ -133,6 +137,54 @@ fn lost_lease() -> RepoError {
     }
 }
 
+/// How a lease ends: the job's next state, and the error and due time that come with it (`None` keeps
+/// the stored value).
+#[derive(AsChangeset)]
+#[diesel(table_name = jobs)]
+struct LeaseEnd<'a> {
+    state: &'static str,
+    last_error: Option<&'a str>,
+    run_after: Option<DateTime<Utc>>,
+}
+
+impl LeaseEnd<'_> {
+    fn to(state: JobState) -> Self {
+        Self {
+            state: state.as_str(),
+            last_error: None,
+            run_after: None,
+        }
+    }
+}
+
+/// Ends the lease of running job `id`: it takes `end`'s state and no worker holds it any more. With a
+/// `holder`, only while that worker still holds it. The updated row, or `None` when nothing matched (the
+/// lease was lost).
+async fn release_lease(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    holder: Option<&str>,
+    end: LeaseEnd<'_>,
+) -> QueryResult<Option<JobRow>> {
+    let mut update = diesel::update(jobs::table.find(id))
+        .filter(jobs::state.eq(JobState::Running.as_str()))
+        .set((
+            end,
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+            jobs::updated_at.eq(diesel::dsl::now),
+        ))
+        .into_boxed();
+    if let Some(worker) = holder {
+        update = update.filter(jobs::lease_owner.eq(worker));
+    }
+    update
+        .returning(JobRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
 /// [`JobQueue`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgJobQueue {
@@ -142,6 +194,16 @@ pub struct PgJobQueue {
 impl PgJobQueue {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// [`release_lease`] of a job `worker` holds; an error when it no longer does.
+    async fn release_held(&self, id: Uuid, worker: &str, end: LeaseEnd<'_>) -> RepoResult<()> {
+        let mut conn = get(&self.pool).await?;
+        release_lease(&mut conn, id, Some(worker), end)
+            .await
+            .map_err(db_error("job"))?
+            .map(drop)
+            .ok_or_else(lost_lease)
     }
 }
 
@@ -186,19 +248,12 @@ async fn try_claim(
     if c.state == JobState::Running.as_str() && c.max_attempts.is_some_and(|max| c.attempts >= max)
     {
         // Its worker died on the last allowed attempt: give up instead of running it once more.
-        diesel::update(jobs::table.find(c.id))
-            .set((
-                jobs::state.eq(JobState::Dead.as_str()),
-                jobs::last_error.eq(format!(
-                    "lease expired after {} attempts (worker lost)",
-                    c.attempts
-                )),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
-                jobs::updated_at.eq(diesel::dsl::now),
-            ))
-            .execute(conn)
-            .await?;
+        let error = format!("lease expired after {} attempts (worker lost)", c.attempts);
+        let end = LeaseEnd {
+            last_error: Some(&error),
+            ..LeaseEnd::to(JobState::Dead)
+        };
+        release_lease(conn, c.id, None, end).await?;
         return Ok(None);
     }
     let row = diesel::sql_query(
@@ -306,23 +361,8 @@ impl JobQueue for PgJobQueue {
     }
 
     async fn complete(&self, id: Uuid, worker: &str) -> RepoResult<()> {
-        let mut conn = get(&self.pool).await?;
-        let n = diesel::update(
-            jobs::table
-                .find(id)
-                .filter(jobs::lease_owner.eq(worker))
-                .filter(jobs::state.eq(JobState::Running.as_str())),
-        )
-        .set((
-            jobs::state.eq(JobState::Done.as_str()),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
-            jobs::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(&mut conn)
-        .await
-        .map_err(db_error("job"))?;
-        if n == 0 { Err(lost_lease()) } else { Ok(()) }
+        self.release_held(id, worker, LeaseEnd::to(JobState::Done))
+            .await
     }
 
     /// Requeues the job for `run_after` with `error` recorded, or marks it dead when its attempts are
@@ -369,18 +409,14 @@ impl JobQueue for PgJobQueue {
                     ),
                     (false, None) => (JobState::Queued, error.clone()),
                 };
-                let row = diesel::update(jobs::table.find(id))
-                    .set((
-                        jobs::state.eq(state.as_str()),
-                        jobs::last_error.eq(last_error),
-                        jobs::run_after.eq(run_after),
-                        jobs::lease_owner.eq(None::<String>),
-                        jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
-                        jobs::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .returning(JobRow::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let end = LeaseEnd {
+                    last_error: Some(&last_error),
+                    run_after: Some(run_after),
+                    ..LeaseEnd::to(state)
+                };
+                let row = release_lease(conn, id, Some(worker), end)
+                    .await?
+                    .ok_or_else(lost_lease)?;
                 Ok(row)
             })
             .await
@@ -389,24 +425,12 @@ impl JobQueue for PgJobQueue {
     }
 
     async fn fail_permanently(&self, id: Uuid, worker: &str, error: &str) -> RepoResult<()> {
-        let mut conn = get(&self.pool).await?;
-        let n = diesel::update(
-            jobs::table
-                .find(id)
-                .filter(jobs::lease_owner.eq(worker))
-                .filter(jobs::state.eq(JobState::Running.as_str())),
-        )
-        .set((
-            jobs::state.eq(JobState::Dead.as_str()),
-            jobs::last_error.eq(truncate(error)),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
-            jobs::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(&mut conn)
-        .await
-        .map_err(db_error("job"))?;
-        if n == 0 { Err(lost_lease()) } else { Ok(()) }
+        let error = truncate(error);
+        let end = LeaseEnd {
+            last_error: Some(&error),
+            ..LeaseEnd::to(JobState::Dead)
+        };
+        self.release_held(id, worker, end).await
     }
 
     async fn get(&self, id: Uuid) -> RepoResult<Job> {

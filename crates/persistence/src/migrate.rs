@@ -24,8 +24,7 @@ pub async fn run_migrations(url: &SecretString) -> Result<Vec<String>, Persisten
     std::thread::spawn(move || {
         let _receiver_gone = tx.send(migrate_blocking(&url));
     });
-    rx.await
-        .map_err(|_| PersistenceError::Migration("the migration thread panicked".to_owned()))?
+    rx.await.map_err(|_| PersistenceError::MigrationPanicked)?
 }
 
 /// [`run_migrations`] for callers without an async runtime (blocks the calling thread).
@@ -33,15 +32,15 @@ pub fn run_migrations_blocking(url: &SecretString) -> Result<Vec<String>, Persis
     let url = url.clone();
     std::thread::spawn(move || migrate_blocking(&url))
         .join()
-        .map_err(|_| PersistenceError::Migration("the migration thread panicked".to_owned()))?
+        .map_err(|_| PersistenceError::MigrationPanicked)?
 }
 
 fn migrate_blocking(url: &SecretString) -> Result<Vec<String>, PersistenceError> {
     let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(url.expose_secret())
-        .map_err(|e| PersistenceError::Connect(e.to_string()))?;
+        .map_err(PersistenceError::Connect)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
-        .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+        .map_err(PersistenceError::Migration)?;
     let applied: Vec<String> = applied.iter().map(ToString::to_string).collect();
     tracing::info!(count = applied.len(), versions = ?applied, "database migrations applied");
     Ok(applied)

@@ -96,7 +96,7 @@ pub fn build_pool(config: &PoolConfig) -> Result<PgPool, PersistenceError> {
         .create_timeout(Some(config.wait_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| PersistenceError::PoolConfig(e.to_string()))
+        .map_err(PersistenceError::PoolBuild)
 }
 
 /// Checks out a connection, mapping pool failures to `Unavailable`.

@@ -44,8 +44,10 @@ struct TenantRow {
 impl TryFrom<TenantRow> for Tenant {
     type Error = RepoError;
     fn try_from(r: TenantRow) -> RepoResult<Self> {
-        let state = TenantState::parse(&r.state)
-            .ok_or_else(|| RepoError::Other(format!("tenant {} has an unknown state", r.id)))?;
+        let state: TenantState = r
+            .state
+            .parse()
+            .map_err(|_| RepoError::Other(format!("tenant {} has an unknown state", r.id)))?;
         Ok(Tenant {
             id: TenantId::from_uuid(r.id),
             customer_id: CustomerId::from_uuid(r.customer_id),

@@ -12,6 +12,7 @@ use tenant_domain::{
     Customer, CustomerId, NewCustomer, NewTenant, RepoResult, Repositories, Tenant,
     TenantDatabaseAdmin, TenantId,
 };
+use test_support::blocking::block_on_fresh_thread;
 pub use test_support::db::{ScratchCluster, TestDatabase};
 
 use crate::pool::{PgPool, PoolConfig, build_pool};
@@ -174,20 +175,14 @@ impl Drop for TrackedTenantCluster {
             return;
         }
         let admin = self.inner.clone();
-        // Our own thread and runtime: Drop may run inside a runtime (where blocking is not allowed).
-        let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                for (database, role) in leftovers {
-                    admin.drop_database(&database, &role).await?;
-                }
-                Ok(())
-            })
-        })
-        .join();
-        if !matches!(outcome, Ok(Ok(()))) {
+        // Drop may run inside a runtime (where blocking is not allowed).
+        let outcome = block_on_fresh_thread(|| async move {
+            for (database, role) in leftovers {
+                admin.drop_database(&database, &role).await?;
+            }
+            Ok(())
+        });
+        if outcome.is_err() {
             eprintln!("tenant-persistence testing: could not drop a test's tenant databases");
         }
     }
@@ -219,29 +214,22 @@ pub fn drop_recorded_tenant_databases(db_url: &SecretString) {
     }
 
     let url = db_url.clone();
-    let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let mut conn =
-                test_support::db::connect(secrecy::ExposeSecret::expose_secret(&url)).await?;
-            let names: Vec<Names> =
-                diesel::sql_query("SELECT database_name, database_role FROM management.tenants")
-                    .load(&mut conn)
-                    .await?;
-            let admin =
-                PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url()));
-            for n in names {
-                admin
-                    .drop_database(&n.database_name, &n.database_role)
-                    .await?;
-            }
-            Ok(())
-        })
-    })
-    .join();
-    if !matches!(outcome, Ok(Ok(()))) {
+    let outcome = block_on_fresh_thread(|| async move {
+        let mut conn =
+            test_support::db::connect(secrecy::ExposeSecret::expose_secret(&url)).await?;
+        let names: Vec<Names> =
+            diesel::sql_query("SELECT database_name, database_role FROM management.tenants")
+                .load(&mut conn)
+                .await?;
+        let admin = PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url()));
+        for n in names {
+            admin
+                .drop_database(&n.database_name, &n.database_role)
+                .await?;
+        }
+        Ok(())
+    });
+    if outcome.is_err() {
         eprintln!("tenant-persistence testing: could not drop the recorded tenant databases");
     }
 }

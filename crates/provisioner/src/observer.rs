@@ -6,7 +6,8 @@ use std::time::Duration;
 use tenant_domain::JobKind;
 
 /// How one claimed job attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum JobOutcome {
     /// The job finished.
@@ -24,13 +25,7 @@ pub enum JobOutcome {
 impl JobOutcome {
     /// The metric label spelling.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Succeeded => "succeeded",
-            Self::Retried => "retried",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
-            Self::Interrupted => "interrupted",
-        }
+        self.into()
     }
 }
 
@@ -45,4 +40,25 @@ pub struct NoopJobObserver;
 
 impl JobObserver for NoopJobObserver {
     fn on_job_outcome(&self, _kind: JobKind, _outcome: JobOutcome, _elapsed: Duration) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_spelled_for_metric_labels() {
+        let words = [
+            JobOutcome::Succeeded,
+            JobOutcome::Retried,
+            JobOutcome::Failed,
+            JobOutcome::Dead,
+            JobOutcome::Interrupted,
+        ]
+        .map(|o| o.as_str());
+        assert_eq!(
+            words,
+            ["succeeded", "retried", "failed", "dead", "interrupted"]
+        );
+    }
 }

@@ -279,7 +279,7 @@ async fn requests_are_validated_and_scoped_to_their_customer() {
         Err(ServiceError::Conflict(_))
     ));
     let bad_key: BTreeMap<String, SecretString> =
-        [("lower".to_owned(), SecretString::from("v".to_owned()))].into();
+        [("MY-KEY".to_owned(), SecretString::from("v".to_owned()))].into();
     assert!(matches!(
         h.service.set_secrets(h.customer.id, t.id, bad_key).await,
         Err(ServiceError::InvalidInput(_))

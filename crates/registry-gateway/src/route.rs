@@ -5,7 +5,8 @@
 //! digests by their grammar. A path the upstream could read differently from us (say `%2F` or `..`) is
 //! refused before any policy decision is taken on it.
 
-use tenant_domain::Digest;
+use tenant_domain::ManifestReference;
+use tenant_domain::image_ref::validate_repository;
 
 /// A Registry v2 route under `/v2/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,10 +77,9 @@ pub fn parse(path: &str) -> Option<Route> {
         });
     }
     if let Some((name, reference)) = tail.rsplit_once("/manifests/") {
-        let reference = if reference.contains(':') {
-            Reference::Digest(valid_digest(reference)?)
-        } else {
-            valid_tag(reference).then(|| Reference::Tag(reference.to_owned()))?
+        let reference = match ManifestReference::parse(reference).ok()? {
+            ManifestReference::Tag(tag) => Reference::Tag(tag),
+            ManifestReference::Digest(digest) => Reference::Digest(digest.to_string()),
         };
         return valid_name(name).then(|| Route::Manifest {
             name: name.to_owned(),
@@ -110,24 +110,16 @@ pub fn parse(path: &str) -> Option<Route> {
     None
 }
 
-/// Repository name by distribution's grammar (lowercase components joined by `/`).
+/// Repository name by the domain's (distribution's) grammar: lowercase components joined by `/`.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && tenant_domain::ImageRef::parse(name)
-            .is_ok_and(|r| r.registry().is_none() && r.tag().is_none() && r.digest().is_none())
+    validate_repository(name).is_ok()
 }
 
-fn valid_tag(tag: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut chars = tag.chars();
-    tag.len() <= 128
-        && chars.next().is_some_and(word)
-        && chars.all(|c| word(c) || c == '.' || c == '-')
-}
-
+/// A digest by the domain's grammar, in its canonical spelling.
 fn valid_digest(digest: &str) -> Option<String> {
-    Digest::parse(digest).ok().map(|d| d.to_string())
+    tenant_domain::Digest::parse(digest)
+        .ok()
+        .map(|d| d.to_string())
 }
 
 /// Upload ids are opaque to clients (distribution uses UUIDs); allow only characters that need no

@@ -15,7 +15,7 @@ use tenant_domain::{Digest, UploadSession};
 use uuid::Uuid;
 
 use crate::credentials::TenantScope;
-use crate::error::RegistryError;
+use crate::error::{ErrorChain, RegistryError};
 use crate::forward::{self, Forwarded, Outbound, Outgoing, PublicOrigin};
 use crate::handlers::{content_length, unavailable};
 use crate::query::{CanonicalQuery, canonical_query};
@@ -298,7 +298,7 @@ async fn cancel(
             .send()
             .await
             .map(|r| r.status().as_u16())
-            .map_err(|e| e.to_string()),
+            .map_err(|e| ErrorChain(&e).to_string()),
         Err(e) => Err(e.to_string()),
     };
     tracing::info!(tenant = %scope.tenant, upload = ?session.upload_id, outcome = ?sent, "upload cancelled upstream");

@@ -21,7 +21,7 @@ use reqwest::header::HeaderValue;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::error::RegistryError;
+use crate::error::{ErrorChain, RegistryError};
 
 /// Where the shared repository lives and the org credentials for it (never sent to customers).
 #[derive(Clone)]
@@ -168,7 +168,7 @@ fn auth_error(step: &str, e: &FlyError) -> RegistryError {
 
 /// Logs a transport failure (reqwest errors name the URL, which carries no credentials) and answers 502.
 pub fn upstream_error(what: &str, e: &reqwest::Error) -> RegistryError {
-    tracing::warn!(step = what, error = %e, "upstream registry request failed");
+    tracing::warn!(step = what, error = %ErrorChain(e), "upstream registry request failed");
     RegistryError::upstream(UNAVAILABLE)
 }
 

@@ -19,6 +19,8 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use sha2::{Digest, Sha256};
 
+use crate::blocking::block_on_fresh_thread;
+
 /// The local development server (trust auth, superuser `postgres`).
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -156,31 +158,19 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        // Drop runs inside or outside a tokio runtime, and maybe while unwinding: use a thread of our
-        // own with its own small runtime so neither blocks nor panics the caller's runtime.
+        // Drop runs inside or outside a tokio runtime, and maybe while unwinding.
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let admin_url = self.admin_url.clone();
-        let outcome = std::thread::spawn(move || -> anyhow::Result<()> {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let mut admin = connect(&admin_url).await?;
-                admin.batch_execute(&sql).await?;
-                Ok(())
-            })
-        })
-        .join();
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!(
+        let outcome = block_on_fresh_thread(|| async move {
+            let mut admin = connect(&admin_url).await?;
+            admin.batch_execute(&sql).await?;
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            eprintln!(
                 "test-support: could not drop test database {}: {e:#}",
                 self.name
-            ),
-            Err(_) => eprintln!(
-                "test-support: dropping test database {} panicked",
-                self.name
-            ),
+            );
         }
     }
 }

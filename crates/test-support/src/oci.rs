@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use tenant_domain::media_type::OCI_CONFIG;
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The domain's media types, re-exported for the tests that build images with this module.
+pub use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 
 mod layer;
 mod skopeo;

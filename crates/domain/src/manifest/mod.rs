@@ -18,7 +18,8 @@ use std::collections::HashSet;
 use crate::image_ref::Digest;
 use strict_json::{Json, Number, quote_key};
 
-/// The manifest media types the platform accepts (and sends in `Accept`).
+/// Every image media type the workspace names: the four manifest types the platform accepts (and sends
+/// in `Accept`), the config and layer types they reference, and the schema 1 types it refuses.
 pub mod media_type {
     pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -32,6 +33,24 @@ pub mod media_type {
         DOCKER_MANIFEST_LIST,
         DOCKER_MANIFEST,
     ];
+
+    /// An OCI image configuration (`config` of an OCI manifest).
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    /// An OCI layer, a gzip-compressed tar.
+    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    /// An OCI layer, a zstd-compressed tar.
+    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+    /// A Docker image configuration (`config` of a Docker v2 manifest).
+    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    /// A Docker layer, a gzip-compressed tar.
+    pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+    /// Docker schema 1, unsigned: refused (distribution would read it differently).
+    pub const DOCKER_SCHEMA1_MANIFEST: &str =
+        "application/vnd.docker.distribution.manifest.v1+json";
+    /// Docker schema 1, signed: refused.
+    pub const DOCKER_SCHEMA1_SIGNED_MANIFEST: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
 }
 
 /// Whether a manifest describes one image or lists other manifests.
@@ -300,10 +319,9 @@ fn parse_content_type(content_type: Option<&str>) -> Result<&'static str, Manife
     }
     let shown = quote_key(base);
     let why = match lower.as_deref() {
-        Some(
-            "application/vnd.docker.distribution.manifest.v1+json"
-            | "application/vnd.docker.distribution.manifest.v1+prettyjws",
-        ) => "schema 1 manifests are not accepted".to_owned(),
+        Some(media_type::DOCKER_SCHEMA1_MANIFEST | media_type::DOCKER_SCHEMA1_SIGNED_MANIFEST) => {
+            "schema 1 manifests are not accepted".to_owned()
+        }
         _ => format!("expected one of {}", media_type::MANIFEST_ACCEPT.join(", ")),
     };
     Err(refuse(format!(
@@ -499,20 +517,25 @@ mod tests {
         }
     }
 
-    const OCI_IMAGE: &str = r#"{
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "@c", "size": 7023},
-        "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "@1", "size": 32654},
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "@2", "size": 16724,
-             "annotations": {"a": "1", "A": "2"}, "urls": []},
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "@1", "size": 32654}
-        ],
-        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "@5", "size": 7682},
-        "annotations": {"com.example.key1": "value1"},
-        "x-unknown": {"Layers": [{"digest": 3}], "nested": [[[1]]]}
-    }"#;
+    /// An OCI image manifest using every descriptor field the reader knows.
+    fn oci_image() -> String {
+        format!(
+            r#"{{
+            "schemaVersion": 2,
+            "mediaType": "{OCI_MANIFEST}",
+            "config": {{"mediaType": "{OCI_CONFIG}", "digest": "@c", "size": 7023}},
+            "layers": [
+                {{"mediaType": "{OCI_LAYER_GZIP}", "digest": "@1", "size": 32654}},
+                {{"mediaType": "{OCI_LAYER_GZIP}", "digest": "@2", "size": 16724,
+                 "annotations": {{"a": "1", "A": "2"}}, "urls": []}},
+                {{"mediaType": "{OCI_LAYER_GZIP}", "digest": "@1", "size": 32654}}
+            ],
+            "subject": {{"mediaType": "{OCI_MANIFEST}", "digest": "@5", "size": 7682}},
+            "annotations": {{"com.example.key1": "value1"}},
+            "x-unknown": {{"Layers": [{{"digest": 3}}], "nested": [[[1]]]}}
+        }}"#
+        )
+    }
 
     /// A minimal image manifest with `{}` where extra top-level entries go.
     fn image(extra: &str) -> String {
@@ -528,7 +551,7 @@ mod tests {
 
     #[test]
     fn accepts_oci_manifest_with_references_in_document_order_each_once() {
-        let m = parse(OCI_IMAGE, OCI_MANIFEST).unwrap();
+        let m = parse(&oci_image(), OCI_MANIFEST).unwrap();
         assert_eq!(m.media_type, OCI_MANIFEST);
         assert_eq!(m.kind, ManifestKind::Image);
         assert_eq!(m.references, vec![d('c'), d('1'), d('2'), d('5')]);
@@ -537,13 +560,15 @@ mod tests {
 
     #[test]
     fn accepts_docker_manifest() {
-        let body = r#"{
+        let body = format!(
+            r#"{{
             "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": "@2"}],
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "@c"}
-        }"#;
-        let m = parse(body, DOCKER_MANIFEST).unwrap();
+            "mediaType": "{DOCKER_MANIFEST}",
+            "layers": [{{"mediaType": "{DOCKER_LAYER_GZIP}", "size": 1, "digest": "@2"}}],
+            "config": {{"mediaType": "{DOCKER_CONFIG}", "size": 2, "digest": "@c"}}
+        }}"#
+        );
+        let m = parse(&body, DOCKER_MANIFEST).unwrap();
         assert_eq!(m.media_type, DOCKER_MANIFEST);
         assert_eq!(m.kind, ManifestKind::Image);
         // Document order: `layers` comes before `config` here.
@@ -552,22 +577,24 @@ mod tests {
 
     #[test]
     fn accepts_oci_index_with_children() {
-        let body = r#"{
+        let body = format!(
+            r#"{{
             "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "mediaType": "{OCI_INDEX}",
             "manifests": [
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "@a", "size": 1,
-                 "platform": {"architecture": "amd64", "os": "linux", "os.features": ["x"], "variant": "v3"}},
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "@b", "size": 1,
-                 "platform": {"architecture": "unknown", "os": "unknown"},
-                 "annotations": {"vnd.docker.reference.digest": "@a", "vnd.docker.reference.type": "attestation-manifest"}},
-                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "@a", "size": 1}
+                {{"mediaType": "{OCI_MANIFEST}", "digest": "@a", "size": 1,
+                 "platform": {{"architecture": "amd64", "os": "linux", "os.features": ["x"], "variant": "v3"}}}},
+                {{"mediaType": "{OCI_MANIFEST}", "digest": "@b", "size": 1,
+                 "platform": {{"architecture": "unknown", "os": "unknown"}},
+                 "annotations": {{"vnd.docker.reference.digest": "@a", "vnd.docker.reference.type": "attestation-manifest"}}}},
+                {{"mediaType": "{OCI_MANIFEST}", "digest": "@a", "size": 1}}
             ],
-            "subject": {"digest": "@b"},
-            "blobs": [{"digest": "@e"}, {"digest": "@a"}],
-            "annotations": {"org.opencontainers.image.ref.name": "latest"}
-        }"#;
-        let m = parse(body, OCI_INDEX).unwrap();
+            "subject": {{"digest": "@b"}},
+            "blobs": [{{"digest": "@e"}}, {{"digest": "@a"}}],
+            "annotations": {{"org.opencontainers.image.ref.name": "latest"}}
+        }}"#
+        );
+        let m = parse(&body, OCI_INDEX).unwrap();
         assert_eq!(m.kind, ManifestKind::Index);
         assert_eq!(m.children, vec![d('a'), d('b')]);
         assert_eq!(m.references, vec![d('a'), d('b'), d('e')]);
@@ -578,17 +605,19 @@ mod tests {
 
     #[test]
     fn accepts_docker_manifest_list() {
-        let body = r#"{
+        let body = format!(
+            r#"{{
             "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+            "mediaType": "{DOCKER_MANIFEST_LIST}",
             "manifests": [
-                {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": 7143, "digest": "@e",
-                 "platform": {"architecture": "ppc64le", "os": "linux"}},
-                {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": 7682, "digest": "@5",
-                 "platform": {"architecture": "amd64", "os": "linux", "features": ["sse4"]}}
+                {{"mediaType": "{DOCKER_MANIFEST}", "size": 7143, "digest": "@e",
+                 "platform": {{"architecture": "ppc64le", "os": "linux"}}}},
+                {{"mediaType": "{DOCKER_MANIFEST}", "size": 7682, "digest": "@5",
+                 "platform": {{"architecture": "amd64", "os": "linux", "features": ["sse4"]}}}}
             ]
-        }"#;
-        let m = parse(body, DOCKER_MANIFEST_LIST).unwrap();
+        }}"#
+        );
+        let m = parse(&body, DOCKER_MANIFEST_LIST).unwrap();
         assert_eq!(m.media_type, DOCKER_MANIFEST_LIST);
         assert_eq!(m.kind, ManifestKind::Index);
         assert_eq!(m.children, vec![d('e'), d('5')]);
@@ -607,12 +636,12 @@ mod tests {
     fn content_type_is_read_like_go_mime_parse_media_type() {
         let body = image("");
         for ct in [
-            "application/vnd.oci.image.manifest.v1+json; charset=utf-8",
-            "  Application/VND.OCI.Image.Manifest.v1+JSON  ",
-            "application/vnd.oci.image.manifest.v1+json;",
-            "\x0Bapplication/vnd.oci.image.manifest.v1+json\t;q=1",
+            format!("{OCI_MANIFEST}; charset=utf-8"),
+            "  Application/VND.OCI.Image.Manifest.v1+JSON  ".to_owned(),
+            format!("{OCI_MANIFEST};"),
+            format!("\x0B{OCI_MANIFEST}\t;q=1"),
         ] {
-            let m = parse(&body, ct).unwrap_or_else(|e| panic!("{ct:?}: {e}"));
+            let m = parse(&body, &ct).unwrap_or_else(|e| panic!("{ct:?}: {e}"));
             assert_eq!(m.media_type, OCI_MANIFEST);
         }
     }
@@ -629,14 +658,8 @@ mod tests {
         refused_with(Some(" ; charset=utf-8"), "Content-Type is missing");
         refused_with(Some("application/json"), "not accepted");
         refused_with(Some("text/plain"), "not accepted");
-        refused_with(
-            Some("application/vnd.docker.distribution.manifest.v1+json"),
-            "schema 1",
-        );
-        refused_with(
-            Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
-            "schema 1",
-        );
+        refused_with(Some(DOCKER_SCHEMA1_MANIFEST), "schema 1");
+        refused_with(Some(DOCKER_SCHEMA1_SIGNED_MANIFEST), "schema 1");
         refused_with(
             Some("application/vnd.oci.artifact.manifest.v1+json"),
             "not accepted",
@@ -646,10 +669,7 @@ mod tests {
             Some("application/vnd.oc\u{130}.image.manifest.v1+json"),
             "not accepted",
         );
-        refused_with(
-            Some("application/vnd.oci.image.manifest.v1+json x"),
-            "not accepted",
-        );
+        refused_with(Some(&format!("{OCI_MANIFEST} x")), "not accepted");
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Certificate {
 /// Machine states we wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::Display, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum MachineState {
     Created,
     Starting,
@@ -110,17 +112,9 @@ pub enum MachineState {
 }
 
 impl MachineState {
+    /// Fly's spelling (the `state` of a machine and of `/wait`).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Starting => "starting",
-            Self::Started => "started",
-            Self::Stopping => "stopping",
-            Self::Stopped => "stopped",
-            Self::Suspended => "suspended",
-            Self::Destroying => "destroying",
-            Self::Destroyed => "destroyed",
-        }
+        self.into()
     }
 }
 
@@ -239,4 +233,33 @@ pub struct Lease {
     pub description: Option<String>,
     #[serde(default)]
     pub version: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    #[test]
+    fn machine_states_are_spelled_as_fly_spells_them() {
+        let words: Vec<_> = MachineState::iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "created",
+                "starting",
+                "started",
+                "stopping",
+                "stopped",
+                "suspended",
+                "destroying",
+                "destroyed"
+            ]
+        );
+        for s in MachineState::iter() {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+            assert_eq!(s.as_str().parse::<MachineState>().unwrap(), s);
+        }
+    }
 }

@@ -15,12 +15,7 @@ use models::*;
 
 /// The four manifest media types sent in `Accept` on every manifest request, so that OCI images and
 /// indexes resolve and Docker v2 manifests are never down-converted to schema 1 (another digest).
-pub const MANIFEST_ACCEPT: [&str; 4] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
+pub use tenant_domain::media_type::MANIFEST_ACCEPT;
 
 /// Operations on one registry (host and credentials are the implementation's configuration).
 #[async_trait]

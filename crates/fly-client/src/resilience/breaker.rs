@@ -31,7 +31,8 @@ impl Default for BreakerConfig {
 }
 
 /// The breaker's state, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
 pub enum BreakerState {
     Closed,
     Open,
@@ -41,11 +42,7 @@ pub enum BreakerState {
 impl BreakerState {
     /// `closed`, `open` or `half_open`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Closed => "closed",
-            Self::Open => "open",
-            Self::HalfOpen => "half_open",
-        }
+        self.into()
     }
 
     /// 0 closed, 1 open, 2 half-open (a gauge value).
@@ -206,6 +203,18 @@ mod tests {
             b.try_acquire(),
             Err(FlyError::CircuitOpen { upstream: "test" })
         ));
+    }
+
+    #[test]
+    fn states_are_spelled_for_metrics() {
+        let words = [
+            BreakerState::Closed,
+            BreakerState::Open,
+            BreakerState::HalfOpen,
+        ]
+        .map(|s| s.as_str());
+        assert_eq!(words, ["closed", "open", "half_open"]);
+        assert_eq!(BreakerState::HalfOpen.to_string(), "half_open");
     }
 
     #[test]

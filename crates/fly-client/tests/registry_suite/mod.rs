@@ -288,7 +288,8 @@ pub async fn docker_v2_manifest_resolves(t: &Target) {
         .unwrap()
         .expect("resolves");
     assert_eq!(
-        resolved.media_type, "application/vnd.docker.distribution.manifest.v2+json",
+        resolved.media_type,
+        tenant_domain::media_type::DOCKER_MANIFEST,
         "[{}]",
         t.name
     );

@@ -4,12 +4,14 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tenant_domain::ImageRef;
 
 use crate::ctx::Shared;
 use crate::errors;
 use crate::state::World;
 
-/// `host/repo[:tag][@sha256:...]` split into parts; Docker Hub defaults as Fly applies them.
+/// `host/repo[:tag][@sha256:...]` split into parts by the domain's reference grammar; Docker Hub
+/// defaults as Fly applies them.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ImageName {
     pub host: String,
@@ -19,28 +21,18 @@ pub(crate) struct ImageName {
 }
 
 pub(crate) fn parse(image: &str) -> Option<ImageName> {
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_owned())),
-        None => (image, None),
+    let r = ImageRef::parse(image).ok()?;
+    let path = r.repository();
+    let (host, repo) = match r.registry() {
+        Some(host) => (host.to_owned(), path.to_owned()),
+        None if path.contains('/') => ("registry-1.docker.io".to_owned(), path.to_owned()),
+        None => ("registry-1.docker.io".to_owned(), format!("library/{path}")),
     };
-    let (host, path) = match rest.split_once('/') {
-        Some((h, p)) if h.contains('.') || h.contains(':') || h == "localhost" => {
-            (h.to_owned(), p.to_owned())
-        }
-        _ if rest.contains('/') => ("registry-1.docker.io".to_owned(), rest.to_owned()),
-        _ => ("registry-1.docker.io".to_owned(), format!("library/{rest}")),
-    };
-    let (repo, tag) = match path.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r.to_owned(), Some(t.to_owned())),
-        _ => (path, None),
-    };
-    if repo.is_empty() || tag.as_deref() == Some("") || digest.as_deref() == Some("") {
-        return None;
-    }
-    let tag = if tag.is_none() && digest.is_none() {
-        Some("latest".to_owned())
-    } else {
-        tag
+    let digest = r.digest().map(ToString::to_string);
+    let tag = match (r.tag(), &digest) {
+        (Some(t), _) => Some(t.to_owned()),
+        (None, None) => Some("latest".to_owned()),
+        (None, Some(_)) => None,
     };
     Some(ImageName {
         host,
@@ -105,13 +97,22 @@ mod tests {
             (p.host.as_str(), p.repo.as_str(), p.tag.as_deref()),
             ("127.0.0.1:5000", "a/b", Some("tenant-1"))
         );
-        let p = parse("registry.fly.io/x@sha256:ab").unwrap();
-        assert_eq!((p.tag, p.digest.as_deref()), (None, Some("sha256:ab")));
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let p = parse(&format!("registry.fly.io/x@{d}")).unwrap();
+        assert_eq!((p.tag, p.digest), (None, Some(d)));
         let p = parse("ubuntu").unwrap();
         assert_eq!(
             (p.repo.as_str(), p.tag.as_deref()),
             ("library/ubuntu", Some("latest"))
         );
-        assert!(parse("host.io/x:").is_none());
+        for bad in [
+            "host.io/x:",
+            "host.io/x@sha256:ab",
+            "host.io/Upper",
+            "",
+            "x y",
+        ] {
+            assert!(parse(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tenant_domain::image_ref::validate_tag;
+use tenant_domain::media_type::{DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST};
 
 use super::store::valid_digest;
 use super::{Query, base_url, query_get};
@@ -13,11 +15,6 @@ use crate::config::TagDeleteSupport;
 use crate::ctx::Shared;
 use crate::errors;
 use crate::state::ManifestRecord;
-
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 fn unknown(reference: &str) -> HttpResponse {
     errors::registry(
@@ -30,16 +27,6 @@ fn unknown(reference: &str) -> HttpResponse {
 
 fn invalid(msg: &str) -> HttpResponse {
     errors::registry(400, "MANIFEST_INVALID", msg, json!(null))
-}
-
-/// Tags as distribution accepts them: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn valid_tag(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
 }
 
 /// Every media type named in any `Accept` header, parameters stripped.
@@ -153,7 +140,8 @@ pub(crate) async fn put(
         Err(_) => return errors::registry(413, "SIZE_INVALID", "manifest too large", json!(null)),
     };
     let is_digest = valid_digest(reference);
-    if !is_digest && !valid_tag(reference) {
+    // Tags as distribution accepts them (the domain's grammar).
+    if !is_digest && validate_tag(reference).is_err() {
         return errors::registry(
             400,
             "TAG_INVALID",
@@ -181,7 +169,7 @@ pub(crate) async fn put(
         (None, Some(b)) => b,
         (None, None) => return invalid("manifest media type unknown"),
     };
-    if ![OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&media_type.as_str()) {
+    if !MANIFEST_ACCEPT.contains(&media_type.as_str()) {
         return invalid(&format!("unsupported manifest media type {media_type}"));
     }
     let (blobs, manifests) = match references(&media_type, &doc) {

@@ -15,19 +15,10 @@ pub(crate) enum RegPath {
     Upload { name: String, id: String },
 }
 
-/// distribution's repository name grammar: lowercase alphanumeric components separated by `.`, `_`,
-/// `__` or dashes, joined by `/`.
+/// distribution's repository name grammar (the domain's): lowercase alphanumeric components separated
+/// by `.`, `_`, `__` or dashes, joined by `/`.
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.split('/').all(|c| {
-            let b = c.as_bytes();
-            !b.is_empty()
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(x))
-        })
+    tenant_domain::image_ref::validate_repository(name).is_ok()
 }
 
 impl RegPath {

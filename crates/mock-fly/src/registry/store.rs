@@ -42,13 +42,10 @@ impl RegistryStore {
     }
 }
 
-/// `sha256:` followed by 64 lowercase hex digits.
+/// `sha256:` followed by 64 lowercase hex digits (the only algorithm this registry stores), by the
+/// domain's digest grammar.
 pub(crate) fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-    })
+    tenant_domain::Digest::parse(d).is_ok_and(|d| d.algorithm() == "sha256")
 }
 
 pub(crate) fn blob_path(dir: &Path, digest: &str) -> PathBuf {

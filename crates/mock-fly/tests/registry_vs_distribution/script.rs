@@ -2,11 +2,9 @@
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
+use tenant_domain::media_type::{DOCKER_MANIFEST as DOCKER, OCI_MANIFEST as OCI};
 
 use crate::common::oci::{self, Reg, digest};
-
-const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
-const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 async fn outcome(step: &str, r: Response) -> String {
     let status = r.status().as_u16();

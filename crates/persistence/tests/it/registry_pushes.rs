@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use tenant_domain::{CustomerStatus, NewRegistryPush, PushAccess, TenantId, TenantState};
+use tenant_domain::{
+    CustomerStatus, NewRegistryPush, PushAccess, TenantId, TenantState, media_type,
+};
 use tenant_persistence::testing::test_database;
 
 fn digest(n: u32) -> String {
@@ -24,7 +26,7 @@ async fn a_tenant_may_read_only_what_it_pushed_or_uploaded() {
         tenant_id: a.id,
         reference: format!("tenant-{}", a.id),
         digest: digest(10),
-        media_type: Some("application/vnd.oci.image.manifest.v1+json".into()),
+        media_type: Some(media_type::OCI_MANIFEST.into()),
         referenced_digests: vec![digest(1), digest(2), digest(3)],
     };
     let p1 = repo.record_manifest_push(push.clone()).await.unwrap();

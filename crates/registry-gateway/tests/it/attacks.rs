@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
+use tenant_domain::media_type::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
 use test_support::oci::OciImage;
 
 use crate::common::*;
@@ -64,15 +64,15 @@ impl Scene {
 
     /// A's own config and layer as descriptors.
     pub fn a_config(&self) -> Value {
-        json!({"mediaType": "application/vnd.oci.image.config.v1+json", "digest": self.image_a.config_digest, "size": 1})
+        json!({"mediaType": OCI_CONFIG, "digest": self.image_a.config_digest, "size": 1})
     }
 
     pub fn a_layer(&self) -> Value {
-        json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": self.image_a.layer_digests[0], "size": self.image_a.layer_sizes[0]})
+        json!({"mediaType": OCI_LAYER_GZIP, "digest": self.image_a.layer_digests[0], "size": self.image_a.layer_sizes[0]})
     }
 
     pub fn b_layer(&self) -> Value {
-        json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": self.image_b.layer_digests[0], "size": self.image_b.layer_sizes[0]})
+        json!({"mediaType": OCI_LAYER_GZIP, "digest": self.image_b.layer_digests[0], "size": self.image_b.layer_sizes[0]})
     }
 
     /// PUTs `body` as A's tag with `content_type`: status and registry error code.
@@ -181,7 +181,7 @@ async fn manifests_the_upstream_would_read_differently_are_refused() {
                 &s,
                 "",
                 &format!(
-                    r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{a_digest}","Digest":"{b_digest}","size":1}}"#
+                    r#"{{"mediaType":"{OCI_LAYER_GZIP}","digest":"{a_digest}","Digest":"{b_digest}","size":1}}"#
                 ),
             ),
             OCI_MANIFEST,

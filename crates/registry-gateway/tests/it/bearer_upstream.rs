@@ -11,8 +11,18 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
+use tenant_domain::media_type::OCI_MANIFEST;
 
-const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1},"layers":[]}"#;
+/// The one manifest the fake serves.
+fn manifest() -> String {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"digest": format!("sha256:{}", "0".repeat(64)), "size": 1},
+        "layers": [],
+    })
+    .to_string()
+}
 
 /// The fake's state: which token is currently valid and what the token endpoint was asked.
 #[derive(Default)]
@@ -61,12 +71,12 @@ async fn registry(req: HttpRequest, fake: web::Data<Fake>) -> HttpResponse {
     match req.path() {
         "/v2/" => HttpResponse::Ok().json(serde_json::json!({})),
         p if p.starts_with(&format!("/v2/{REPO}/manifests/")) => HttpResponse::Ok()
-            .insert_header(("content-type", "application/vnd.oci.image.manifest.v1+json"))
+            .insert_header(("content-type", OCI_MANIFEST))
             .insert_header((
                 "docker-content-digest",
                 "sha256:1111111111111111111111111111111111111111111111111111111111111111",
             ))
-            .body(MANIFEST),
+            .body(manifest()),
         other => panic!("fake upstream: unexpected route {other}"),
     }
 }
@@ -102,7 +112,7 @@ async fn the_gateway_follows_an_upstream_bearer_challenge_and_renews_refused_tok
 
     let res = gw.req(Method::GET, &path, &cred).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.text().await.unwrap(), MANIFEST);
+    assert_eq!(res.text().await.unwrap(), manifest());
     assert_eq!(fake.issued.load(Ordering::SeqCst), 1);
     let query = fake.token_queries.lock().unwrap()[0].clone();
     assert!(

@@ -21,12 +21,7 @@ use test_support::registry::{RegistryOptions, RegistryServer};
 /// The shared repository every test pushes into.
 pub const REPO: &str = "shared";
 
-pub const MANIFEST_ACCEPT: [&str; 4] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
+pub use tenant_domain::media_type::MANIFEST_ACCEPT;
 
 /// Everything the process logged (tests assert that no secret appears in it).
 #[derive(Clone, Default)]

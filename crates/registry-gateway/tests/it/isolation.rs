@@ -4,6 +4,7 @@
 use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
+use tenant_domain::media_type::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_a_cannot_touch_tenant_b() {
@@ -116,15 +117,15 @@ async fn tenant_a_cannot_touch_tenant_b() {
     // A manifest naming B's blobs under A's tag is refused before it reaches the upstream.
     let smuggle = json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": image_b.config_digest, "size": 1},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": image_b.layer_digests[0], "size": 1}],
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": image_b.config_digest, "size": 1},
+        "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": image_b.layer_digests[0], "size": 1}],
     });
     let a_before = up.digest(&a.tag).await;
     assert_eq!(
         outcome(
             gw.req(Method::PUT, &path(format!("manifests/{}", a.tag)), &a)
-                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .header("content-type", OCI_MANIFEST)
                 .body(smuggle.to_string())
         )
         .await,

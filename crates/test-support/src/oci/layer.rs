@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use tenant_domain::media_type;
 
 /// How layer tarballs are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,8 +21,8 @@ pub enum LayerCompression {
 impl LayerCompression {
     pub(super) fn media_type(self) -> &'static str {
         match self {
-            Self::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-            Self::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+            Self::Gzip => media_type::OCI_LAYER_GZIP,
+            Self::Zstd => media_type::OCI_LAYER_ZSTD,
         }
     }
 

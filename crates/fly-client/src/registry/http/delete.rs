@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::json;
+use tenant_domain::media_type::{OCI_CONFIG, OCI_MANIFEST};
 
 use super::HttpRegistry;
 use super::ops::sha256_digest;
@@ -17,8 +18,6 @@ use crate::registry::Registry;
 use crate::registry::models::TagDeletion;
 use crate::resilience::guard::RetryMode::Idempotent;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Annotation/label prefix marking placeholders, so operators can recognise them.
 const PLACEHOLDER_KEY: &str = "io.fly-client.placeholder";
 
@@ -102,25 +101,26 @@ impl HttpRegistry {
             format!("{PLACEHOLDER_KEY}.tag"): tag,
             format!("{PLACEHOLDER_KEY}.nonce"): nonce,
         });
-        let config = serde_json::to_vec(&json!({
+        let config = json!({
             "architecture": "amd64",
             "os": "linux",
             "rootfs": { "type": "layers", "diff_ids": [] },
             "config": { "Labels": labels },
-        }))
-        .expect("json");
+        })
+        .to_string()
+        .into_bytes();
         let config_digest = sha256_digest(&config);
         let config_len = config.len();
         self.upload_blob(repo, &config_digest, Bytes::from(config))
             .await?;
-        let manifest = serde_json::to_vec(&json!({
+        let manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": { "mediaType": OCI_CONFIG, "digest": config_digest, "size": config_len },
             "layers": [],
             "annotations": labels,
-        }))
-        .expect("json");
+        })
+        .to_string();
         self.put_manifest(repo, tag, OCI_MANIFEST, Bytes::from(manifest))
             .await
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::SecretString;
+use tenant_domain::image_ref::{ManifestReference, validate_repository};
 use url::Url;
 
 use super::MANIFEST_ACCEPT;
@@ -158,54 +159,24 @@ impl HttpRegistry {
             repo,
             actions,
         );
-        req.headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_str(&MANIFEST_ACCEPT.join(", ")).expect("static"),
-        );
+        let accept = HeaderValue::try_from(MANIFEST_ACCEPT.join(", "))
+            .map_err(|e| FlyError::Config(format!("manifest Accept header: {e}")))?;
+        req.headers.insert(header::ACCEPT, accept);
         Ok(req)
     }
 }
 
+/// A repository name by the domain's (distribution's) grammar.
 fn check_repository(repo: &str) -> FlyResult<()> {
-    let ok = !repo.is_empty()
-        && repo.len() <= 255
-        && repo.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && part.as_bytes()[0].is_ascii_alphanumeric()
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(FlyError::InvalidArgument(format!(
-            "invalid repository name {repo:?}"
-        )))
-    }
+    validate_repository(repo)
+        .map_err(|e| FlyError::InvalidArgument(format!("invalid repository name {repo:?}: {e}")))
 }
 
+/// A tag or a digest by the domain's grammar.
 fn check_reference(reference: &str) -> FlyResult<()> {
-    let is_digest = reference.split_once(':').is_some_and(|(alg, hex)| {
-        !alg.is_empty()
-            && alg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+._-".contains(&b))
-            && hex.len() >= 32
-            && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    });
-    let is_tag = (1..=128).contains(&reference.len())
-        && reference
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        && (reference.as_bytes()[0].is_ascii_alphanumeric() || reference.as_bytes()[0] == b'_');
-    if is_digest || is_tag {
-        Ok(())
-    } else {
-        Err(FlyError::InvalidArgument(format!(
-            "invalid tag or digest {reference:?}"
-        )))
-    }
+    ManifestReference::parse(reference)
+        .map(drop)
+        .map_err(|e| FlyError::InvalidArgument(format!("invalid tag or digest {reference:?}: {e}")))
 }
 
 #[cfg(test)]
