@@ -1,9 +1,4 @@
-//! Pure domain rules of the tenant control plane.
-//!
-//! Everything here is plain data and functions: tenant ids and the names derived from them, the image
-//! reference grammar and the deploy rule, the tenant lifecycle, the records the state of record keeps, and
-//! the ports (repository traits) that the persistence crate implements. No I/O lives here: CI checks that
-//! this crate depends on no database, HTTP or async-runtime crate (`cargo tree -i`).
+#![doc = include_str!("../README.md")]
 
 pub mod deploy_rule;
 pub mod events;

@@ -1,9 +1,4 @@
-//! Clients for Fly.io's Machines API and for OCI/Docker registry v2 (registry.fly.io and friends).
-//!
-//! Callers hold the object-safe traits [`FlyMachines`] and [`Registry`] as `Arc<dyn ...>`; the reqwest
-//! implementations take their base URL and token from configuration, retry idempotent calls with
-//! jittered backoff, make creates safe to repeat, and put a circuit breaker in front of each upstream.
-//! This crate depends on no other crate of the workspace, so other services can reuse it as is.
+#![doc = include_str!("../README.md")]
 
 pub mod error;
 pub mod machines;

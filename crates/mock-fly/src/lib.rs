@@ -1,12 +1,5 @@
-//! mock-fly: an in-process Fly.io (Machines API under `/v1` and a registry v2 under `/v2`) that
-//! tests and the local demo run against. It aims to behave like Fly, not like our client: Fly's
-//! paths, status codes and error bodies, eventual consistency, machine lifecycles, leases, rate
-//! limits on demand, and a registry with distribution 2.8's content negotiation.
-//!
-//! Start one with [`MockFly::start`]; inspect it with [`MockFly::state`] and [`MockFly::requests`];
-//! break it with [`MockFly::faults`]. A route the mock does not know answers 404 with a loud error
-//! and is listed by [`MockFly::unknown_routes`]. Over HTTP, `GET /__mock/state` and
-//! `GET /__mock/requests` (no auth) return the same data as JSON.
+#![doc = include_str!("../README.md")]
+
 #![doc = include_str!("../README.md")]
 #![allow(
     clippy::result_large_err,

@@ -1,10 +1,4 @@
-//! The management API's state of record in PostgreSQL, through diesel + diesel-async.
-//!
-//! - [`pool`]: the deadpool pool ([`PoolConfig`], [`build_pool`]);
-//! - [`migrate`]: the embedded migrations of the top-level `migrations/` folder ([`run_migrations`]);
-//! - one module per repository of `tenant_domain::ports`, and [`PgRepositories::new`] bundling them;
-//! - [`tenant_db_admin`]: tenant databases and roles on the shared tenant cluster;
-//! - `testing` (feature `testing`): a migrated database per test.
+#![doc = include_str!("../README.md")]
 
 pub mod customers;
 pub mod deployments;
