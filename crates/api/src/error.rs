@@ -1,8 +1,9 @@
 //! The one HTTP error type: every failure becomes a status and the `{"error": {"code", "message"}}` body.
 //!
 //! Each source error has an explicit `From` mapping so the status a client sees is decided here, in one
-//! place. Anything unexpected is logged with the request id and answered as an opaque 500 that names only
-//! that id, so internals never reach a client.
+//! place. Anything unexpected is logged with the request id and its whole chain of causes
+//! ([`ErrorChain`]) and answered as an opaque 500 that names only that id, so internals never reach a
+//! client.
 
 use std::fmt;
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 use tenant_domain::{RepoError, TenantIdError};
 use utoipa::ToSchema;
 
+use crate::ports::BoxError;
 use crate::request_context;
 
 /// An error answered to a client.
@@ -20,8 +22,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// Internal detail: logged, never sent.
-    detail: Option<String>,
+    /// Internal cause: logged with its chain of sources, never sent.
+    source: Option<BoxError>,
     /// The request an internal error happened in, captured when it was made (it may be rendered
     /// outside the request's task, e.g. after a panic).
     request_id: Option<String>,
@@ -59,7 +61,7 @@ impl ApiError {
             status,
             code,
             message,
-            detail: None,
+            source: None,
             request_id: None,
         }
     }
@@ -100,14 +102,15 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
-    /// An opaque 500; `detail` is logged (with the request id) but never sent.
-    pub fn internal(detail: impl Into<String>) -> Self {
+    /// An opaque 500; `cause` (an error, or a message) is logged with its chain of sources and the
+    /// request id, but never sent.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
         let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "internal error",
         );
-        e.detail = Some(detail.into());
+        e.source = Some(cause.into());
         e.request_id = Some(request_context::current_request_id());
         e
     }
@@ -118,6 +121,28 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The internal cause of a 500 (never sent to the client).
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+}
+
+/// Displays an error and each of its sources, `outer: inner: innermost`, so one log line carries the
+/// whole chain (a `Display` alone usually shows only the outermost layer).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -139,7 +164,12 @@ impl ResponseError for ApiError {
             .clone()
             .unwrap_or_else(request_context::current_request_id);
         let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(request_id = %request_id, detail = self.detail.as_deref().unwrap_or(""), "internal error");
+            match self.source.as_deref() {
+                Some(cause) => {
+                    tracing::error!(request_id = %request_id, error = %ErrorChain(cause), "internal error");
+                }
+                None => tracing::error!(request_id = %request_id, "internal error"),
+            }
             format!("internal error; quote request id {request_id} when reporting it")
         } else {
             self.message.clone()
@@ -180,7 +210,7 @@ impl From<RepoError> for ApiError {
                     "storage is unavailable; retry shortly",
                 )
             }
-            other => Self::internal(other.to_string()),
+            other => Self::internal(other),
         }
     }
 }
@@ -204,14 +234,14 @@ impl From<crate::ports::CommandError> for ApiError {
             C::ImageNotFound(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_not_found", m)
             }
-            C::Unavailable(m) => {
-                tracing::warn!(detail = %m, "upstream unavailable");
+            C::Unavailable(cause) => {
+                tracing::warn!(error = %ErrorChain(cause.as_ref()), "upstream unavailable");
                 Self::unavailable(
                     "upstream_unavailable",
                     "an upstream service is unavailable; retry shortly",
                 )
             }
-            C::Internal(detail) => Self::internal(detail),
+            internal @ C::Internal(_) => Self::internal(internal),
         }
     }
 }
@@ -228,3 +258,77 @@ impl From<crate::auth::AuthError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("middle")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let e = Outer(Middle(std::io::Error::other("connection reset")));
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "outer: middle: connection reset"
+        );
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_and_sends_none_of_it() {
+        let e = ApiError::from(crate::ports::CommandError::internal(Outer(Middle(
+            std::io::Error::other("connection reset"),
+        ))));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = e.cause().expect("a 500 keeps its cause");
+        assert_eq!(
+            ErrorChain(cause).to_string(),
+            "the command failed unexpectedly: outer: middle: connection reset"
+        );
+        assert!(!e.to_string().contains("connection reset"), "{e}");
+    }
+
+    /// A writer the test subscriber appends to.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_500_logs_the_whole_chain_and_answers_none_of_it() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let response = tracing::subscriber::with_default(subscriber, || {
+            let e = ApiError::internal(Outer(Middle(std::io::Error::other("connection reset"))));
+            e.error_response()
+        });
+        let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+        assert!(
+            log.contains("internal error") && log.contains("outer: middle: connection reset"),
+            "{log}"
+        );
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

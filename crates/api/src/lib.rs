@@ -1,11 +1,12 @@
 //! The HTTP API the customer CLI talks to (actix-web).
 //!
 //! [`configure`] registers every route on an actix app from an [`AppState`]: reads go to the
-//! repositories, mutations to [`ports::TenantCommands`] (the provisioner), registry credentials to
-//! [`ports::RegistryCredentials`] (the gateway). Wire shapes live in [`wire`], the error policy in
-//! [`error`], authentication in [`auth`], metrics in [`metrics`], the OpenAPI document in [`openapi`].
+//! repositories (the domain's ports), mutations to [`ports::TenantCommands`], registry credentials to
+//! [`ports::RegistryCredentials`]. This crate depends on the domain only: the server crate implements
+//! these ports for the provisioner and the registry gateway and wires them in. Wire shapes live in
+//! [`wire`], the error policy in [`error`], authentication in [`auth`], metrics in [`metrics`], the
+//! OpenAPI document in [`openapi`].
 
-pub mod adapters;
 pub mod auth;
 pub mod error;
 pub mod handlers;

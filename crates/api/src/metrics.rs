@@ -1,14 +1,14 @@
 //! Prometheus metrics (`GET /metrics`, text format): HTTP requests, job queue, Fly calls, breakers.
 //!
 //! Request figures are recorded by the request middleware; queue figures are read from the job queue at
-//! scrape time (the database is the truth, and every replica then reports the same numbers); Fly calls and
-//! breaker states are pushed in by the fly-client's call observer through [`Metrics::record_fly_call`] and
-//! [`Metrics::set_breaker_state`].
+//! scrape time (the database is the truth, and every replica then reports the same numbers); job
+//! outcomes, Fly calls and breaker states are pushed in through [`Metrics::record_job_outcome`],
+//! [`Metrics::record_fly_call`] and [`Metrics::add_breaker_probe`] by the observers the server wires to
+//! the provisioner and the Fly clients (this crate knows neither).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fly_client::{BreakerState, CallObserver};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -16,8 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tenant_domain::{JobKind, QueueStats};
-use tenant_provisioner::{JobObserver, JobOutcome};
+use tenant_domain::QueueStats;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -57,8 +56,27 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
+/// A circuit breaker's state, as the `circuit_breaker_state` gauge reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// 0 closed, 1 open, 2 half-open.
+    pub fn gauge(self) -> i64 {
+        match self {
+            Self::Closed => 0,
+            Self::Open => 1,
+            Self::HalfOpen => 2,
+        }
+    }
+}
+
 /// Reads a circuit breaker's current state (called at scrape time).
-pub type BreakerProbe = Box<dyn Fn() -> BreakerState + Send + Sync>;
+pub type BreakerProbe = Box<dyn Fn() -> CircuitState + Send + Sync>;
 
 /// Every metric the server exports, in one registry.
 pub struct Metrics {
@@ -211,10 +229,10 @@ impl Metrics {
         self.fly_calls.get_or_create(&labels).inc();
     }
 
-    pub fn set_breaker_state(&self, upstream: &str, state: BreakerState) {
+    pub fn set_breaker_state(&self, upstream: &str, state: CircuitState) {
         self.breakers
             .get_or_create(&vec![("upstream", upstream.to_owned())])
-            .set(state.as_gauge());
+            .set(state.gauge());
     }
 
     /// Reports `upstream`'s breaker state on every scrape.
@@ -240,20 +258,6 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &registry);
         out
-    }
-}
-
-/// The fly-client's call hook feeds the Fly call counters.
-impl CallObserver for Metrics {
-    fn on_call(&self, upstream: &str, operation: &str, outcome: &str, elapsed: Duration) {
-        self.record_fly_call(&format!("{upstream}.{operation}"), outcome, elapsed);
-    }
-}
-
-/// The provisioner's workers feed the job outcome counters.
-impl JobObserver for Metrics {
-    fn on_job_outcome(&self, kind: JobKind, outcome: JobOutcome, elapsed: Duration) {
-        self.record_job_outcome(kind.as_str(), outcome.as_str(), elapsed);
     }
 }
 
@@ -284,9 +288,9 @@ mod tests {
         });
         m.record_fly_call("create_app", "ok", Duration::from_millis(30));
         m.record_job_outcome("provision", "retried", Duration::from_millis(40));
-        m.on_job_outcome(JobKind::Cleanup, JobOutcome::Dead, Duration::from_secs(1));
-        m.add_breaker_probe("machines", Box::new(|| BreakerState::HalfOpen));
-        m.on_call("registry", "resolve", "transient", Duration::from_millis(3));
+        m.record_job_outcome("cleanup", "dead", Duration::from_secs(1));
+        m.add_breaker_probe("machines", Box::new(|| CircuitState::HalfOpen));
+        m.record_fly_call("registry.resolve", "transient", Duration::from_millis(3));
         let text = m.render();
         for needle in [
             r#"http_requests_total{method="GET",route="/api/v1/tenants/{id}/status",status="200"} 2"#,

@@ -1,9 +1,10 @@
 //! What the handlers need from the layers below, as object-safe traits.
 //!
-//! Mutations go through [`TenantCommands`] (implemented for the provisioner's `TenantService` in
-//! `adapters`), registry credentials through [`RegistryCredentials`] (the gateway's issuer). Keeping these
-//! seams here lets the API be wired to another implementation and keeps the handler code independent of
-//! how the layers below spell their errors.
+//! Mutations go through [`TenantCommands`], registry credentials through [`RegistryCredentials`]. The
+//! server crate implements them for the provisioner's `TenantService` and the gateway's
+//! `CredentialIssuer` (its `adapters` module, where their errors are translated once). Keeping these
+//! seams here keeps this crate free of the layers below: it can be wired to another implementation, and
+//! the handler code does not depend on how those layers spell their errors.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,15 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tenant_domain::{Customer, Deployment, Tenant, TenantId};
 
+/// The cause an unexpected failure carries: kept whole (not flattened to a string) so the log line of a
+/// 503 or a 500 shows the chain of causes.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A failed command, in words the API maps to statuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The client-facing variants carry a message a customer may read; [`CommandError::Unavailable`] and
+/// [`CommandError::Internal`] carry the cause instead, which is logged and never sent.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
     /// Missing or another customer's: indistinguishable on purpose.
@@ -35,10 +43,23 @@ pub enum CommandError {
     #[error("{0}")]
     ImageNotFound(String),
     /// Fly, the registry or the database is unavailable: retry later.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    Internal(String),
+    #[error("an upstream is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug or an unexpected answer from below.
+    #[error("the command failed unexpectedly")]
+    Internal(#[source] BoxError),
+}
+
+impl CommandError {
+    /// An unavailable upstream, keeping `cause` as the source.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
+    /// An unexpected failure, keeping `cause` as the source.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
 }
 
 pub type CommandResult<T> = Result<T, CommandError>;

@@ -8,7 +8,7 @@ use tenant_domain::Repositories;
 
 use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier};
 use crate::metrics::Metrics;
-use crate::ports::{RegistryCredentials, TenantCommands};
+use crate::ports::{BoxError, RegistryCredentials, TenantCommands};
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -43,8 +43,8 @@ impl Default for ApiSettings {
 /// A readiness probe of something the API cannot serve without (the database).
 #[async_trait]
 pub trait ReadinessCheck: Send + Sync {
-    /// `Err` carries a short operator-facing reason.
-    async fn check(&self) -> Result<(), String>;
+    /// `Err` carries the cause, logged with its chain of sources (never sent to the client).
+    async fn check(&self) -> Result<(), BoxError>;
 }
 
 /// Everything the handlers share.

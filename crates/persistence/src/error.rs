@@ -1,20 +1,28 @@
 //! Errors: this crate's own (pool and migrations) and the mapping of diesel and pool errors onto the
 //! domain's [`RepoError`], so the API can answer 404, 409 or 503 without knowing about diesel.
 
+use diesel::ConnectionError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::deadpool::PoolError;
+use diesel_async::pooled_connection::deadpool::{BuildError, PoolError};
 use tenant_domain::RepoError;
 
-/// Failures setting up the database access itself (the repositories answer [`RepoError`]).
+/// Failures setting up the database access itself (the repositories answer [`RepoError`]). The
+/// underlying error is kept as the source, so a start-up failure shows its whole chain.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PersistenceError {
+    /// A setting this crate refuses (e.g. a pool of no connections).
     #[error("invalid database pool configuration: {0}")]
     PoolConfig(String),
-    #[error("cannot connect to the database: {0}")]
-    Connect(String),
-    #[error("database migration failed: {0}")]
-    Migration(String),
+    #[error("cannot build the database pool")]
+    PoolBuild(#[source] BuildError),
+    #[error("cannot connect to the database")]
+    Connect(#[source] ConnectionError),
+    #[error("database migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The thread running the (synchronous) migrations panicked.
+    #[error("database migration failed: the migration thread panicked")]
+    MigrationPanicked,
 }
 
 /// Maps a diesel error of an operation on `entity` (used for "not found" and foreign keys).

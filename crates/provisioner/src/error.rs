@@ -1,4 +1,8 @@
 //! The one error of the provisioner's use cases, typed so the API maps it to a status code.
+//!
+//! Errors of the layers below that the caller can act on become the matching kind (not found,
+//! conflict, unavailable); the unexpected ones are kept whole ([`ServiceError::Storage`],
+//! [`ServiceError::Fly`]) rather than flattened to a string, so whoever logs them has the original.
 
 use fly_client::FlyError;
 use tenant_domain::{RepoError, TransitionError};
@@ -23,9 +27,17 @@ pub enum ServiceError {
     /// Fly, the registry or the database is unavailable right now (includes an open circuit): retry later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
-    /// A bug or an unexpected upstream answer; the API answers an opaque 500.
+    /// A bug (a broken invariant, retries of a conflict exhausted); the API answers an opaque 500.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A storage failure that is neither the caller's nor transient (e.g. a check constraint); the API
+    /// answers an opaque 500.
+    #[error(transparent)]
+    Storage(RepoError),
+    /// A Fly or registry answer that is neither transient nor a conflict (e.g. refused credentials, an
+    /// answer that could not be decoded); the API answers an opaque 500.
+    #[error(transparent)]
+    Fly(FlyError),
 }
 
 impl ServiceError {
@@ -44,7 +56,7 @@ impl From<RepoError> for ServiceError {
             }
             RepoError::Unavailable(m) => Self::Unavailable(m),
             RepoError::LimitReached { what } => Self::QuotaExceeded(what),
-            other => Self::Internal(other.to_string()),
+            other => Self::Storage(other),
         }
     }
 }
@@ -56,7 +68,7 @@ impl From<FlyError> for ServiceError {
         }
         match e {
             FlyError::NameTaken(m) | FlyError::Conflict(m) => Self::Conflict(m),
-            other => Self::Internal(other.to_string()),
+            other => Self::Fly(other),
         }
     }
 }
@@ -84,9 +96,18 @@ mod tests {
             ServiceError::from(FlyError::NameTaken("sp-x".into())),
             ServiceError::Conflict(_)
         ));
+        let unauthorized = ServiceError::from(FlyError::Unauthorized("bad".into()));
+        assert!(
+            matches!(
+                unauthorized,
+                ServiceError::Fly(FlyError::Unauthorized(ref m)) if m == "bad"
+            ),
+            "{unauthorized:?}"
+        );
+        assert_eq!(unauthorized.to_string(), "unauthorized: bad");
         assert!(matches!(
-            ServiceError::from(FlyError::Unauthorized("bad".into())),
-            ServiceError::Internal(_)
+            ServiceError::from(RepoError::Other("check `x` refused".into())),
+            ServiceError::Storage(RepoError::Other(_))
         ));
     }
 }

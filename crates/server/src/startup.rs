@@ -48,7 +48,7 @@ impl Application {
         let pool = wiring::pool(&settings)?;
         tenant_persistence::check_connection(&pool)
             .await
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL: the database does not answer: {e}"))?;
+            .context("DATABASE_URL: the database does not answer")?;
         let wired = wiring::wire(&settings, pool)?;
         let shutdown = CancellationToken::new();
 
@@ -151,7 +151,7 @@ impl Application {
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
     let applied = tenant_persistence::run_migrations(url)
         .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+        .context("DATABASE_URL: migrations failed")?;
     tracing::info!(count = applied.len(), ?applied, "migrations applied");
     Ok(())
 }

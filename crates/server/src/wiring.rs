@@ -1,5 +1,7 @@
 //! Builds the object graph from settings: pool and repositories, JWT verifier, metrics, and, when the
-//! cloud is enabled, the Fly clients, the tenant service and the registry gateway.
+//! cloud is enabled, the Fly clients, the tenant service and the registry gateway. The HTTP layer gets
+//! the tenant service and the credential issuer through its ports ([`crate::adapters`]); the Fly
+//! clients and the workers report to the metrics through their observer ports ([`crate::observers`]).
 
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use async_trait::async_trait;
 use fly_client::{HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig};
 use management_http::auth::JwtVerifier;
 use management_http::metrics::Metrics;
+use management_http::ports::BoxError;
 use management_http::{ApiSettings, AppState, ReadinessCheck};
 use registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
 use tenant_domain::{RegistryTarget, Repositories};
@@ -16,6 +19,8 @@ use tenant_persistence::{
 };
 use tenant_provisioner::{ProvisionerConfig, TenantService};
 
+use crate::adapters::{GatewayCredentials, ProvisionerCommands};
+use crate::observers::{MetricsObserver, circuit_state};
 use crate::settings::{FlySettings, Settings};
 
 /// What `Application::build` assembles.
@@ -40,8 +45,8 @@ struct PoolReadiness(PgPool);
 
 #[async_trait]
 impl ReadinessCheck for PoolReadiness {
-    async fn check(&self) -> Result<(), String> {
-        check_connection(&self.0).await.map_err(|e| e.to_string())
+    async fn check(&self) -> Result<(), BoxError> {
+        Ok(check_connection(&self.0).await?)
     }
 }
 
@@ -78,8 +83,8 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         Some(fly) => {
             let (service, issuer, gateway) = cloud(settings, fly, &repos, &metrics)?;
             state = state
-                .with_commands(service.clone())
-                .with_credentials(issuer);
+                .with_commands(Arc::new(ProvisionerCommands(service.clone())))
+                .with_credentials(Arc::new(GatewayCredentials(issuer)));
             (Some(service), Some(gateway))
         }
         None => (None, None),
@@ -100,25 +105,32 @@ fn cloud(
     repos: &Repositories,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<Cloud> {
+    let observer = Arc::new(MetricsObserver(metrics.clone()));
     let machines = HttpFlyMachines::new(MachinesConfig::new(
         &fly.machines_api_url,
         fly.api_token.clone(),
         &fly.org_slug,
     ))
     .context("FLY_MACHINES_API_URL / FLY_API_TOKEN")?
-    .with_observer(metrics.clone());
+    .with_observer(observer.clone());
     let registry = HttpRegistry::new(RegistryConfig::new(
         &fly.registry_url,
         &fly.registry_username,
         fly.registry_password.clone(),
     ))
     .context("FLY_REGISTRY_URL")?
-    .with_observer(metrics.clone());
+    .with_observer(observer.clone());
     let machines = Arc::new(machines);
     let registry = Arc::new(registry);
     let (m, r) = (machines.clone(), registry.clone());
-    metrics.add_breaker_probe("machines", Box::new(move || m.breaker_state()));
-    metrics.add_breaker_probe("registry", Box::new(move || r.breaker_state()));
+    metrics.add_breaker_probe(
+        "machines",
+        Box::new(move || circuit_state(m.breaker_state())),
+    );
+    metrics.add_breaker_probe(
+        "registry",
+        Box::new(move || circuit_state(r.breaker_state())),
+    );
 
     let upstream_url =
         url::Url::parse(&fly.registry_url).context("FLY_REGISTRY_URL is not a URL")?;
@@ -148,7 +160,7 @@ fn cloud(
     let db_admin = Arc::new(PgTenantDatabaseAdmin::new(fly.tenant_db_admin_url.clone()));
     let service = Arc::new(
         TenantService::new(repos.clone(), machines, registry, db_admin, config)
-            .with_job_observer(metrics.clone()),
+            .with_job_observer(observer),
     );
 
     let issuer = Arc::new(CredentialIssuer::new(

@@ -77,6 +77,10 @@ pub enum KeyError {
     Pem(String),
     #[error("JWT JWKS: {0}")]
     Jwks(String),
+    #[error("JWT JWKS: not a JWKS document")]
+    JwksDocument(#[source] serde_json::Error),
+    #[error("JWT JWKS: a key cannot be used")]
+    JwksKey(#[source] jsonwebtoken::errors::Error),
     #[error("JWT_SECRET is shorter than 32 bytes")]
     WeakSecret,
 }
@@ -133,10 +137,9 @@ impl JwtVerifier {
             keys.push(entry);
         }
         if let Some(json) = &settings.jwks_json {
-            let set: JwkSet =
-                serde_json::from_str(json).map_err(|e| KeyError::Jwks(e.to_string()))?;
+            let set: JwkSet = serde_json::from_str(json).map_err(KeyError::JwksDocument)?;
             for jwk in &set.keys {
-                let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Jwks(e.to_string()))?;
+                let key = DecodingKey::from_jwk(jwk).map_err(KeyError::JwksKey)?;
                 let alg = match &jwk.algorithm {
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
                     jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,

@@ -60,6 +60,11 @@ pub async fn registry_token(
         .json(Data::new(body)))
 }
 
+/// The task accepting a deploy panicked (or was cancelled): a 500 whose log line names the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the deploy acceptance task did not finish")]
+struct DeployTaskFailed(#[source] tokio::task::JoinError);
+
 /// Accepts a deploy of the tenant's own image and answers at once; progress shows in status and events.
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/deploy", tag = "deploy", security(("bearer" = [])),
     params(("id" = String, Path, description = "tenant id")), request_body = DeployRequest,
@@ -82,7 +87,7 @@ pub async fn deploy(
     let (tenant, deployment) = match tokio::time::timeout(state.settings.deploy_answer_within, task)
         .await
     {
-        Ok(joined) => joined.map_err(|e| ApiError::internal(format!("deploy task: {e}")))??,
+        Ok(joined) => joined.map_err(|e| ApiError::internal(DeployTaskFailed(e)))??,
         Err(_) => {
             tracing::warn!(tenant_id = %id, "deploy acceptance is slow; answering before the CLI times out");
             return Err(ApiError::unavailable(

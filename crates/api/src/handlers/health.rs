@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorChain};
+use crate::ports::BoxError;
 use crate::state::AppState;
 use crate::wire::Health;
 
@@ -25,14 +26,14 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             .list()
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string()),
+            .map_err(BoxError::from),
     };
     match outcome {
         Ok(()) => Ok(HttpResponse::Ok().json(Health {
             status: "ready".into(),
         })),
-        Err(reason) => {
-            tracing::warn!(%reason, "not ready");
+        Err(cause) => {
+            tracing::warn!(error = %ErrorChain(cause.as_ref()), "not ready");
             Err(ApiError::unavailable(
                 "not_ready",
                 "the database is not reachable",
@@ -47,7 +48,7 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     match state.repos.jobs.stats().await {
         Ok(stats) => state.metrics.set_queue_stats(stats),
-        Err(e) => tracing::warn!(error = %e, "queue stats unavailable for metrics"),
+        Err(e) => tracing::warn!(error = %ErrorChain(&e), "queue stats unavailable for metrics"),
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

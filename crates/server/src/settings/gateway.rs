@@ -26,14 +26,14 @@ pub(super) fn signing_key(
 ) -> Result<SecretString, SettingsError> {
     let bytes = key.expose_secret().as_bytes();
     if bytes.len() < MIN_SIGNING_KEY_BYTES {
-        return Err(SettingsError(format!(
+        return Err(SettingsError::new(format!(
             "GATEWAY_SIGNING_KEY must be at least {MIN_SIGNING_KEY_BYTES} bytes \
              (e.g. `openssl rand -hex 32`)"
         )));
     }
     if jwt_secret.is_some_and(|jwt| jwt.expose_secret().as_bytes() == bytes) {
-        return Err(SettingsError(
-            "GATEWAY_SIGNING_KEY must differ from JWT_SECRET".into(),
+        return Err(SettingsError::new(
+            "GATEWAY_SIGNING_KEY must differ from JWT_SECRET",
         ));
     }
     Ok(key)
@@ -58,7 +58,7 @@ pub(super) fn limits(raw: &RawSettings) -> Result<GatewayLimits, SettingsError> 
         "GATEWAY_MAX_BLOB_BYTES",
     )?;
     if max_blob_bytes > max_tenant_bytes {
-        return Err(SettingsError(format!(
+        return Err(SettingsError::new(format!(
             "GATEWAY_MAX_BLOB_BYTES ({max_blob_bytes}) must not exceed \
              GATEWAY_MAX_TENANT_BYTES ({max_tenant_bytes})"
         )));
@@ -74,7 +74,7 @@ pub(super) fn limits(raw: &RawSettings) -> Result<GatewayLimits, SettingsError> 
         "GATEWAY_MAX_BUFFERED_MANIFEST_BYTES",
     )
     .map_err(|e| {
-        SettingsError(format!(
+        SettingsError::new(format!(
             "{e} (at least GATEWAY_MAX_MANIFEST_BYTES, a whole manifest must fit)"
         ))
     })?;
@@ -98,7 +98,7 @@ pub(super) fn limits(raw: &RawSettings) -> Result<GatewayLimits, SettingsError> 
         requests_per_second..=u64::MAX,
         "GATEWAY_REQUEST_BURST",
     )
-    .map_err(|e| SettingsError(format!("{e} (at least GATEWAY_REQUESTS_PER_SECOND)")))?;
+    .map_err(|e| SettingsError::new(format!("{e} (at least GATEWAY_REQUESTS_PER_SECOND)")))?;
     Ok(GatewayLimits {
         max_tenant_bytes,
         max_blob_bytes,
@@ -125,7 +125,7 @@ fn in_range(value: u64, range: RangeInclusive<u64>, var: &str) -> Result<u64, Se
     } else {
         format!("{lo} to {hi}")
     };
-    Err(SettingsError(format!(
+    Err(SettingsError::new(format!(
         "{var}: {value} is out of range, expected {accepted}"
     )))
 }
@@ -134,5 +134,5 @@ fn in_range(value: u64, range: RangeInclusive<u64>, var: &str) -> Result<u64, Se
 /// fit (a burst above `u32::MAX`, a buffer above `usize::MAX`), never a panic or a silent wrap.
 fn narrow<T: TryFrom<u64>>(value: u64, var: &str) -> Result<T, SettingsError> {
     T::try_from(value)
-        .map_err(|_| SettingsError(format!("{var}: {value} is too large for this platform")))
+        .map_err(|_| SettingsError::new(format!("{var}: {value} is too large for this platform")))
 }

@@ -1,6 +1,8 @@
-//! Server configuration: [`raw`] layering, then validation into typed settings that say which variable
-//! is missing or malformed.
+//! Server configuration: [`raw`] layering and typed reading (enums, socket addresses, durations and
+//! counts, each in range), then the cross-field rules into [`Settings`]. Every error names the variable
+//! that is missing, malformed or out of range; nothing is silently clamped.
 
+mod de;
 mod gateway;
 pub mod raw;
 mod tenant;
@@ -13,12 +15,14 @@ use std::time::Duration;
 use management_http::auth::{CustomerPolicy, JwtSettings};
 use registry_gateway::limits::GatewayLimits;
 use secrecy::SecretString;
+use serde::Deserialize;
 
 pub use gateway::{CREDENTIAL_TTL_SECS, MIN_SIGNING_KEY_BYTES};
 pub use raw::{MigrateSettings, RawSettings, SettingsError, TokenSettings};
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Log output format (`LOG_FORMAT`: `json` or `pretty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Json,
     Pretty,
@@ -28,16 +32,21 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: SecretString,
+    /// At least 1.
     pub database_pool_size: usize,
     pub database_pool_recycle: tenant_persistence::Recycle,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
+    /// At least 1.
     pub worker_count: usize,
     pub listen_addr: SocketAddr,
     pub log_format: LogFormat,
     pub json_body_limit: usize,
+    /// At least 10 ms.
     pub event_poll_interval: Duration,
+    /// At least 1 s.
     pub event_heartbeat: Duration,
+    /// 100 ms to 25 s.
     pub deploy_answer_within: Duration,
     pub shutdown_timeout: Duration,
     pub jwt: JwtSettings,
@@ -78,39 +87,21 @@ pub struct FlySettings {
     pub gateway_limits: GatewayLimits,
 }
 
-impl LogFormat {
-    /// `LOG_FORMAT`'s value: `json` or `pretty`.
-    pub fn parse(value: &str) -> Result<Self, SettingsError> {
-        match value {
-            "json" => Ok(Self::Json),
-            "pretty" => Ok(Self::Pretty),
-            other => Err(SettingsError(format!(
-                "LOG_FORMAT: `{other}` is not json or pretty"
-            ))),
-        }
-    }
-}
-
 impl MigrateSettings {
-    /// The database URL (required) and the log format, checked.
+    /// The database URL (required) and the log format.
     pub fn checked(self) -> Result<(SecretString, LogFormat), SettingsError> {
         Ok((
             required(self.database_url, "DATABASE_URL", "")?,
-            LogFormat::parse(&self.log_format)?,
+            self.log_format,
         ))
     }
 }
 
-fn required<T>(value: Option<T>, var: &str, why: &str) -> Result<T, SettingsError> {
-    value.ok_or_else(|| SettingsError(format!("{var} is required{why}")))
-}
+/// Why a Fly setting is required.
+const WITH_FLY: &str = " when FLY_ENABLED=true";
 
-fn socket(value: &str, var: &str) -> Result<SocketAddr, SettingsError> {
-    value.parse().map_err(|_| {
-        SettingsError(format!(
-            "{var}: `{value}` is not a host:port socket address"
-        ))
-    })
+fn required<T>(value: Option<T>, var: &str, why: &str) -> Result<T, SettingsError> {
+    value.ok_or_else(|| SettingsError::new(format!("{var} is required{why}")))
 }
 
 impl Settings {
@@ -122,119 +113,128 @@ impl Settings {
         Self::from_raw(RawSettings::load(file, env)?)
     }
 
+    /// The cross-field rules; single values were typed and range-checked as they were read.
     pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
-        // Read before fields move out of `raw`; checked only with the cloud, like every gateway setting.
-        let gateway_limits = if raw.fly_enabled {
-            gateway::limits(&raw)?
-        } else {
-            GatewayLimits::default()
-        };
-        let log_format = LogFormat::parse(&raw.log_format)?;
-        let database_pool_recycle = match raw.database_pool_recycle.as_str() {
-            "verified" => tenant_persistence::Recycle::Verified,
-            "fast" => tenant_persistence::Recycle::Fast,
-            other => {
-                return Err(SettingsError(format!(
-                    "DATABASE_POOL_RECYCLE: `{other}` is not verified or fast"
-                )));
-            }
-        };
-        if raw.database_pool_size == 0 {
-            return Err(SettingsError(
-                "DATABASE_POOL_SIZE must be at least 1".into(),
-            ));
-        }
-        let public_keys_pem = raw.jwt_public_key_pem.into_iter().collect();
-        let jwks_json =
-            match raw.jwt_jwks_file {
-                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-                    SettingsError(format!("JWT_JWKS_FILE: cannot read {path}: {e}"))
-                })?),
-                None => None,
-            };
-        let jwt = JwtSettings {
-            hs256_secret: raw.jwt_secret,
-            public_keys_pem,
-            jwks_json,
-            issuer: raw.jwt_issuer,
-            audience: raw.jwt_audience,
-            leeway_secs: raw.jwt_leeway_secs,
-        };
+        let jwt = jwt(&raw)?;
         let fly = if raw.fly_enabled {
-            let why = " when FLY_ENABLED=true";
-            let api_token = required(raw.fly_api_token, "FLY_API_TOKEN", why)?;
-            let tenant_db_host = match (raw.tenant_db_host, &raw.fly_postgres_app) {
-                (Some(host), _) => host,
-                (None, Some(app)) => format!("{app}.internal:5432"),
-                (None, None) => {
-                    return Err(SettingsError(format!(
-                        "FLY_POSTGRES_APP or TENANT_DB_HOST is required{why}"
-                    )));
-                }
-            };
-            Some(FlySettings {
-                registry_password: raw
-                    .fly_registry_password
-                    .unwrap_or_else(|| api_token.clone()),
-                api_token,
-                org_slug: required(raw.fly_org_slug, "FLY_ORG_SLUG", why)?,
-                shared_registry_app: required(
-                    raw.fly_shared_registry_app,
-                    "FLY_SHARED_REGISTRY_APP",
-                    why,
-                )?,
-                machines_api_url: raw.fly_machines_api_url,
-                registry_url: raw.fly_registry_url,
-                registry_username: raw.fly_registry_username,
-                subdomain_suffix: required(raw.fly_subdomain_suffix, "FLY_SUBDOMAIN_SUFFIX", why)?,
-                certificates_enabled: raw.fly_certificates_enabled,
-                tenant_db_admin_url: required(raw.tenant_db_admin_url, "TENANT_DB_ADMIN_URL", why)?,
-                tenant_db_host,
-                api_external_url: raw.api_external_url,
-                tenant_jwt_issuer: raw.tenant_jwt_issuer,
-                tenant_volume_mount_path: tenant::mount_path(&raw.tenant_volume_mount_path)?,
-                tenant_extra_secrets: match &raw.tenant_extra_secrets_file {
-                    Some(path) => tenant::extra_secrets(path)?,
-                    None => BTreeMap::new(),
-                },
-                gateway_listen_addr: socket(&raw.gateway_listen_addr, "GATEWAY_LISTEN_ADDR")?,
-                gateway_public_host: required(raw.gateway_public_host, "GATEWAY_PUBLIC_HOST", why)?,
-                gateway_signing_key: gateway::signing_key(
-                    required(raw.gateway_signing_key, "GATEWAY_SIGNING_KEY", why)?,
-                    jwt.hs256_secret.as_ref(),
-                )?,
-                gateway_credential_ttl: gateway::credential_ttl(raw.gateway_credential_ttl_secs)?,
-                gateway_public_scheme: raw.gateway_public_scheme,
-                gateway_limits,
-            })
+            Some(fly(&raw, jwt.hs256_secret.as_ref())?)
         } else {
             None
         };
         Ok(Self {
             database_url: required(raw.database_url, "DATABASE_URL", "")?,
             database_pool_size: raw.database_pool_size,
-            database_pool_recycle,
+            database_pool_recycle: raw.database_pool_recycle,
             migrate_on_start: raw.migrate_on_start,
             workers_enabled: raw.workers_enabled,
-            worker_count: raw.worker_count.max(1),
-            listen_addr: socket(&raw.listen_addr, "LISTEN_ADDR")?,
-            log_format,
+            worker_count: raw.worker_count,
+            listen_addr: raw.listen_addr,
+            log_format: raw.log_format,
             json_body_limit: raw.json_body_limit,
-            event_poll_interval: Duration::from_millis(raw.event_poll_interval_ms.max(10)),
-            event_heartbeat: Duration::from_secs(raw.event_heartbeat_secs.max(1)),
-            deploy_answer_within: Duration::from_millis(
-                raw.deploy_answer_within_ms.clamp(100, 25_000),
-            ),
-            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            event_poll_interval: raw.event_poll_interval,
+            event_heartbeat: raw.event_heartbeat,
+            deploy_answer_within: raw.deploy_answer_within,
+            shutdown_timeout: raw.shutdown_timeout,
             jwt,
-            customer_policy: if raw.auth_create_customers {
-                CustomerPolicy::CreateOnFirstUse
-            } else {
-                CustomerPolicy::RequireExisting
-            },
-            customer_cache_ttl: Duration::from_secs(raw.auth_customer_cache_secs),
+            customer_policy: customer_policy(raw.auth_create_customers),
+            customer_cache_ttl: raw.auth_customer_cache,
             fly,
         })
+    }
+}
+
+/// `JWT_*`: the user-token verification settings (the JWKS file is read here).
+fn jwt(raw: &RawSettings) -> Result<JwtSettings, SettingsError> {
+    let jwks_json = match &raw.jwt_jwks_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            SettingsError::caused_by(format!("JWT_JWKS_FILE: cannot read {path}"), e)
+        })?),
+        None => None,
+    };
+    Ok(JwtSettings {
+        hs256_secret: raw.jwt_secret.clone(),
+        public_keys_pem: raw.jwt_public_key_pem.iter().cloned().collect(),
+        jwks_json,
+        issuer: raw.jwt_issuer.clone(),
+        audience: raw.jwt_audience.clone(),
+        leeway_secs: raw.jwt_leeway_secs,
+    })
+}
+
+/// `AUTH_CREATE_CUSTOMERS`.
+fn customer_policy(create: bool) -> CustomerPolicy {
+    if create {
+        CustomerPolicy::CreateOnFirstUse
+    } else {
+        CustomerPolicy::RequireExisting
+    }
+}
+
+/// Fly, the tenant machines and the registry gateway: required and checked only with the cloud.
+fn fly(raw: &RawSettings, jwt_secret: Option<&SecretString>) -> Result<FlySettings, SettingsError> {
+    let api_token = required(raw.fly_api_token.clone(), "FLY_API_TOKEN", WITH_FLY)?;
+    Ok(FlySettings {
+        registry_password: raw
+            .fly_registry_password
+            .clone()
+            .unwrap_or_else(|| api_token.clone()),
+        api_token,
+        org_slug: required(raw.fly_org_slug.clone(), "FLY_ORG_SLUG", WITH_FLY)?,
+        shared_registry_app: required(
+            raw.fly_shared_registry_app.clone(),
+            "FLY_SHARED_REGISTRY_APP",
+            WITH_FLY,
+        )?,
+        machines_api_url: raw.fly_machines_api_url.clone(),
+        registry_url: raw.fly_registry_url.clone(),
+        registry_username: raw.fly_registry_username.clone(),
+        subdomain_suffix: required(
+            raw.fly_subdomain_suffix.clone(),
+            "FLY_SUBDOMAIN_SUFFIX",
+            WITH_FLY,
+        )?,
+        certificates_enabled: raw.fly_certificates_enabled,
+        tenant_db_admin_url: required(
+            raw.tenant_db_admin_url.clone(),
+            "TENANT_DB_ADMIN_URL",
+            WITH_FLY,
+        )?,
+        tenant_db_host: tenant_db_host(raw)?,
+        api_external_url: raw.api_external_url.clone(),
+        tenant_jwt_issuer: raw.tenant_jwt_issuer.clone(),
+        tenant_volume_mount_path: tenant::mount_path(&raw.tenant_volume_mount_path)?,
+        tenant_extra_secrets: match &raw.tenant_extra_secrets_file {
+            Some(path) => tenant::extra_secrets(path)?,
+            None => BTreeMap::new(),
+        },
+        gateway_listen_addr: raw.gateway_listen_addr,
+        gateway_public_host: required(
+            raw.gateway_public_host.clone(),
+            "GATEWAY_PUBLIC_HOST",
+            WITH_FLY,
+        )?,
+        gateway_signing_key: gateway::signing_key(
+            required(
+                raw.gateway_signing_key.clone(),
+                "GATEWAY_SIGNING_KEY",
+                WITH_FLY,
+            )?,
+            jwt_secret,
+        )?,
+        gateway_credential_ttl: gateway::credential_ttl(raw.gateway_credential_ttl_secs)?,
+        gateway_public_scheme: raw.gateway_public_scheme.clone(),
+        gateway_limits: gateway::limits(raw)?,
+    })
+}
+
+/// `TENANT_DB_HOST`, else `{FLY_POSTGRES_APP}.internal:5432`.
+fn tenant_db_host(raw: &RawSettings) -> Result<String, SettingsError> {
+    match (&raw.tenant_db_host, &raw.fly_postgres_app) {
+        (Some(host), _) => Ok(host.clone()),
+        (None, Some(app)) => Ok(format!("{app}.internal:5432")),
+        (None, None) => Err(SettingsError::new(format!(
+            "FLY_POSTGRES_APP or TENANT_DB_HOST is required{WITH_FLY}"
+        ))),
     }
 }
 

@@ -1,30 +1,78 @@
 //! The flat settings as layered by the `config` crate: built-in defaults, an optional TOML file, then
 //! the environment. Keys are the seed's environment variable names, lowercased (`FLY_API_TOKEN` is
 //! `fly_api_token` in the file).
+//!
+//! Values are typed as they are read: enums, socket addresses, durations (in the unit the variable
+//! names) and counts, each range-checked (the `de` module), so a malformed or out-of-range value is an
+//! error naming its variable. Only cross-field rules, and the settings that matter only with the cloud
+//! (checked only then), are left to [`super::Settings::from_raw`].
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
 use secrecy::SecretString;
 use serde::Deserialize;
+use tenant_persistence::Recycle;
+
+use super::LogFormat;
+use super::de::{self, UNBOUNDED};
+
+/// `DATABASE_POOL_RECYCLE`'s values, read straight into the persistence layer's [`Recycle`].
+#[derive(Deserialize)]
+#[serde(remote = "Recycle", rename_all = "lowercase")]
+enum RecycleDef {
+    Fast,
+    Verified,
+}
+
+/// [`RecycleDef`] by name, like [`de::by_name`].
+fn recycle<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Recycle, D::Error> {
+    let name = String::deserialize(d)?;
+    RecycleDef::deserialize(de::name_deserializer(&name)).map_err(serde::de::Error::custom)
+}
 
 /// Every setting, before cross-field validation. Secrets are `SecretString` from the moment they are read.
 #[derive(Debug, Deserialize)]
 pub struct RawSettings {
     pub database_url: Option<SecretString>,
+    #[serde(deserialize_with = "de::at_least::<_, 1>")]
     pub database_pool_size: usize,
-    pub database_pool_recycle: String,
+    #[serde(deserialize_with = "recycle")]
+    pub database_pool_recycle: Recycle,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
+    #[serde(deserialize_with = "de::at_least::<_, 1>")]
     pub worker_count: usize,
-    pub listen_addr: String,
-    pub log_format: String,
+    pub listen_addr: SocketAddr,
+    #[serde(deserialize_with = "de::by_name")]
+    pub log_format: LogFormat,
     pub json_body_limit: usize,
-    pub event_poll_interval_ms: u64,
-    pub event_heartbeat_secs: u64,
-    pub deploy_answer_within_ms: u64,
-    pub shutdown_timeout_secs: u64,
+    /// `EVENT_POLL_INTERVAL_MS`: at least 10 ms.
+    #[serde(
+        rename = "event_poll_interval_ms",
+        deserialize_with = "de::millis::<_, 10, UNBOUNDED>"
+    )]
+    pub event_poll_interval: Duration,
+    /// `EVENT_HEARTBEAT_SECS`: at least a second.
+    #[serde(
+        rename = "event_heartbeat_secs",
+        deserialize_with = "de::secs::<_, 1, UNBOUNDED>"
+    )]
+    pub event_heartbeat: Duration,
+    /// `DEPLOY_ANSWER_WITHIN_MS`: 100 ms to 25 s (the CLI gives up after 30 s).
+    #[serde(
+        rename = "deploy_answer_within_ms",
+        deserialize_with = "de::millis::<_, 100, 25_000>"
+    )]
+    pub deploy_answer_within: Duration,
+    #[serde(
+        rename = "shutdown_timeout_secs",
+        deserialize_with = "de::secs::<_, 0, UNBOUNDED>"
+    )]
+    pub shutdown_timeout: Duration,
 
     pub jwt_secret: Option<SecretString>,
     pub jwt_public_key_pem: Option<String>,
@@ -33,7 +81,12 @@ pub struct RawSettings {
     pub jwt_audience: Option<String>,
     pub jwt_leeway_secs: u64,
     pub auth_create_customers: bool,
-    pub auth_customer_cache_secs: u64,
+    /// `AUTH_CUSTOMER_CACHE_SECS`; zero disables the cache.
+    #[serde(
+        rename = "auth_customer_cache_secs",
+        deserialize_with = "de::secs::<_, 0, UNBOUNDED>"
+    )]
+    pub auth_customer_cache: Duration,
 
     pub fly_enabled: bool,
     pub fly_api_token: Option<SecretString>,
@@ -57,9 +110,11 @@ pub struct RawSettings {
     /// A `KEY=VALUE` file of app secrets every tenant gets besides `DATABASE_URL` and `JWT_SECRET`.
     pub tenant_extra_secrets_file: Option<String>,
 
-    pub gateway_listen_addr: String,
+    pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: Option<String>,
     pub gateway_signing_key: Option<SecretString>,
+    // Read as `u64` and range-checked by `super::gateway` only when the cloud is enabled (a gateway
+    // setting matters only when the gateway runs).
     pub gateway_credential_ttl_secs: u64,
     pub gateway_public_scheme: Option<String>,
     // The gateway's limits (`registry_gateway::limits::GatewayLimits`), read as `u64` so that every
@@ -109,24 +164,76 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("gateway_request_burst", "200"),
 ];
 
-/// A setting that could not be read, named by its environment variable.
+/// A setting that could not be read, named by its environment variable. Never holds a secret value;
+/// when an I/O error is the cause (a file that cannot be read) it is kept as the source.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SettingsError(pub String);
+#[error("{message}")]
+pub struct SettingsError {
+    message: String,
+    #[source]
+    source: Option<std::io::Error>,
+}
 
+impl SettingsError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `message`, caused by `source` (shown after it in a chain, e.g. by `{:#}` on an `anyhow` error).
+    pub fn caused_by(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source),
+        }
+    }
+}
+
+/// A `config` error as a message naming the variable that never echoes a value: it may be a secret put
+/// in the wrong variable, or a line of the settings file next to one.
 fn describe(e: ConfigError) -> SettingsError {
     match e {
-        // Never echo the value: it may be a secret put in the wrong variable.
         ConfigError::Type {
             key: Some(key),
             expected,
             ..
-        } => SettingsError(format!(
+        } => SettingsError::new(format!(
             "{}: invalid value, expected {expected}",
             key.to_uppercase()
         )),
-        ConfigError::Message(m) => SettingsError(m),
-        other => SettingsError(other.to_string()),
+        ConfigError::At {
+            key: Some(key),
+            error,
+            ..
+        } => SettingsError::new(format!(
+            "{}: {}",
+            key.to_uppercase(),
+            without_value(&error.to_string())
+        )),
+        ConfigError::FileParse { uri, cause } => {
+            // A TOML error quotes the offending line: keep its position and its reason only.
+            let text = cause.to_string();
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or("not valid TOML");
+            let reason = lines.next_back().filter(|l| !l.contains('|')).unwrap_or("");
+            SettingsError::new(format!(
+                "settings file {}: {first} {reason}",
+                uri.as_deref().unwrap_or("")
+            ))
+        }
+        ConfigError::Message(m) => SettingsError::new(m),
+        other => SettingsError::new(other.to_string()),
+    }
+}
+
+/// serde's messages quote the value before `, expected ...` (`unknown variant `x`, expected ...`,
+/// `invalid value: string "x", expected ...`): keep only what was expected.
+fn without_value(message: &str) -> String {
+    match message.find(", expected ") {
+        Some(i) => format!("invalid value, {}", &message[i + 2..]),
+        None => message.to_owned(),
     }
 }
 
@@ -135,7 +242,8 @@ fn describe(e: ConfigError) -> SettingsError {
 #[derive(Debug, Deserialize)]
 pub struct MigrateSettings {
     pub database_url: Option<SecretString>,
-    pub log_format: String,
+    #[serde(deserialize_with = "de::by_name")]
+    pub log_format: LogFormat,
 }
 
 /// What `token mint` reads: the HS256 secret and the claims it stamps.

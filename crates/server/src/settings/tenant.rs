@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
-use tenant_provisioner::{RESERVED_SECRETS, is_valid_secret_key};
+use tenant_domain::SecretName;
+use tenant_provisioner::RESERVED_SECRETS;
 
 use super::SettingsError;
 
@@ -17,7 +18,7 @@ pub fn mount_path(value: &str) -> Result<String, SettingsError> {
     if ok {
         Ok(value.trim_end_matches('/').to_owned())
     } else {
-        Err(SettingsError(format!(
+        Err(SettingsError::new(format!(
             "TENANT_VOLUME_MOUNT_PATH: `{value}` is not an absolute path below `/`"
         )))
     }
@@ -27,23 +28,20 @@ pub fn mount_path(value: &str) -> Result<String, SettingsError> {
 /// value (dotenvy's own parse error quotes the line, so it is not passed on).
 pub fn extra_secrets(path: &str) -> Result<BTreeMap<String, SecretString>, SettingsError> {
     let var = "TENANT_EXTRA_SECRETS_FILE";
-    let entries = dotenvy::from_path_iter(path)
-        .map_err(|e| SettingsError(format!("{var}: cannot read {path}: {}", io_reason(&e))))?;
+    let entries = dotenvy::from_path_iter(path).map_err(|e| file_error(var, path, e))?;
     let mut secrets = BTreeMap::new();
     for (n, entry) in entries.enumerate() {
         let (key, value) = entry.map_err(|e| match e {
             dotenvy::Error::LineParse(_, _) => {
-                SettingsError(format!("{var}: {path}: entry {} is not KEY=VALUE", n + 1))
+                SettingsError::new(format!("{var}: {path}: entry {} is not KEY=VALUE", n + 1))
             }
-            other => SettingsError(format!("{var}: {path}: {}", io_reason(&other))),
+            other => file_error(var, path, other),
         })?;
-        if !is_valid_secret_key(&key) {
-            return Err(SettingsError(format!(
-                "{var}: {path}: `{key}` is not a secret name (upper-case letters, digits, `_`)"
-            )));
+        if let Err(e) = SecretName::parse(&key) {
+            return Err(SettingsError::new(format!("{var}: {path}: {e}")));
         }
         if RESERVED_SECRETS.contains(&key.as_str()) {
-            return Err(SettingsError(format!(
+            return Err(SettingsError::new(format!(
                 "{var}: {path}: `{key}` is set by provisioning and cannot be configured"
             )));
         }
@@ -52,12 +50,15 @@ pub fn extra_secrets(path: &str) -> Result<BTreeMap<String, SecretString>, Setti
     Ok(secrets)
 }
 
-/// The reason of a dotenvy error that carries no file content.
-fn io_reason(e: &dotenvy::Error) -> String {
+/// A dotenvy error that carries no file content: the I/O error is kept as the source; a parse
+/// error (which quotes the line) is not passed on.
+fn file_error(var: &str, path: &str, e: dotenvy::Error) -> SettingsError {
     match e {
-        dotenvy::Error::Io(io) => io.to_string(),
-        dotenvy::Error::EnvVar(v) => v.to_string(),
-        _ => "unreadable".to_owned(),
+        dotenvy::Error::Io(io) => {
+            SettingsError::caused_by(format!("{var}: cannot read {path}"), io)
+        }
+        dotenvy::Error::EnvVar(v) => SettingsError::new(format!("{var}: {path}: {v}")),
+        _ => SettingsError::new(format!("{var}: {path}: unreadable")),
     }
 }
 
@@ -97,14 +98,11 @@ mod tests {
             err.contains("TENANT_EXTRA_SECRETS_FILE") && !err.contains("hunter2"),
             "{err}"
         );
-        let f = file("lower_case=hunter2\n");
+        let f = file("MY.KEY=hunter2\n");
         let err = extra_secrets(f.path().to_str().unwrap())
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("lower_case") && !err.contains("hunter2"),
-            "{err}"
-        );
+        assert!(err.contains("MY.KEY") && !err.contains("hunter2"), "{err}");
         let f = file("JWT_SECRET=hunter2\n");
         let err = extra_secrets(f.path().to_str().unwrap())
             .unwrap_err()

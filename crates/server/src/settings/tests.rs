@@ -505,3 +505,153 @@ fn gateway_errors_never_contain_the_signing_key() {
         assert!(!err.contains("0123456789abcdef0123456789abcdef"), "{err}");
     }
 }
+
+/// `DATABASE_URL` plus `pairs`.
+fn with_db(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    let mut map = env(pairs).unwrap();
+    map.insert("DATABASE_URL".into(), "postgres://x".into());
+    Some(map)
+}
+
+#[test]
+fn formerly_clamped_values_are_refused_and_named() {
+    // WORKER_COUNT, EVENT_POLL_INTERVAL_MS, EVENT_HEARTBEAT_SECS and DEPLOY_ANSWER_WITHIN_MS used to be
+    // silently raised or lowered into range; DATABASE_POOL_SIZE=0 was already refused.
+    for (var, bad, accepted) in [
+        ("WORKER_COUNT", "0", "at least 1"),
+        ("EVENT_POLL_INTERVAL_MS", "9", "at least 10"),
+        ("EVENT_POLL_INTERVAL_MS", "0", "at least 10"),
+        ("EVENT_HEARTBEAT_SECS", "0", "at least 1"),
+        ("DEPLOY_ANSWER_WITHIN_MS", "99", "100 to 25000"),
+        ("DEPLOY_ANSWER_WITHIN_MS", "25001", "100 to 25000"),
+        ("DATABASE_POOL_SIZE", "0", "at least 1"),
+    ] {
+        let err = Settings::load(None, with_db(&[(var, bad)]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("{var}: {bad} is out of range: {accepted}"),
+            "{var}={bad}"
+        );
+    }
+    for (var, bad) in [
+        ("WORKER_COUNT", "-1"),
+        ("EVENT_HEARTBEAT_SECS", "soon"),
+        ("DEPLOY_ANSWER_WITHIN_MS", "2s"),
+    ] {
+        let err = Settings::load(None, with_db(&[(var, bad)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(var), "{var}={bad}: {err}");
+    }
+}
+
+#[test]
+fn the_bounds_of_each_range_are_accepted() {
+    let s = Settings::load(
+        None,
+        with_db(&[
+            ("WORKER_COUNT", "1"),
+            ("DATABASE_POOL_SIZE", "1"),
+            ("EVENT_POLL_INTERVAL_MS", "10"),
+            ("EVENT_HEARTBEAT_SECS", "1"),
+            ("DEPLOY_ANSWER_WITHIN_MS", "100"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!((s.worker_count, s.database_pool_size), (1, 1));
+    assert_eq!(s.event_poll_interval, Duration::from_millis(10));
+    assert_eq!(s.event_heartbeat, Duration::from_secs(1));
+    assert_eq!(s.deploy_answer_within, Duration::from_millis(100));
+    let s = Settings::load(None, with_db(&[("DEPLOY_ANSWER_WITHIN_MS", "25000")])).unwrap();
+    assert_eq!(s.deploy_answer_within, Duration::from_secs(25));
+}
+
+#[test]
+fn durations_are_read_in_the_unit_their_variable_names() {
+    let s = Settings::load(None, with_db(&[])).unwrap();
+    assert_eq!(s.event_poll_interval, Duration::from_millis(500));
+    assert_eq!(s.event_heartbeat, Duration::from_secs(15));
+    assert_eq!(s.deploy_answer_within, Duration::from_secs(2));
+    assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(s.customer_cache_ttl, Duration::from_secs(30));
+    assert_eq!((s.worker_count, s.database_pool_size), (2, 16));
+    let s = Settings::load(
+        None,
+        with_db(&[
+            ("EVENT_POLL_INTERVAL_MS", "1500"),
+            ("SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("AUTH_CUSTOMER_CACHE_SECS", "0"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.event_poll_interval, Duration::from_millis(1500));
+    assert_eq!(s.shutdown_timeout, Duration::ZERO);
+    assert_eq!(s.customer_cache_ttl, Duration::ZERO);
+}
+
+#[test]
+fn enums_and_addresses_are_read_typed_and_named_without_echoing_the_value() {
+    let s = Settings::load(
+        None,
+        with_db(&[
+            ("DATABASE_POOL_RECYCLE", "verified"),
+            ("LOG_FORMAT", "json"),
+            ("LISTEN_ADDR", "[::1]:9000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.database_pool_recycle,
+        tenant_persistence::Recycle::Verified
+    );
+    assert_eq!(s.log_format, LogFormat::Json);
+    assert_eq!(s.listen_addr, "[::1]:9000".parse().unwrap());
+    for (var, expected) in [
+        ("LOG_FORMAT", "`json` or `pretty`"),
+        ("DATABASE_POOL_RECYCLE", "`fast` or `verified`"),
+    ] {
+        let err = Settings::load(None, with_db(&[(var, "hunter2-secret")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(var) && err.contains(expected) && !err.contains("hunter2"),
+            "{var}: {err}"
+        );
+    }
+    for var in ["LISTEN_ADDR", "GATEWAY_LISTEN_ADDR"] {
+        let err = Settings::load(None, with_db(&[(var, "hunter2-secret")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(var) && !err.contains("hunter2"),
+            "{var}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_settings_file_is_named_without_echoing_its_lines() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    writeln!(file, "fly_api_token = hunter2-secret").unwrap();
+    let err = Settings::load(Some(file.path()), with_db(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("settings file") && err.contains("line 1") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_file_keeps_the_io_error_as_the_source() {
+    let err = Settings::load(
+        None,
+        with_db(&[("JWT_JWKS_FILE", "/nonexistent/jwks.json")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().starts_with("JWT_JWKS_FILE"), "{err}");
+    let source = std::error::Error::source(&err).expect("the I/O error is kept");
+    assert!(source.to_string().contains("No such file"), "{source}");
+}
