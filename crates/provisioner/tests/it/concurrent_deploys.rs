@@ -1,11 +1,9 @@
 //! Deploys of one tenant are serialized: however many arrive at once, there is one machine and it runs
 //! the last accepted image; older pending deployments are superseded.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, images};
+use crate::common::{Harness, images};
 use tenant_domain::{DeploymentStatus, TenantState};
 
 const T: Duration = Duration::from_secs(30);

@@ -1,12 +1,12 @@
 //! Flaky Fly: 429 bursts and 5xx are absorbed and every operation completes; Fly hard down opens the
 //! breaker and calls fail fast with a transient error instead of hanging.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{Harness, images};
+use crate::common::{Harness, images};
 use fly_client::BreakerConfig;
 use mock_fly::MockFlyConfig;
 use secrecy::SecretString;

@@ -1,9 +1,7 @@
 //! The real `skopeo` copies a hand-built OCI image into the mock registry and back out, byte-identical.
 
-mod common;
-
-use common::oci::{self, digest};
-use common::{Api, mock};
+use crate::common::oci::{self, digest};
+use crate::common::{Api, mock};
 use serde_json::Value;
 use test_support::oci::{skopeo_pull, skopeo_push};
 

@@ -1,10 +1,8 @@
 //! Apps, secrets, volumes, IPs and certificates: Fly's status codes, bodies and consistency.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Api, mock, mock_with};
+use crate::common::{Api, mock, mock_with};
 use reqwest::StatusCode;
 use serde_json::json;
 

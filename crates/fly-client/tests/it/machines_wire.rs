@@ -1,14 +1,12 @@
 //! Wire format of the Machines API client against a local fake server: auth header, error mapping,
 //! retries and backoff, Retry-After, and the circuit breaker.
 
-mod machines_common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::machines_common::{Recorder, TOKEN, client, client_with, json_reply, on};
 use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
 use fly_client::{FlyError, FlyMachines};
-use machines_common::{Recorder, TOKEN, client, client_with, json_reply, on};
 use serde_json::json;
 use wiremock::matchers::header;
 use wiremock::{MockServer, ResponseTemplate};

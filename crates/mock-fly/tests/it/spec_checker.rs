@@ -1,8 +1,6 @@
 //! The spec checker used by the OpenAPI test can fail: wrong types and invented fields are caught.
 
-mod common;
-
-use common::spec::{self, check, schema};
+use crate::common::spec::{self, check, schema};
 use serde_json::json;
 
 #[test]

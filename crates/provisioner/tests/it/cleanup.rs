@@ -2,12 +2,12 @@
 //! finishes the job; a step that keeps failing is retried with backoff and visible until it succeeds;
 //! the registry tag waits for a manifest push still in flight through the gateway.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Harness, images};
+use crate::common::{Harness, images};
 use secrecy::SecretString;
 use tenant_domain::{JobKind, TenantState};
 use tenant_persistence::testing::tenant_cluster_admin;

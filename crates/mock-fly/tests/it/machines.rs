@@ -1,10 +1,8 @@
 //! Machines: lifecycle, wait, update, delete, list filters, and image resolution against the registry.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Api, mock, mock_with};
+use crate::common::{Api, mock, mock_with};
 use reqwest::StatusCode;
 use serde_json::json;
 

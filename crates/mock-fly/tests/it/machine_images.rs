@@ -1,9 +1,7 @@
 //! Machines whose image is on the mock's own registry must name an image it holds.
 
-mod common;
-
-use common::oci::{self, Reg};
-use common::{Api, mock, mock_with};
+use crate::common::oci::{self, Reg};
+use crate::common::{Api, mock, mock_with};
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -1,8 +1,6 @@
 //! Leases: the wrapped responses, 409 when held by another nonce, and writes refused without it.
 
-mod common;
-
-use common::{Api, mock};
+use crate::common::{Api, mock};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

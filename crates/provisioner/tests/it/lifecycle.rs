@@ -1,12 +1,12 @@
 //! Happy paths against real PostgreSQL + mock-fly: provision, deploy (first and later), restart,
 //! secrets, delete; mock-fly's state checked after each.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Harness, images};
+use crate::common::{Harness, images};
 use secrecy::SecretString;
 use tenant_domain::{DeploymentStatus, TenantState};
 use tenant_provisioner::ServiceError;

@@ -1,10 +1,10 @@
 //! Auth, injected faults, rate limits, the request log and unknown-route reporting.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Api, mock, mock_with};
+use crate::common::{Api, mock, mock_with};
 use mock_fly::Op;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -2,12 +2,8 @@
 //! line (Fly token, JWT secret, bearer tokens, gateway key, registry credential, tenant database
 //! password, customer secret values), and lines logged during a request carry its request id.
 //!
-//! Its own test binary: the capturing subscriber is process-global (actix serves on other threads).
-
-#[path = "api/cli_types.rs"]
-mod cli_types;
-#[path = "api/helpers.rs"]
-mod helpers;
+//! The capturing subscriber is process-global (actix serves on other threads): nextest runs every test in
+//! its own process, so it sees this test's lines only.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -18,8 +14,8 @@ use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use cli_types::*;
-use helpers::*;
+use crate::cli_types::*;
+use crate::helpers::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -1,13 +1,11 @@
 //! Wire format of the Machines API client's composite calls against a local fake server: creates
 //! made safe to repeat (name_taken adoption, machine lookup by metadata), `wait`, leases, secrets.
 
-mod machines_common;
-
 use std::time::Duration;
 
+use crate::machines_common::{client, json_reply, on};
 use fly_client::resilience::BreakerState;
 use fly_client::{CreateMachineRequest, FlyError, FlyMachines, MachineConfig, MachineState};
-use machines_common::{client, json_reply, on};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, query_param};

@@ -1,9 +1,9 @@
 //! The registry suite against Debian's `docker-registry` (distribution 2.8), with deletion enabled
 //! (placeholder path: 2.8 has no delete-by-tag) and disabled (the placeholder stays).
 
-mod registry_suite;
+use crate::registry_suite;
 
-use registry_suite::{DeletePath, Target};
+use crate::registry_suite::{DeletePath, Target};
 use test_support::registry::{RegistryOptions, RegistryServer};
 
 fn target(delete_enabled: bool) -> Target {

@@ -2,14 +2,14 @@
 //! cluster and the tenant is `failed` with a readable reason; then `retry-provision` succeeds.
 //! Also: an app of that name that is not the tenant's is never adopted nor deleted.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::common::Harness;
 use async_trait::async_trait;
-use common::Harness;
 use mock_fly::MockFlyConfig;
 use secrecy::SecretString;
 use tenant_domain::{RepoError, RepoResult, TenantDatabaseAdmin, TenantState};

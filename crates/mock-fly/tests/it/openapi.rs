@@ -1,10 +1,8 @@
 //! Machines API responses against the OpenAPI spec's schemas and the README's documented corrections
 //! (app create returns the app; lease responses are wrapped; error bodies are `{"error", "status"?}`).
 
-mod common;
-
-use common::spec::{self, check, response_schema, schema};
-use common::{Api, mock};
+use crate::common::spec::{self, check, response_schema, schema};
+use crate::common::{Api, mock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

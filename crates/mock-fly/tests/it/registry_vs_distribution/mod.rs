@@ -2,12 +2,10 @@
 //! (distribution 2.8.2) and against mock-fly configured like it, with deletion enabled (tag delete →
 //! 400) and disabled (every delete → 405); every step must give the same status and error code.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod script;
 
-use common::mock_with;
-use common::oci::Reg;
+use crate::common::mock_with;
+use crate::common::oci::Reg;
 use mock_fly::TagDeleteSupport;
 use script::script;
 use test_support::registry::{RegistryAuth, RegistryOptions, RegistryServer};

@@ -1,11 +1,11 @@
 //! Two tenants push byte-identical images (one digest); deleting one leaves the other's tag and
 //! machine intact — on a registry with tag deletion and on one without (distribution 2.8's 400).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Harness, REPO, images};
+use crate::common::{Harness, REPO, images};
 use fly_client::Registry;
 use mock_fly::{MockFlyConfig, TagDeleteSupport};
 use tenant_domain::{TenantState, naming};

@@ -1,10 +1,10 @@
 //! The same registry suite against mock-fly's registry (user `x`, the mock's token as password), in
 //! each of its tag-deletion modes, proving the mock behaves like the real registry.
 
-mod registry_suite;
+use crate::registry_suite;
 
+use crate::registry_suite::{DeletePath, Target};
 use mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
-use registry_suite::{DeletePath, Target};
 
 async fn target(tag_delete: TagDeleteSupport, delete_path: DeletePath) -> Target {
     let mock = MockFly::start(MockFlyConfig {

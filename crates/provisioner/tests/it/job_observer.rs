@@ -1,12 +1,10 @@
 //! The workers report every settled job attempt to the configured [`JobObserver`]: successes of
 //! provision, deploy and cleanup, and the retries of a cleanup step that keeps failing.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Harness, images};
+use crate::common::{Harness, images};
 use tenant_domain::{JobKind, TenantState};
 use tenant_provisioner::{JobObserver, JobOutcome, TenantService};
 

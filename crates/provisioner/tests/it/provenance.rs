@@ -3,12 +3,12 @@
 //! smuggled in past the gateway (a layer, an index child, a case-variant `Layers` key the upstream reads)
 //! is refused with a conflict naming the digest, and nothing is deployed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Harness, REPO, images};
+use crate::common::{Harness, REPO, images};
 use fly_client::{BreakerConfig, HttpRegistry, Registry as _, RegistryConfig};
 use mock_fly::{MockFly, MockFlyConfig};
 use secrecy::SecretString;

@@ -1,9 +1,7 @@
 //! Registry v2 manifests: content negotiation, reference checks, tags and deletion semantics.
 
-mod common;
-
-use common::mock_with;
-use common::oci::{self, Reg};
+use crate::common::mock_with;
+use crate::common::oci::{self, Reg};
 use mock_fly::TagDeleteSupport;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
 //! Registry v2 auth and blob uploads: monolithic, chunked with `Content-Range`, Docker's streamed PATCH.
 
-mod common;
-
-use common::mock_with;
-use common::oci::{Reg, digest};
+use crate::common::mock_with;
+use crate::common::oci::{Reg, digest};
 use mock_fly::TagDeleteSupport;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -1,0 +1,12 @@
+//! The provisioner's integration tests, one binary: the tenant lifecycle against mock-fly, real PostgreSQL
+//! (a database per test) and a tenant cluster, with faults injected.
+
+mod cleanup;
+mod common;
+mod concurrent_deploys;
+mod fault_matrix;
+mod job_observer;
+mod lifecycle;
+mod provenance;
+mod resilience;
+mod shared_digest;

@@ -1,0 +1,15 @@
+//! The server's integration tests, one binary: the HTTP API through the real server (`Application::build`,
+//! a database per test, mock-fly, a real registry), the binary's command line, log capture (no secret in any
+//! log line) and the database pool. The end-to-end flow over the real binaries is its own target (`e2e`).
+
+mod authz;
+mod bad_input;
+mod binary;
+mod cli_types;
+mod contract;
+mod events;
+mod helpers;
+mod lifecycle;
+mod log_capture;
+mod pool;
+mod tenant_settings;
