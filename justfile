@@ -7,8 +7,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Every check CI runs: format, lints, the domain purity check, all tests (unit, integration, e2e).
-test: fmt-check lint check-deps test-rust e2e image-check
+# Format, lints, dependency rules, licenses, unused dependencies, schema vs migrations and docs; then all tests
+# (unit, integration, doc), the end-to-end flow and the deploy image.
+# Every check CI runs.
+test: fmt-check lint check-deps deny machete check-schema doc test-rust e2e image-check
 
 # Format check.
 fmt-check:
@@ -18,25 +20,47 @@ fmt-check:
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
-# The crates' dependency rules (docs/architecture.md): the domain pure, the HTTP layer on the domain only,
-# the provisioner without HTTP client or database, nothing on the server, persistence only in the server.
+# (the domain pure, the HTTP layer on the domain only, nothing on the server, persistence only in the server).
+# The crates' dependency rules of docs/architecture.md.
 check-deps:
     ./scripts/check-deps.sh
 
-# Unit and integration tests against real PostgreSQL, docker-registry and skopeo. Ignored tests run too:
-# nothing is silently skipped.
-test-rust:
+# Licenses, banned and duplicate crates, sources (deny.toml). Advisories need the network: `cargo deny check`.
+deny:
+    ./scripts/ensure-tools.sh deny
+    cargo deny check licenses bans sources
+
+# No dependency declared that no code uses.
+machete:
+    ./scripts/ensure-tools.sh machete
+    cargo machete
+
+# crates/persistence/src/schema/generated.rs is what diesel's print-schema makes of the migrated database.
+check-schema:
+    ./scripts/ensure-tools.sh diesel
     ./scripts/ensure-test-services.sh
-    cargo nextest run --workspace --no-fail-fast --run-ignored all
+    ./scripts/check-schema.sh
+
+# The API docs build without a warning (broken links, bad HTML).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
+# Ignored tests run too: nothing is silently skipped. The end-to-end flow is its own recipe (`e2e`).
+# Unit and integration tests against real PostgreSQL, docker-registry and skopeo.
+test-rust:
+    ./scripts/ensure-tools.sh nextest
+    ./scripts/ensure-test-services.sh
+    cargo nextest run --workspace --no-fail-fast --run-ignored all -E 'not binary_id(mgmt-server::e2e)'
     cargo test --workspace --doc
 
 # Twice, with mock-fly's registry and with docker-registry as the upstream (`just e2e docker` runs one: a nextest
 # filter). mock-fly is built first so that the test's own, then no-op, build of it is not timed by nextest.
 # The CLI flow end to end against the real management-api and mock-fly binaries (crates/server/tests/e2e).
 e2e *filter:
+    ./scripts/ensure-tools.sh nextest
     ./scripts/ensure-test-services.sh
-    cargo build -p mock-fly --bin mock-fly
-    cargo nextest run -p management-api --test e2e --no-fail-fast {{filter}}
+    cargo build -p mgmt-mock-fly --bin mock-fly
+    cargo nextest run -p mgmt-server --test e2e --no-fail-fast {{filter}}
 
 # Needs root, buildah and debootstrap (ensure-test-services.sh installs them); see deploy/README.md.
 # Build deploy/Dockerfile with buildah and run the image: migrate, serve, health against PostgreSQL and mock-fly.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `just bench`: runs every benchmark the crates provide, in release mode, and prints their figures.
 # Nothing is asserted on time. Found automatically:
-#   - cargo bench targets (`[[bench]]` in a crate's Cargo.toml, e.g. tenant-provisioner/provision,
-#     registry-gateway/push), run with `cargo bench -p <package> --bench <name>`;
+#   - cargo bench targets (`[[bench]]` in a crate's Cargo.toml, e.g. mgmt-provisioner/provision,
+#     mgmt-registry-gateway/push), run with `cargo bench -p <package> --bench <name>`;
 #   - scripts `crates/*/benches/*.sh` (e.g. crates/server/benches/status_vs_pgbench.sh).
 # Needs what the tests need (PostgreSQL on 127.0.0.1:5432, docker-registry, skopeo) plus wrk and pgbench.
 # BENCH_FILTER=<substring> runs only the benchmarks whose name contains it; other BENCH_* variables

@@ -123,38 +123,38 @@ io_runtime=(diesel diesel-async tokio-postgres sqlx tokio actix-web actix-rt req
 storage=(diesel diesel-async tokio-postgres sqlx)
 
 # The domain: pure rules and ports, reusable by any service.
-forbid tenant-domain "the domain does no I/O: no database, web, HTTP-client or async-runtime crate" "${io_runtime[@]}"
-ours tenant-domain "the domain depends on no crate of ours"
+forbid mgmt-domain "the domain does no I/O: no database, web, HTTP-client or async-runtime crate" "${io_runtime[@]}"
+ours mgmt-domain "the domain depends on no crate of ours"
 
 # Reusable clients, fakes and harnesses: at most the (pure) domain, for its one image-reference grammar
 # and media types; no other crate of ours.
-ours fly-client "fly-client is reusable by other services" tenant-domain
-ours mock-fly "mock-fly fakes Fly, not our client" tenant-domain
-ours test-support "test-support is a harness under every crate" tenant-domain
+ours mgmt-fly-client "fly-client is reusable by other services" mgmt-domain
+ours mgmt-mock-fly "mock-fly fakes Fly, not our client" mgmt-domain
+ours mgmt-test-support "test-support is a harness under every crate" mgmt-domain
 
 # Persistence: the domain's storage ports over PostgreSQL.
-ours tenant-persistence "persistence implements the domain's ports" tenant-domain
+ours mgmt-persistence "persistence implements the domain's ports" mgmt-domain
 
 # The provisioner: use cases over the domain's ports and fly-client's traits.
-ours tenant-provisioner "the provisioner sees storage and Fly through ports" tenant-domain fly-client
-forbid tenant-provisioner "the provisioner sees storage only through the domain's ports" "${storage[@]}" tenant-persistence actix-web
-forbid_except_via tenant-provisioner fly-client "the provisioner makes no HTTP call itself" reqwest hyper
+ours mgmt-provisioner "the provisioner sees storage and Fly through ports" mgmt-domain mgmt-fly-client
+forbid mgmt-provisioner "the provisioner sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence actix-web
+forbid_except_via mgmt-provisioner mgmt-fly-client "the provisioner makes no HTTP call itself" reqwest hyper
 
 # The registry gateway.
-ours registry-gateway "the gateway sees storage through the domain's ports" tenant-domain fly-client
-forbid registry-gateway "the gateway sees storage only through the domain's ports" "${storage[@]}" tenant-persistence
+ours mgmt-registry-gateway "the gateway sees storage through the domain's ports" mgmt-domain mgmt-fly-client
+forbid mgmt-registry-gateway "the gateway sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence
 
 # The HTTP layer: the domain and its own ports only; the server wires the rest in.
-ours management-http "the HTTP layer depends on the domain only" tenant-domain
-forbid management-http "the HTTP layer reaches the layers below only through its ports" \
-  reqwest hyper "${storage[@]}" fly-client tenant-provisioner registry-gateway tenant-persistence
+ours mgmt-http "the HTTP layer depends on the domain only" mgmt-domain
+forbid mgmt-http "the HTTP layer reaches the layers below only through its ports" \
+  reqwest hyper "${storage[@]}" fly-client mgmt-provisioner registry-gateway mgmt-persistence
 
 # Who may depend on whom.
-dependents management-api normal,build,dev "nothing depends on the server: it only wires the others"
-dependents tenant-persistence normal,build "only the server wires persistence in (tests use it as a dev-dependency)" management-api
-dependents test-support normal,build "test harnesses are dev-dependencies only"
-dependents mock-fly normal,build "the fake Fly is a dev-dependency only"
-forbid management-api "the shipped binary holds no test harness or fake" test-support mock-fly
+dependents mgmt-server normal,build,dev "nothing depends on the server: it only wires the others"
+dependents mgmt-persistence normal,build "only the server wires persistence in (tests use it as a dev-dependency)" mgmt-server
+dependents mgmt-test-support normal,build "test harnesses are dev-dependencies only"
+dependents mgmt-mock-fly normal,build "the fake Fly is a dev-dependency only"
+forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly
 
 if [ "$status" -eq 0 ]; then
   echo "check-deps: $rules dependency rules hold (scripts/check-deps.sh)"

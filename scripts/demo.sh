@@ -125,7 +125,7 @@ else
 fi
 
 echo "demo: building management-api and mock-fly (debug)…"
-cargo build -q -p management-api -p mock-fly
+cargo build -q -p mgmt-server -p mgmt-mock-fly
 BIN_DIR=$(stack_bin_dir debug)
 
 FLY_TOKEN="demo-fly-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -45,8 +45,8 @@ BASE_RECIPE=2
 BASE_TAR=$CACHE_DIR/debian-$SUITE-minbase-r$BASE_RECIPE.tar
 IMAGE=localhost/management-api:image-check
 # The packages of the two binaries.
-API_PACKAGE=management-api
-MOCK_PACKAGE=mock-fly
+API_PACKAGE=mgmt-server
+MOCK_PACKAGE=mgmt-mock-fly
 DOCKERFILE=$ROOT/deploy/Dockerfile
 
 T0=$SECONDS

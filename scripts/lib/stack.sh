@@ -2,7 +2,7 @@
 # Used by scripts/demo.sh (and scripts/bench.sh for STACK_ROOT): start management-api with its registry
 # gateway, build a tiny OCI image by hand, and stop every process this shell started. Source it; it
 # defines functions and a few globals only. The end-to-end test does all of this in Rust
-# (crates/server/tests/e2e, with test_support's harnesses).
+# (crates/server/tests/e2e, with mgmt-test-support's harnesses).
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # PIDs of every process started here, stopped in reverse order by stack_stop_all.

@@ -4,13 +4,13 @@
 use proptest::prelude::*;
 use std::collections::HashSet;
 
-use proptest::sample::Index;
-use strum::IntoEnumIterator;
-use tenant_domain::image_ref::{ManifestReference, validate_repository, validate_tag};
-use tenant_domain::{
+use mgmt_domain::image_ref::{ManifestReference, validate_repository, validate_tag};
+use mgmt_domain::{
     ImageRef, ManifestKind, RegistryTarget, SECRET_NAME_LENGTH_MAX, SecretName, TenantId,
     TenantState, media_type, naming, parse_manifest,
 };
+use proptest::sample::Index;
+use strum::IntoEnumIterator;
 
 fn tenant_id() -> impl Strategy<Value = TenantId> {
     any::<u128>().prop_map(|n| TenantId::from_uuid(uuid::Uuid::from_u128(n)))

@@ -26,7 +26,7 @@ impl Selector {
         let s = Selector(sel.to_owned());
         assert!(
             Op::ALL.iter().any(|op| s.matches(*op)),
-            "mock-fly: fault selector {sel:?} matches no operation; see mock_fly::Op"
+            "mock-fly: fault selector {sel:?} matches no operation; see mgmt_mock_fly::Op"
         );
         s
     }

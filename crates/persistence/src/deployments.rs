@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use tenant_domain::{
+use mgmt_domain::{
     Deployment, DeploymentRepository, DeploymentStatus, NewDeployment, RepoError, RepoResult,
     TenantId,
 };

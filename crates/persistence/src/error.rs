@@ -4,7 +4,7 @@
 use diesel::ConnectionError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::{BuildError, PoolError};
-use tenant_domain::RepoError;
+use mgmt_domain::RepoError;
 
 /// Failures setting up the database access itself (the repositories answer [`RepoError`]). The
 /// underlying error is kept as the source, so a start-up failure shows its whole chain.

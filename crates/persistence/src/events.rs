@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tenant_domain::{
+use mgmt_domain::{
     EventRepository, EventType, NewTenantEvent, RepoError, RepoResult, TenantEvent, TenantId,
 };
 use uuid::Uuid;

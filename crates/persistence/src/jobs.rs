@@ -10,7 +10,7 @@ use diesel::sql_types::{
     Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tenant_domain::{
+use mgmt_domain::{
     Job, JobKind, JobQueue, JobState, NewJob, QueueStats, RepoError, RepoResult, TenantId,
 };
 use uuid::Uuid;

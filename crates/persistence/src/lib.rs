@@ -34,10 +34,10 @@ pub use tenants::PgTenantRepository;
 pub struct PgRepositories;
 
 impl PgRepositories {
-    /// Every repository of `tenant_domain::ports` on one pool.
+    /// Every repository of `mgmt_domain::ports` on one pool.
     #[allow(clippy::new_ret_no_self)]
-    pub fn new(pool: PgPool) -> tenant_domain::Repositories {
-        tenant_domain::Repositories {
+    pub fn new(pool: PgPool) -> mgmt_domain::Repositories {
+        mgmt_domain::Repositories {
             customers: Arc::new(PgCustomerRepository::new(pool.clone())),
             plans: Arc::new(PgPlanRepository::new(pool.clone())),
             tenants: Arc::new(PgTenantRepository::new(pool.clone())),

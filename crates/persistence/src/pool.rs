@@ -9,8 +9,8 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use mgmt_domain::RepoResult;
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::RepoResult;
 
 use crate::error::{PersistenceError, map_pool};
 

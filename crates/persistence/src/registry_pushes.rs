@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::time::Duration;
 
-use tenant_domain::{
+use mgmt_domain::{
     NewRegistryPush, PushAccess, RegistryPush, RegistryPushRepository, RepoResult, TenantId,
     UploadSession,
 };

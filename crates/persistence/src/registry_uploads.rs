@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use tenant_domain::{PushAccess, RepoResult, TenantId, TenantState, UploadSession};
+use mgmt_domain::{PushAccess, RepoResult, TenantId, TenantState, UploadSession};
 use uuid::Uuid;
 
 use crate::error::db_error;

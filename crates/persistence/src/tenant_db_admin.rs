@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use diesel::sql_types::{Bool, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use mgmt_domain::{RepoError, RepoResult, TenantDatabaseAdmin};
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::{RepoError, RepoResult, TenantDatabaseAdmin};
 
 use crate::error::map_diesel;
 

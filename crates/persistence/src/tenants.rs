@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tenant_domain::{
+use mgmt_domain::{
     CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId,
     TenantRepository, TenantState,
 };

@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
-use tenant_domain::{
+use mgmt_domain::{
     Customer, CustomerId, NewCustomer, NewTenant, RepoResult, Repositories, Tenant,
     TenantDatabaseAdmin, TenantId,
 };
-use test_support::blocking::block_on_fresh_thread;
-pub use test_support::db::{ScratchCluster, TestDatabase};
+use mgmt_test_support::blocking::block_on_fresh_thread;
+pub use mgmt_test_support::db::{ScratchCluster, TestDatabase};
+use secrecy::SecretString;
 
 use crate::pool::{PgPool, PoolConfig, build_pool};
 use crate::tenant_db_admin::PgTenantDatabaseAdmin;
@@ -85,7 +85,7 @@ impl TestDb {
     pub async fn set_customer_status(
         &self,
         customer: CustomerId,
-        status: tenant_domain::CustomerStatus,
+        status: mgmt_domain::CustomerStatus,
     ) -> anyhow::Result<()> {
         use diesel_async::RunQueryDsl;
         let mut conn = self.pool.get().await?;
@@ -116,7 +116,7 @@ impl TestDb {
 /// Whatever a test created and did not drop is dropped when the admin is (see [`TrackedTenantCluster`]).
 pub fn tenant_cluster_admin() -> TrackedTenantCluster {
     TrackedTenantCluster {
-        inner: PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url())),
+        inner: PgTenantDatabaseAdmin::new(SecretString::from(mgmt_test_support::db::admin_url())),
         live: Mutex::new(BTreeSet::new()),
     }
 }
@@ -183,7 +183,7 @@ impl Drop for TrackedTenantCluster {
             Ok(())
         });
         if outcome.is_err() {
-            eprintln!("tenant-persistence testing: could not drop a test's tenant databases");
+            eprintln!("mgmt-persistence testing: could not drop a test's tenant databases");
         }
     }
 }
@@ -192,8 +192,8 @@ impl Drop for TrackedTenantCluster {
 pub fn random_tenant_db_names() -> (String, String) {
     let id = TenantId::new_random();
     (
-        tenant_domain::naming::tenant_database_name(&id),
-        tenant_domain::naming::tenant_role_name(&id),
+        mgmt_domain::naming::tenant_database_name(&id),
+        mgmt_domain::naming::tenant_role_name(&id),
     )
 }
 
@@ -216,12 +216,13 @@ pub fn drop_recorded_tenant_databases(db_url: &SecretString) {
     let url = db_url.clone();
     let outcome = block_on_fresh_thread(|| async move {
         let mut conn =
-            test_support::db::connect(secrecy::ExposeSecret::expose_secret(&url)).await?;
+            mgmt_test_support::db::connect(secrecy::ExposeSecret::expose_secret(&url)).await?;
         let names: Vec<Names> =
             diesel::sql_query("SELECT database_name, database_role FROM management.tenants")
                 .load(&mut conn)
                 .await?;
-        let admin = PgTenantDatabaseAdmin::new(SecretString::from(test_support::db::admin_url()));
+        let admin =
+            PgTenantDatabaseAdmin::new(SecretString::from(mgmt_test_support::db::admin_url()));
         for n in names {
             admin
                 .drop_database(&n.database_name, &n.database_role)
@@ -230,6 +231,6 @@ pub fn drop_recorded_tenant_databases(db_url: &SecretString) {
         Ok(())
     });
     if outcome.is_err() {
-        eprintln!("tenant-persistence testing: could not drop the recorded tenant databases");
+        eprintln!("mgmt-persistence testing: could not drop the recorded tenant databases");
     }
 }

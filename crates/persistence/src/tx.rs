@@ -2,7 +2,7 @@
 //! or a domain outcome decided inside the transaction (stale version, not found).
 
 use diesel::result::Error as DieselError;
-use tenant_domain::RepoError;
+use mgmt_domain::RepoError;
 
 use crate::error::map_diesel;
 

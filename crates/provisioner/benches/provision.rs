@@ -1,19 +1,19 @@
 //! Provisioning benchmark: wall time of a provision with mock-fly adding 50 ms to every call, against
 //! the critical-path bound, and the number of Fly calls per provision, deploy and delete.
 //!
-//! Run: `cargo bench -p tenant-provisioner --bench provision` (needs PostgreSQL and skopeo, like the tests).
+//! Run: `cargo bench -p mgmt-provisioner --bench provision` (needs PostgreSQL and skopeo, like the tests).
 //! The Fly critical path of a fresh provision is `create_app → get_app → {secrets | volume | ip |
 //! certificate}`: three sequential calls, so the bound is 3 × latency (the database step runs beside it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_domain::{NewRegistryPush, Repositories, TenantId, TenantState, naming};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
+use mgmt_persistence::testing::{tenant_cluster_admin, test_database};
+use mgmt_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
+use mgmt_test_support::oci;
 use secrecy::SecretString;
-use tenant_domain::{NewRegistryPush, Repositories, TenantId, TenantState, naming};
-use tenant_persistence::testing::{tenant_cluster_admin, test_database};
-use tenant_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
-use test_support::oci;
 use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -102,7 +102,7 @@ async fn run() {
     .unwrap();
     let repos = db.repositories();
     let mut config = ProvisionerConfig::new(
-        tenant_domain::RegistryTarget::new(mock.registry_host(), REPO),
+        mgmt_domain::RegistryTarget::new(mock.registry_host(), REPO),
         mock.registry_host(),
         "sites.example.test",
         "tenants-db.internal:5432",
@@ -110,13 +110,13 @@ async fn run() {
     config.worker.poll_interval = Duration::from_millis(2);
     config.worker.workers = 1;
     let token = SecretString::from(mock.token().to_owned());
-    let fly = fly_client::HttpFlyMachines::new(fly_client::MachinesConfig::new(
+    let fly = mgmt_fly_client::HttpFlyMachines::new(mgmt_fly_client::MachinesConfig::new(
         mock.machines_url(),
         token.clone(),
         "bench",
     ))
     .unwrap();
-    let registry = fly_client::HttpRegistry::new(fly_client::RegistryConfig::new(
+    let registry = mgmt_fly_client::HttpRegistry::new(mgmt_fly_client::RegistryConfig::new(
         mock.registry_url(),
         "x",
         token,

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use mgmt_domain::RegistryTarget;
 use secrecy::SecretString;
-use tenant_domain::RegistryTarget;
 
 /// Everything the provisioner needs besides its ports. `Debug` is safe: secret values print redacted.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! `provenance`), a recorded deployment, a queued job.
 //! Answers in a few round trips; the machine is rolled out by the `deploy` job (the CLI waits 30 s at most).
 
-use tenant_domain::{
+use mgmt_domain::{
     CustomerId, Deployment, EventType, JobKind, NewDeployment, Tenant, TenantId, TenantState,
     naming,
 };

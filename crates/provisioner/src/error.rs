@@ -4,8 +4,8 @@
 //! conflict, unavailable); the unexpected ones are kept whole ([`ServiceError::Storage`],
 //! [`ServiceError::Fly`]) rather than flattened to a string, so whoever logs them has the original.
 
-use fly_client::FlyError;
-use tenant_domain::{RepoError, TransitionError};
+use mgmt_domain::{RepoError, TransitionError};
+use mgmt_fly_client::FlyError;
 
 /// What a customer-facing call can fail with. Messages are customer-readable and never hold a secret.
 #[derive(Debug, thiserror::Error)]

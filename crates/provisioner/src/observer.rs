@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tenant_domain::JobKind;
+use mgmt_domain::JobKind;
 
 /// How one claimed job attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::Display)]

@@ -10,7 +10,7 @@
 //! between Fly creating the app and the event being written, the retry refuses the app (fail safe:
 //! an operator deletes it by hand); it never takes over an app it cannot prove it made.
 
-use tenant_domain::{EventType, Tenant};
+use mgmt_domain::{EventType, Tenant};
 
 use crate::error::ServiceError;
 use crate::service::TenantService;
@@ -26,7 +26,7 @@ pub(crate) fn app_created_marker(app: &str) -> String {
 impl TenantService {
     /// Records that this tenant created its app (must be written before anything else touches the app).
     pub(crate) async fn mark_app_created(&self, tenant: &Tenant) -> Result<(), ServiceError> {
-        let ev = tenant_domain::NewTenantEvent::new(
+        let ev = mgmt_domain::NewTenantEvent::new(
             tenant.id,
             EventType::VmProvisioningProgress,
             tenant.state,

@@ -11,15 +11,15 @@
 //! - an index's children must be image manifests (a nested index is refused), and at most
 //!   [`MAX_MANIFESTS`] manifests are fetched for one deploy.
 //!
-//! Manifests are fetched by digest, so the body is the content the digest names (`fly_client`'s
+//! Manifests are fetched by digest, so the body is the content the digest names (`mgmt_fly_client`'s
 //! `get_manifest` checks that the body hashes to the digest asked for).
 
 use std::collections::HashSet;
 
-use fly_client::{FlyError, Registry};
-use tenant_domain::{
+use mgmt_domain::{
     ManifestKind, ParsedManifest, RegistryPushRepository, RepoError, TenantId, parse_manifest,
 };
+use mgmt_fly_client::{FlyError, Registry};
 
 use crate::error::ServiceError;
 use crate::service::TenantService;

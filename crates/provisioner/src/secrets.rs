@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use mgmt_domain::{CustomerId, EventType, SecretName, Tenant, TenantId, TenantState};
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::{CustomerId, EventType, SecretName, Tenant, TenantId, TenantState};
 
 use crate::error::ServiceError;
 use crate::service::TenantService;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use fly_client::{FlyMachines, Registry};
-use tenant_domain::{
+use mgmt_domain::{
     CustomerId, EventType, NewTenantEvent, RepoError, Repositories, Tenant, TenantDatabaseAdmin,
     TenantId, TenantState,
 };
+use mgmt_fly_client::{FlyMachines, Registry};
 
 use crate::config::ProvisionerConfig;
 use crate::error::ServiceError;

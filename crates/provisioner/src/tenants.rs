@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use fly_client::MachineState;
-use tenant_domain::{
+use mgmt_domain::{
     Customer, CustomerId, CustomerStatus, DEFAULT_REGION, EventType, JobKind, NewJob, NewTenant,
     NewTenantEvent, OFFERED_REGIONS, RepoError, Tenant, TenantId, TenantState,
 };
+use mgmt_fly_client::MachineState;
 
 use crate::error::ServiceError;
 use crate::service::TenantService;
@@ -180,7 +180,7 @@ impl TenantService {
             .acquire_lease(app, &machine, ttl, "restart")
             .await
             .map_err(|e| match e {
-                fly_client::FlyError::Conflict(_) => {
+                mgmt_fly_client::FlyError::Conflict(_) => {
                     ServiceError::Conflict("a deploy is in progress; retry shortly".into())
                 }
                 other => other.into(),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use tenant_domain::{Job, JobKind, JobState, RepoResult};
+use mgmt_domain::{Job, JobKind, JobState, RepoResult};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;

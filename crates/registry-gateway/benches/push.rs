@@ -11,7 +11,7 @@
 //! (default 64) at the same time, through one gateway and directly, for the aggregate throughput of
 //! each and the gateway's peak RSS.
 //!
-//! `cargo bench -p registry-gateway --bench push` (env `BENCH_RUNS`, default 3; `BENCH_MIB`, default 256;
+//! `cargo bench -p mgmt-registry-gateway --bench push` (env `BENCH_RUNS`, default 3; `BENCH_MIB`, default 256;
 //! `BENCH_TENANTS`; `BENCH_TENANT_MIB`).
 
 #[path = "../tests/it/common.rs"]
@@ -20,9 +20,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use mgmt_test_support::oci::{OciImage, skopeo_push};
+use mgmt_test_support::registry::{RegistryOptions, RegistryServer};
 use secrecy::ExposeSecret;
-use test_support::oci::{OciImage, skopeo_push};
-use test_support::registry::{RegistryOptions, RegistryServer};
 
 const LAYERS: u64 = 4;
 
@@ -105,7 +105,7 @@ async fn tenant_images(dir: &std::path::Path, tenants: usize, mib: u64) -> Vec<O
             .map(|i| {
                 let sub = dir.join(format!("t{i}"));
                 std::fs::create_dir_all(&sub).expect("dir");
-                test_support::oci::build_random_image(&sub, "t", &[layer, layer], false)
+                mgmt_test_support::oci::build_random_image(&sub, "t", &[layer, layer], false)
                     .expect("image")
             })
             .collect()
@@ -178,7 +178,12 @@ async fn main() {
     println!("building a {total_mib} MiB image ({LAYERS} random layers) ...");
     let path = dir.path().to_owned();
     let image = tokio::task::spawn_blocking(move || {
-        test_support::oci::build_random_image(&path, "bench", &vec![layer; LAYERS as usize], false)
+        mgmt_test_support::oci::build_random_image(
+            &path,
+            "bench",
+            &vec![layer; LAYERS as usize],
+            false,
+        )
     })
     .await
     .expect("join")

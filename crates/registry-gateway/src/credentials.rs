@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use mgmt_domain::{TenantId, naming};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use tenant_domain::{TenantId, naming};
 
 /// Audience of every gateway credential.
 pub const AUDIENCE: &str = "registry-gateway";

@@ -3,8 +3,8 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use mgmt_domain::{PushAccess, RepoError, media_type::MANIFEST_ACCEPT};
 use serde_json::json;
-use tenant_domain::{PushAccess, RepoError, media_type::MANIFEST_ACCEPT};
 
 use crate::auth::{authenticate, challenge};
 use crate::credentials::TenantScope;

@@ -87,7 +87,7 @@ mod tests {
     use super::*;
     use crate::route::parse;
     use chrono::Utc;
-    use tenant_domain::TenantId;
+    use mgmt_domain::TenantId;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

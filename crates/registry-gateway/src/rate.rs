@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use tenant_domain::TenantId;
+use mgmt_domain::TenantId;
 
 use crate::limits::GatewayLimits;
 

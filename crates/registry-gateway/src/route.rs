@@ -5,8 +5,8 @@
 //! digests by their grammar. A path the upstream could read differently from us (say `%2F` or `..`) is
 //! refused before any policy decision is taken on it.
 
-use tenant_domain::ManifestReference;
-use tenant_domain::image_ref::validate_repository;
+use mgmt_domain::ManifestReference;
+use mgmt_domain::image_ref::validate_repository;
 
 /// A Registry v2 route under `/v2/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ fn valid_name(name: &str) -> bool {
 
 /// A digest by the domain's grammar, in its canonical spelling.
 fn valid_digest(digest: &str) -> Option<String> {
-    tenant_domain::Digest::parse(digest)
+    mgmt_domain::Digest::parse(digest)
         .ok()
         .map(|d| d.to_string())
 }

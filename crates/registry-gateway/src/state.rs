@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use tenant_domain::RegistryPushRepository;
+use mgmt_domain::RegistryPushRepository;
 use tokio::sync::Semaphore;
 
 use crate::auth::TOKEN_PATH;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tenant_domain::{Digest, UploadSession};
+use mgmt_domain::{Digest, UploadSession};
 use uuid::Uuid;
 
 use crate::credentials::TenantScope;

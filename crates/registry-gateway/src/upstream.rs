@@ -16,7 +16,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use fly_client::{FlyError, RegistryAuth};
+use mgmt_fly_client::{FlyError, RegistryAuth};
 use reqwest::header::HeaderValue;
 use secrecy::SecretString;
 use url::Url;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures::StreamExt;
+use mgmt_domain::{NewRegistryPush, parse_manifest};
 use sha2::{Digest as _, Sha256};
-use tenant_domain::{NewRegistryPush, parse_manifest};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::credentials::TenantScope;

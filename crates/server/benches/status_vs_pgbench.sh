@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$ROOT" && cargo build --release -q -p management-api)
+(cd "$ROOT" && cargo build --release -q -p mgmt-server)
 psql "$PGURL_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 "$BIN" migrate >/dev/null

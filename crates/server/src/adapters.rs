@@ -1,4 +1,4 @@
-//! The HTTP layer's ports ([`management_http::ports`]) implemented by the real layers: the
+//! The HTTP layer's ports ([`mgmt_http::ports`]) implemented by the real layers: the
 //! provisioner's `TenantService` behind [`ProvisionerCommands`] and the registry gateway's
 //! `CredentialIssuer` behind [`GatewayCredentials`]. Error translation happens here, once; unexpected
 //! errors are passed on whole, as the source of the command error, so a 500's log line shows them.
@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use management_http::ports::{
+use mgmt_domain::{Customer, Deployment, Tenant, TenantId};
+use mgmt_http::ports::{
     CommandError, CommandResult, CreateTenantCommand, PushCredential, RegistryCredentials,
     TenantCommands,
 };
-use registry_gateway::CredentialIssuer;
+use mgmt_provisioner::{CreateTenant, ServiceError, TenantService};
+use mgmt_registry_gateway::CredentialIssuer;
 use secrecy::SecretString;
-use tenant_domain::{Customer, Deployment, Tenant, TenantId};
-use tenant_provisioner::{CreateTenant, ServiceError, TenantService};
 
 /// The tenant commands, run by the provisioner.
 #[derive(Debug, Clone)]
@@ -144,7 +144,7 @@ impl RegistryCredentials for GatewayCredentials {
 
 #[cfg(test)]
 mod tests {
-    use management_http::error::ErrorChain;
+    use mgmt_http::error::ErrorChain;
 
     use super::*;
 

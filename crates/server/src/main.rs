@@ -2,9 +2,9 @@
 
 use anyhow::Context;
 use clap::Parser;
-use management_api::cli::{Cli, Command, TokenCommand};
-use management_api::settings::{MigrateSettings, Settings, TokenSettings};
-use management_api::{Application, startup, telemetry, token};
+use mgmt_server::cli::{Cli, Command, TokenCommand};
+use mgmt_server::settings::{MigrateSettings, Settings, TokenSettings};
+use mgmt_server::{Application, startup, telemetry, token};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fly_client::{BreakerState, CallObserver};
-use management_http::metrics::{CircuitState, Metrics};
-use tenant_domain::JobKind;
-use tenant_provisioner::{JobObserver, JobOutcome};
+use mgmt_domain::JobKind;
+use mgmt_fly_client::{BreakerState, CallObserver};
+use mgmt_http::metrics::{CircuitState, Metrics};
+use mgmt_provisioner::{JobObserver, JobOutcome};
 
 /// Reports Fly calls and job outcomes to the metrics.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer};
 use anyhow::Context;
-use management_http::AppState;
+use mgmt_http::AppState;
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,7 @@ impl Application {
             migrate(&settings.database_url).await?;
         }
         let pool = wiring::pool(&settings)?;
-        tenant_persistence::check_connection(&pool)
+        mgmt_persistence::check_connection(&pool)
             .await
             .context("DATABASE_URL: the database does not answer")?;
         let wired = wiring::wire(&settings, pool)?;
@@ -58,7 +58,7 @@ impl Application {
         let api = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
-                .configure(management_http::configure(state.clone()))
+                .configure(mgmt_http::configure(state.clone()))
         })
         .listen(listener)?
         .disable_signals()
@@ -72,7 +72,7 @@ impl Application {
                 let server = HttpServer::new(move || {
                     App::new()
                         .wrap(TracingLogger::default())
-                        .configure(registry_gateway::configure(gw.clone()))
+                        .configure(mgmt_registry_gateway::configure(gw.clone()))
                 })
                 .listen(listener)?
                 .disable_signals()
@@ -84,7 +84,7 @@ impl Application {
         };
 
         let workers = match (&wired.service, settings.workers_enabled) {
-            (Some(service), true) => Some(tenant_provisioner::Workers::spawn(
+            (Some(service), true) => Some(mgmt_provisioner::Workers::spawn(
                 service.clone(),
                 shutdown.clone(),
             )),
@@ -149,7 +149,7 @@ impl Application {
 
 /// Applies pending migrations.
 pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
-    let applied = tenant_persistence::run_migrations(url)
+    let applied = mgmt_persistence::run_migrations(url)
         .await
         .context("DATABASE_URL: migrations failed")?;
     tracing::info!(count = applied.len(), ?applied, "migrations applied");

@@ -1,7 +1,7 @@
 //! `token mint`: an HS256 token from the configured secret, carrying the configured issuer/audience.
 
 use anyhow::{Context, bail};
-use management_http::auth::{Claims, mint_hs256};
+use mgmt_http::auth::{Claims, mint_hs256};
 
 use crate::settings::TokenSettings;
 
@@ -38,7 +38,7 @@ pub fn mint(
 mod tests {
     use std::collections::HashMap;
 
-    use management_http::auth::{JwtSettings, JwtVerifier};
+    use mgmt_http::auth::{JwtSettings, JwtVerifier};
     use secrecy::SecretString;
 
     use super::*;

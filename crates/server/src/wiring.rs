@@ -7,17 +7,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use fly_client::{HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig};
-use management_http::auth::JwtVerifier;
-use management_http::metrics::Metrics;
-use management_http::ports::BoxError;
-use management_http::{ApiSettings, AppState, ReadinessCheck};
-use registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
-use tenant_domain::{RegistryTarget, Repositories};
-use tenant_persistence::{
+use mgmt_domain::{RegistryTarget, Repositories};
+use mgmt_fly_client::{HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig};
+use mgmt_http::auth::JwtVerifier;
+use mgmt_http::metrics::Metrics;
+use mgmt_http::ports::BoxError;
+use mgmt_http::{ApiSettings, AppState, ReadinessCheck};
+use mgmt_persistence::{
     PgPool, PgRepositories, PgTenantDatabaseAdmin, PoolConfig, check_connection,
 };
-use tenant_provisioner::{ProvisionerConfig, TenantService};
+use mgmt_provisioner::{ProvisionerConfig, TenantService};
+use mgmt_registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
 
 use crate::adapters::{GatewayCredentials, ProvisionerCommands};
 use crate::observers::{MetricsObserver, circuit_state};
@@ -54,8 +54,7 @@ pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let mut config = PoolConfig::new(settings.database_url.clone());
     config.max_size = settings.database_pool_size;
     config.recycle = settings.database_pool_recycle;
-    tenant_persistence::build_pool(&config)
-        .context("DATABASE_URL: cannot build the connection pool")
+    mgmt_persistence::build_pool(&config).context("DATABASE_URL: cannot build the connection pool")
 }
 
 pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {

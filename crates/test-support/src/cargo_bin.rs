@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn the_executable_is_read_from_cargo_messages() {
         let stdout = concat!(
-            r#"{"reason":"compiler-artifact","target":{"name":"mock_fly","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"mgmt_mock_fly","kind":["lib"]},"executable":null}"#,
             "\n",
             r#"{"reason":"compiler-artifact","target":{"name":"mock-fly","kind":["bin"]},"executable":"/t/debug/mock-fly"}"#,
             "\n",

@@ -10,12 +10,12 @@ use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use mgmt_domain::media_type::OCI_CONFIG;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use tenant_domain::media_type::OCI_CONFIG;
 
 /// The domain's media types, re-exported for the tests that build images with this module.
-pub use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
+pub use mgmt_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 
 mod layer;
 mod skopeo;

@@ -2,7 +2,7 @@
 //! with its own temporary storage and htpasswd users, deletion on or off, killed on drop.
 //!
 //! ```no_run
-//! let reg = test_support::registry::RegistryServer::start(Default::default());
+//! let reg = mgmt_test_support::registry::RegistryServer::start(Default::default());
 //! // push with skopeo to `reg.host()`, talk HTTP to `reg.url()` as `reg.username()`/`reg.password()`
 //! ```
 

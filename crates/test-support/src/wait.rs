@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn demo(path: std::path::PathBuf) -> anyhow::Result<()> {
 //! use std::time::Duration;
-//! use test_support::wait::{Check, eventually};
+//! use mgmt_test_support::wait::{Check, eventually};
 //!
 //! // A bool or an Option is a condition ...
 //! eventually(Duration::from_secs(5), || async { path.exists() }).await?;

@@ -15,7 +15,7 @@ use models::*;
 
 /// The four manifest media types sent in `Accept` on every manifest request, so that OCI images and
 /// indexes resolve and Docker v2 manifests are never down-converted to schema 1 (another digest).
-pub use tenant_domain::media_type::MANIFEST_ACCEPT;
+pub use mgmt_domain::media_type::MANIFEST_ACCEPT;
 
 /// Operations on one registry (host and credentials are the implementation's configuration).
 #[async_trait]

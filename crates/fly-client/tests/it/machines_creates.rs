@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::machines_common::{client, json_reply, on};
-use fly_client::resilience::BreakerState;
-use fly_client::{CreateMachineRequest, FlyError, FlyMachines, MachineConfig, MachineState};
+use mgmt_fly_client::resilience::BreakerState;
+use mgmt_fly_client::{CreateMachineRequest, FlyError, FlyMachines, MachineConfig, MachineState};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, query_param};
@@ -265,7 +265,7 @@ async fn leases_secrets_and_ips_use_fly_shapes() {
     assert_eq!(c.unset_secrets("a1", &["K".into()]).await.unwrap(), 4);
     assert_eq!(c.list_secret_names("a1").await.unwrap().names, ["K"]);
     assert_eq!(
-        c.assign_ip("a1", fly_client::IpKind::SharedV4)
+        c.assign_ip("a1", mgmt_fly_client::IpKind::SharedV4)
             .await
             .unwrap()
             .ip,

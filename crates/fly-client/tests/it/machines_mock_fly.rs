@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use fly_client::resilience::BreakerState;
-use fly_client::{
+use mgmt_fly_client::resilience::BreakerState;
+use mgmt_fly_client::{
     CreateMachineRequest, CreateVolumeRequest, FlyMachines, HttpFlyMachines, HttpRegistry, IpKind,
     MachineConfig, MachineState, MachinesConfig, MountConfig, Registry, RegistryConfig,
 };
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
+use mgmt_test_support::oci;
 use secrecy::SecretString;
-use test_support::oci;
 
 const APP: &str = "sp-0123456789ab";
 
@@ -135,7 +135,7 @@ async fn provision_deploy_and_clean_up_against_mock_fly() {
         .await
         .unwrap_err();
     assert!(
-        matches!(held, fly_client::FlyError::Conflict(_)),
+        matches!(held, mgmt_fly_client::FlyError::Conflict(_)),
         "{held:?}"
     );
     let mut update = req.clone();
@@ -209,7 +209,7 @@ async fn a_wrong_token_is_unauthorized() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, fly_client::FlyError::Unauthorized(_)),
+        matches!(err, mgmt_fly_client::FlyError::Unauthorized(_)),
         "{err:?}"
     );
 }

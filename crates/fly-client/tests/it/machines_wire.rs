@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::machines_common::{Recorder, TOKEN, client, client_with, json_reply, on};
-use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
-use fly_client::{FlyError, FlyMachines};
+use mgmt_fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
+use mgmt_fly_client::{FlyError, FlyMachines};
 use serde_json::json;
 use wiremock::matchers::header;
 use wiremock::{MockServer, ResponseTemplate};
@@ -168,7 +168,7 @@ async fn non_idempotent_creates_are_not_retried_on_5xx() {
         .expect(1)
         .mount(&server)
         .await;
-    let req = fly_client::CreateVolumeRequest {
+    let req = mgmt_fly_client::CreateVolumeRequest {
         name: "services".into(),
         region: "iad".into(),
         size_gb: 1,

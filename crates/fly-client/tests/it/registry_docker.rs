@@ -4,7 +4,7 @@
 use crate::registry_suite;
 
 use crate::registry_suite::{DeletePath, Target};
-use test_support::registry::{RegistryOptions, RegistryServer};
+use mgmt_test_support::registry::{RegistryOptions, RegistryServer};
 
 fn target(delete_enabled: bool) -> Target {
     let server = RegistryServer::start(RegistryOptions {

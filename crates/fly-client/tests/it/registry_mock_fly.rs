@@ -4,7 +4,7 @@
 use crate::registry_suite;
 
 use crate::registry_suite::{DeletePath, Target};
-use mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
+use mgmt_mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
 
 async fn target(tag_delete: TagDeleteSupport, delete_path: DeletePath) -> Target {
     let mock = MockFly::start(MockFlyConfig {

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use fly_client::registry::MANIFEST_ACCEPT;
-use fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
-use fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig};
+use mgmt_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
+use mgmt_fly_client::registry::MANIFEST_ACCEPT;
+use mgmt_fly_client::resilience::{BreakerConfig, BreakerState, RetryPolicy};
+use mgmt_fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig};
 use secrecy::SecretString;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
-use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 

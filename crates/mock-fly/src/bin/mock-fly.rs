@@ -5,10 +5,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
+use mgmt_mock_fly::{MockFly, MockFlyConfig, TagDeleteSupport};
 
 #[derive(Parser, Debug)]
-#[command(about = "In-memory Fly.io (Machines API + registry v2) for tests and the local demo")]
+#[command(
+    name = "mock-fly",
+    about = "In-memory Fly.io (Machines API + registry v2) for tests and the local demo"
+)]
 struct Args {
     /// Address of the Machines API (and of the registry, unless --registry-listen is given).
     #[arg(long, default_value = "127.0.0.1:4280", env = "MOCK_FLY_LISTEN")]

@@ -2,9 +2,9 @@
 //! registry host must exist there (by tag or digest), or the machine is refused.
 
 use actix_web::HttpResponse;
+use mgmt_domain::ImageRef;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tenant_domain::ImageRef;
 
 use crate::ctx::Shared;
 use crate::errors;

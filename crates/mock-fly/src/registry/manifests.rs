@@ -4,10 +4,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
+use mgmt_domain::image_ref::validate_tag;
+use mgmt_domain::media_type::{DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tenant_domain::image_ref::validate_tag;
-use tenant_domain::media_type::{DOCKER_MANIFEST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST};
 
 use super::store::valid_digest;
 use super::{Query, base_url, query_get};

@@ -18,7 +18,7 @@ pub(crate) enum RegPath {
 /// distribution's repository name grammar (the domain's): lowercase alphanumeric components separated
 /// by `.`, `_`, `__` or dashes, joined by `/`.
 pub(crate) fn valid_name(name: &str) -> bool {
-    tenant_domain::image_ref::validate_repository(name).is_ok()
+    mgmt_domain::image_ref::validate_repository(name).is_ok()
 }
 
 impl RegPath {

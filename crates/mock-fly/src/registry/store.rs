@@ -45,7 +45,7 @@ impl RegistryStore {
 /// `sha256:` followed by 64 lowercase hex digits (the only algorithm this registry stores), by the
 /// domain's digest grammar.
 pub(crate) fn valid_digest(d: &str) -> bool {
-    tenant_domain::Digest::parse(d).is_ok_and(|d| d.algorithm() == "sha256")
+    mgmt_domain::Digest::parse(d).is_ok_and(|d| d.algorithm() == "sha256")
 }
 
 pub(crate) fn blob_path(dir: &Path, digest: &str) -> PathBuf {

@@ -5,7 +5,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use crate::common::{Api, mock, mock_with};
-use mock_fly::Op;
+use mgmt_mock_fly::Op;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -55,9 +55,10 @@ async fn own_registry_images_may_be_unchecked_when_configured() {
 #[tokio::test]
 async fn a_separate_registry_listener_is_the_registry_host() {
     let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let m = mock_fly::MockFly::start_with(mock_fly::MockFlyConfig::default(), any, Some(any))
-        .await
-        .unwrap();
+    let m =
+        mgmt_mock_fly::MockFly::start_with(mgmt_mock_fly::MockFlyConfig::default(), any, Some(any))
+            .await
+            .unwrap();
     assert_ne!(m.registry_url(), m.machines_url());
     assert_eq!(m.registry_url(), format!("http://{}", m.registry_host()));
     let api = Api::new(&m);
@@ -78,6 +79,6 @@ async fn a_separate_registry_listener_is_the_registry_host() {
 #[test]
 fn the_handle_can_be_shared_across_tasks() {
     fn send_sync<T: Send + Sync + 'static>() {}
-    send_sync::<mock_fly::MockFly>();
-    send_sync::<mock_fly::StateSnapshot>();
+    send_sync::<mgmt_mock_fly::MockFly>();
+    send_sync::<mgmt_mock_fly::StateSnapshot>();
 }

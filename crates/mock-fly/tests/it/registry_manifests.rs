@@ -2,12 +2,12 @@
 
 use crate::common::mock_with;
 use crate::common::oci::{self, Reg};
-use mock_fly::TagDeleteSupport;
+use mgmt_domain::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+use mgmt_mock_fly::TagDeleteSupport;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tenant_domain::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
-async fn registry(tag_delete: TagDeleteSupport) -> (mock_fly::MockFly, Reg) {
+async fn registry(tag_delete: TagDeleteSupport) -> (mgmt_mock_fly::MockFly, Reg) {
     let m = mock_with(|c| c.tag_delete = tag_delete).await;
     let reg = Reg::new(&m);
     (m, reg)

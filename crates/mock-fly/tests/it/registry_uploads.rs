@@ -2,11 +2,11 @@
 
 use crate::common::mock_with;
 use crate::common::oci::{Reg, digest};
-use mock_fly::TagDeleteSupport;
+use mgmt_mock_fly::TagDeleteSupport;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-async fn registry(tag_delete: TagDeleteSupport) -> (mock_fly::MockFly, Reg) {
+async fn registry(tag_delete: TagDeleteSupport) -> (mgmt_mock_fly::MockFly, Reg) {
     let m = mock_with(|c| c.tag_delete = tag_delete).await;
     let reg = Reg::new(&m);
     (m, reg)

@@ -2,8 +2,8 @@
 
 use crate::common::oci::{self, digest};
 use crate::common::{Api, mock};
+use mgmt_test_support::oci::{skopeo_pull, skopeo_push};
 use serde_json::Value;
-use test_support::oci::{skopeo_pull, skopeo_push};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_round_trip_is_byte_identical() {

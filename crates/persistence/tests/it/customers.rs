@@ -1,7 +1,7 @@
 //! Customers and plans.
 
-use tenant_domain::{CustomerId, CustomerStatus, NewCustomer, RepoError};
-use tenant_persistence::testing::test_database;
+use mgmt_domain::{CustomerId, CustomerStatus, NewCustomer, RepoError};
+use mgmt_persistence::testing::test_database;
 
 fn new_customer(subject: &str) -> NewCustomer {
     NewCustomer {

@@ -1,7 +1,7 @@
 //! Deploy attempts.
 
-use tenant_domain::{DeploymentStatus, NewDeployment, RepoError, TenantId};
-use tenant_persistence::testing::test_database;
+use mgmt_domain::{DeploymentStatus, NewDeployment, RepoError, TenantId};
+use mgmt_persistence::testing::test_database;
 use uuid::Uuid;
 
 fn new_deployment(tenant: TenantId, n: u32) -> NewDeployment {

@@ -1,7 +1,7 @@
 //! The ordered event log.
 
-use tenant_domain::{EventType, NewTenantEvent, RepoError, TenantId, TenantState};
-use tenant_persistence::testing::test_database;
+use mgmt_domain::{EventType, NewTenantEvent, RepoError, TenantId, TenantState};
+use mgmt_persistence::testing::test_database;
 
 #[tokio::test]
 async fn events_come_back_in_order_and_page_by_id() {

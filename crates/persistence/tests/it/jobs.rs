@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use tenant_domain::{JobKind, JobState, NewJob, QueueStats, RepoError, TenantId};
-use tenant_persistence::testing::{TestDb, test_database};
+use mgmt_domain::{JobKind, JobState, NewJob, QueueStats, RepoError, TenantId};
+use mgmt_persistence::testing::{TestDb, test_database};
 use uuid::Uuid;
 
 const ALL: [JobKind; 3] = [JobKind::Provision, JobKind::Deploy, JobKind::Cleanup];

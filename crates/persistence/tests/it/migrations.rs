@@ -3,12 +3,12 @@
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use secrecy::SecretString;
-use tenant_domain::{NewCustomer, NewTenant, TenantId};
-use tenant_persistence::testing::{TestDatabase, test_database};
-use tenant_persistence::{
+use mgmt_domain::{NewCustomer, NewTenant, TenantId};
+use mgmt_persistence::testing::{TestDatabase, test_database};
+use mgmt_persistence::{
     PgRepositories, PoolConfig, build_pool, run_migrations, run_migrations_blocking,
 };
+use secrecy::SecretString;
 
 #[derive(QueryableByName)]
 struct Name {
@@ -91,7 +91,7 @@ async fn migrations_revert_cleanly_and_rerun() {
         type Wrapper =
             diesel_async::async_connection_wrapper::AsyncConnectionWrapper<AsyncPgConnection>;
         let mut conn = <Wrapper as diesel::Connection>::establish(&url).unwrap();
-        conn.revert_all_migrations(tenant_persistence::MIGRATIONS)
+        conn.revert_all_migrations(mgmt_persistence::MIGRATIONS)
             .unwrap();
     })
     .join()
@@ -186,11 +186,11 @@ async fn a_database_of_the_old_system_migrates_and_loses_the_deploy_token() {
     );
     assert!(matches!(
         repos.tenants.insert(dup).await,
-        Err(tenant_domain::RepoError::Conflict { .. })
+        Err(mgmt_domain::RepoError::Conflict { .. })
     ));
     let orphan = NewTenant::new(
         TenantId::new_random(),
-        tenant_domain::CustomerId::new_random(),
+        mgmt_domain::CustomerId::new_random(),
         "x",
         "free",
         "iad",
@@ -198,7 +198,7 @@ async fn a_database_of_the_old_system_migrates_and_loses_the_deploy_token() {
     );
     assert_eq!(
         repos.tenants.insert(orphan).await.unwrap_err(),
-        tenant_domain::RepoError::NotFound { entity: "customer" }
+        mgmt_domain::RepoError::NotFound { entity: "customer" }
     );
 }
 

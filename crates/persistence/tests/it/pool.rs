@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use mgmt_domain::RepoError;
+use mgmt_persistence::testing::test_database;
+use mgmt_persistence::{PgRepositories, PoolConfig, build_pool, check_connection};
 use secrecy::SecretString;
-use tenant_domain::RepoError;
-use tenant_persistence::testing::test_database;
-use tenant_persistence::{PgRepositories, PoolConfig, build_pool, check_connection};
 
 #[tokio::test]
 async fn a_statement_over_the_timeout_is_cancelled_and_reported_unavailable() {
@@ -27,7 +27,7 @@ async fn a_statement_over_the_timeout_is_cancelled_and_reported_unavailable() {
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
-    let mapped = tenant_persistence::error::map_diesel("test", err);
+    let mapped = mgmt_persistence::error::map_diesel("test", err);
     assert!(mapped.is_transient(), "{mapped:?}");
 }
 

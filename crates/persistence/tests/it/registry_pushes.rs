@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use tenant_domain::{
-    CustomerStatus, NewRegistryPush, PushAccess, TenantId, TenantState, media_type,
-};
-use tenant_persistence::testing::test_database;
+use mgmt_domain::{CustomerStatus, NewRegistryPush, PushAccess, TenantId, TenantState, media_type};
+use mgmt_persistence::testing::test_database;
 
 fn digest(n: u32) -> String {
     format!("sha256:{n:064x}")

@@ -1,15 +1,15 @@
 //! Tenant databases and roles, on a private cluster that really checks passwords.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use mgmt_domain::{RepoError, TenantDatabaseAdmin};
+use mgmt_persistence::PgTenantDatabaseAdmin;
+use mgmt_persistence::testing::{ScratchCluster, random_tenant_db_names};
 use secrecy::SecretString;
-use tenant_domain::{RepoError, TenantDatabaseAdmin};
-use tenant_persistence::PgTenantDatabaseAdmin;
-use tenant_persistence::testing::{ScratchCluster, random_tenant_db_names};
 
 /// The admin itself, not the tracking wrapper of `testing::tenant_cluster_admin`: these tests check
 /// exactly what exists when, and drop what they create themselves.
 fn tenant_cluster_admin() -> PgTenantDatabaseAdmin {
-    PgTenantDatabaseAdmin::new(secret(&test_support::db::admin_url()))
+    PgTenantDatabaseAdmin::new(secret(&mgmt_test_support::db::admin_url()))
 }
 
 fn secret(s: &str) -> SecretString {

@@ -1,7 +1,7 @@
 //! Tenants: CRUD, ownership, unique names, optimistic concurrency, events written with updates.
 
-use tenant_domain::{EventType, NewTenant, NewTenantEvent, RepoError, TenantId, TenantState};
-use tenant_persistence::testing::test_database;
+use mgmt_domain::{EventType, NewTenant, NewTenantEvent, RepoError, TenantId, TenantState};
+use mgmt_persistence::testing::test_database;
 
 #[tokio::test]
 async fn insert_get_list_and_count() {
@@ -321,7 +321,7 @@ async fn the_tenant_limit_holds_under_concurrent_creates() {
     repo.insert_within_limit(again, 2).await.unwrap();
     let stranger = NewTenant::new(
         TenantId::new_random(),
-        tenant_domain::CustomerId::new_random(),
+        mgmt_domain::CustomerId::new_random(),
         "x",
         "basic",
         "iad",

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use fly_client::{FlyError, TagDeletion};
-use tenant_domain::{EventType, Tenant, TenantState, naming};
+use mgmt_domain::{EventType, Tenant, TenantState, naming};
+use mgmt_fly_client::{FlyError, TagDeletion};
 
 use super::{JobContext, JobError};
 use crate::service::TenantService;

@@ -1,8 +1,8 @@
 //! Undoing a failed provisioning run, in reverse order of creation: certificate, IPs, volume, app, then
 //! the tenant database and role. Only what is ours is touched; "not found" counts as removed.
 
-use fly_client::FlyResult;
-use tenant_domain::Tenant;
+use mgmt_domain::Tenant;
+use mgmt_fly_client::FlyResult;
 
 use super::provision::Provisioned;
 use crate::service::TenantService;

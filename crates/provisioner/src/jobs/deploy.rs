@@ -5,8 +5,8 @@
 //! the last accepted wins. The machine is found by `tenant.machine_id`, else by our metadata (a crash
 //! after create), else created. Updates hold the machine's lease until the machine has started.
 
-use fly_client::{FlyError, Machine, MachineState};
-use tenant_domain::{EventType, Plan, Tenant, TenantState};
+use mgmt_domain::{EventType, Plan, Tenant, TenantState};
+use mgmt_fly_client::{FlyError, Machine, MachineState};
 
 use super::machine_spec::{TENANT_METADATA_KEY, machine_request};
 use super::{JobContext, JobError};

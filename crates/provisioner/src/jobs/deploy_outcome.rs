@@ -1,7 +1,7 @@
 //! How a deploy run ends: the deployment and the tenant marked succeeded (running) or failed, and the
 //! settling of a queued run whose deployment an earlier run already finished.
 
-use tenant_domain::{Deployment, DeploymentStatus, EventType, Tenant, TenantState};
+use mgmt_domain::{Deployment, DeploymentStatus, EventType, Tenant, TenantState};
 
 use super::JobError;
 use crate::error::ServiceError;

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use fly_client::{
+use mgmt_domain::{Plan, Tenant, naming};
+use mgmt_fly_client::{
     CreateMachineRequest, GuestConfig, HealthCheck, MachineConfig, MountConfig, PortConfig,
     RestartPolicy, ServiceConfig,
 };
-use tenant_domain::{Plan, Tenant, naming};
 
 use crate::config::ProvisionerConfig;
 
@@ -106,7 +106,7 @@ pub fn machine_request(
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use tenant_domain::{CustomerId, RegistryTarget, TenantId, TenantState};
+    use mgmt_domain::{CustomerId, RegistryTarget, TenantId, TenantState};
 
     use super::*;
 
@@ -119,7 +119,7 @@ mod tests {
             "db.internal:5432",
         );
         let id = TenantId::parse("3f2b8c1e-9a4d-4e1f-8c2a-0b1d2e3f4a5b").unwrap();
-        let new = tenant_domain::NewTenant::new(
+        let new = mgmt_domain::NewTenant::new(
             id,
             CustomerId::new_random(),
             "Shop",

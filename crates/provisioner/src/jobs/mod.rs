@@ -8,7 +8,7 @@ mod machine_spec;
 mod provision;
 mod provision_steps;
 
-use tenant_domain::{Job, JobKind, Tenant};
+use mgmt_domain::{Job, JobKind, Tenant};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ServiceError;

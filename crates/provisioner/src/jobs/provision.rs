@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
+use mgmt_domain::{EventType, Tenant, TenantState};
 use secrecy::SecretString;
-use tenant_domain::{EventType, Tenant, TenantState};
 
 use super::{JobContext, JobError};
 use crate::error::ServiceError;
@@ -159,7 +159,7 @@ impl TenantService {
     async fn provision_steps(
         &self,
         tenant: &Tenant,
-        plan: &tenant_domain::Plan,
+        plan: &mgmt_domain::Plan,
     ) -> (Provisioned, Option<StepFailure>) {
         let password = Arc::new(random_secret(32));
         // The database runs as its own task: the cluster's DDL (and the password hashing before it) must

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use fly_client::{CreateVolumeRequest, FlyError, IpAssignment, IpKind};
+use mgmt_domain::{EventType, Plan, Tenant};
+use mgmt_fly_client::{CreateVolumeRequest, FlyError, IpAssignment, IpKind};
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::{EventType, Plan, Tenant};
 
 use super::provision::{StepFailure, random_secret};
 use crate::service::TenantService;

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{Harness, images};
+use mgmt_domain::{JobKind, TenantState};
+use mgmt_persistence::testing::tenant_cluster_admin;
+use mgmt_persistence::{PgRepositories, PoolConfig, build_pool};
+use mgmt_provisioner::{TenantService, Workers};
 use secrecy::SecretString;
-use tenant_domain::{JobKind, TenantState};
-use tenant_persistence::testing::tenant_cluster_admin;
-use tenant_persistence::{PgRepositories, PoolConfig, build_pool};
-use tenant_provisioner::{TenantService, Workers};
 use tokio_util::sync::CancellationToken;
 
 const T: Duration = Duration::from_secs(30);
 
 /// A running tenant with a machine, a volume and a pushed tag.
-async fn running_tenant(h: &Harness) -> tenant_domain::Tenant {
+async fn running_tenant(h: &Harness) -> mgmt_domain::Tenant {
     let t = h.provisioned("doomed", "basic").await;
     images::push(h, &t.id, "doomed-image").await;
     h.service
@@ -56,17 +56,17 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
             recycle: Default::default(),
         })
         .unwrap();
-        let mut mc = fly_client::MachinesConfig::new(
+        let mut mc = mgmt_fly_client::MachinesConfig::new(
             machines_url,
             SecretString::from(token.clone()),
             common::ORG,
         );
         mc.retry = common::fast_retry();
-        let rc = fly_client::RegistryConfig::new(registry_url, "x", SecretString::from(token));
+        let rc = mgmt_fly_client::RegistryConfig::new(registry_url, "x", SecretString::from(token));
         let service = TenantService::new(
             PgRepositories::new(pool),
-            Arc::new(fly_client::HttpFlyMachines::new(mc).unwrap()),
-            Arc::new(fly_client::HttpRegistry::new(rc).unwrap()),
+            Arc::new(mgmt_fly_client::HttpFlyMachines::new(mc).unwrap()),
+            Arc::new(mgmt_fly_client::HttpRegistry::new(rc).unwrap()),
             Arc::new(tenant_cluster_admin()),
             config,
         );
@@ -207,7 +207,7 @@ async fn graceful_shutdown_stops_between_steps_and_requeues_the_job() {
         .unwrap();
     assert_eq!(
         job.state,
-        tenant_domain::JobState::Queued,
+        mgmt_domain::JobState::Queued,
         "requeued for any worker at once"
     );
     assert_eq!(
@@ -259,7 +259,7 @@ async fn the_tag_waits_for_a_manifest_push_in_flight() {
     h.start_workers();
     let t = h.provisioned("racing", "basic").await;
     images::push(&h, &t.id, "racing-image").await;
-    let tag = tenant_domain::naming::image_tag(&t.id);
+    let tag = mgmt_domain::naming::image_tag(&t.id);
 
     // The gateway began a manifest push (its check that the tenant may push passed) before the delete.
     let in_flight = h

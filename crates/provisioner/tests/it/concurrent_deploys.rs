@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::{Harness, images};
-use tenant_domain::{DeploymentStatus, TenantState};
+use mgmt_domain::{DeploymentStatus, TenantState};
 
 const T: Duration = Duration::from_secs(30);
 

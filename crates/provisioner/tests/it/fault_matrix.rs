@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use crate::common::Harness;
 use async_trait::async_trait;
-use mock_fly::MockFlyConfig;
+use mgmt_domain::{RepoError, RepoResult, TenantDatabaseAdmin, TenantState};
+use mgmt_mock_fly::MockFlyConfig;
+use mgmt_persistence::testing::{tenant_cluster_admin, test_database};
 use secrecy::SecretString;
-use tenant_domain::{RepoError, RepoResult, TenantDatabaseAdmin, TenantState};
-use tenant_persistence::testing::{tenant_cluster_admin, test_database};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -119,7 +119,7 @@ async fn second_ip_fails_after_the_first_was_assigned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_step_fails_half_way() {
     let db = test_database().await.unwrap();
-    let mock = mock_fly::MockFly::start(MockFlyConfig::default())
+    let mock = mgmt_mock_fly::MockFly::start(MockFlyConfig::default())
         .await
         .unwrap();
     let config = common::provisioner_config(&mock);
@@ -166,7 +166,7 @@ async fn an_app_that_is_not_the_tenants_is_never_adopted_nor_deleted() {
     let mut h = Harness::start().await;
     let t = h.create("squatted", "basic").await;
     // Someone else made an app of that name in the org before our worker ran.
-    fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name)
+    mgmt_fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name)
         .await
         .unwrap();
     h.start_workers();

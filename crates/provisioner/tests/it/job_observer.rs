@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::{Harness, images};
-use tenant_domain::{JobKind, TenantState};
-use tenant_provisioner::{JobObserver, JobOutcome, TenantService};
+use mgmt_domain::{JobKind, TenantState};
+use mgmt_provisioner::{JobObserver, JobOutcome, TenantService};
 
 const T: Duration = Duration::from_secs(30);
 

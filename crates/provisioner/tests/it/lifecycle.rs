@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::{Harness, images};
+use mgmt_domain::{DeploymentStatus, TenantState};
+use mgmt_provisioner::ServiceError;
 use secrecy::SecretString;
-use tenant_domain::{DeploymentStatus, TenantState};
-use tenant_provisioner::ServiceError;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -216,7 +216,7 @@ async fn requests_are_validated_and_scoped_to_their_customer() {
     let t = h.provisioned("one", "free").await;
 
     // Quota of the free plan: one tenant.
-    let req = tenant_provisioner::CreateTenant {
+    let req = mgmt_provisioner::CreateTenant {
         name: "two".into(),
         plan_id: None,
         region: None,
@@ -225,7 +225,7 @@ async fn requests_are_validated_and_scoped_to_their_customer() {
         h.service.create_tenant(&h.customer, req).await,
         Err(ServiceError::QuotaExceeded(_))
     ));
-    let bad_region = tenant_provisioner::CreateTenant {
+    let bad_region = mgmt_provisioner::CreateTenant {
         name: "x".into(),
         plan_id: Some("basic".into()),
         region: Some("mars".into()),

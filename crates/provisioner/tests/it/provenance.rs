@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{Harness, REPO, images};
-use fly_client::{BreakerConfig, HttpRegistry, Registry as _, RegistryConfig};
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_domain::{JobKind, Tenant, TenantDatabaseAdmin, TenantState, naming};
+use mgmt_fly_client::{BreakerConfig, HttpRegistry, Registry as _, RegistryConfig};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
+use mgmt_persistence::testing::{tenant_cluster_admin, test_database};
+use mgmt_provisioner::ServiceError;
+use mgmt_test_support::oci::{OCI_INDEX, OCI_MANIFEST};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tenant_domain::{JobKind, Tenant, TenantDatabaseAdmin, TenantState, naming};
-use tenant_persistence::testing::{tenant_cluster_admin, test_database};
-use tenant_provisioner::ServiceError;
-use test_support::oci::{OCI_INDEX, OCI_MANIFEST};
 
 const T: Duration = Duration::from_secs(30);
 

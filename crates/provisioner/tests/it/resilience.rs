@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::common::{Harness, images};
-use fly_client::BreakerConfig;
-use mock_fly::MockFlyConfig;
+use mgmt_domain::TenantState;
+use mgmt_fly_client::BreakerConfig;
+use mgmt_mock_fly::MockFlyConfig;
+use mgmt_provisioner::ServiceError;
 use secrecy::SecretString;
-use tenant_domain::TenantState;
-use tenant_provisioner::ServiceError;
 
 const T: Duration = Duration::from_secs(30);
 

@@ -6,9 +6,9 @@ use crate::common;
 use std::time::Duration;
 
 use crate::common::{Harness, REPO, images};
-use fly_client::Registry;
-use mock_fly::{MockFlyConfig, TagDeleteSupport};
-use tenant_domain::{TenantState, naming};
+use mgmt_domain::{TenantState, naming};
+use mgmt_fly_client::Registry;
+use mgmt_mock_fly::{MockFlyConfig, TagDeleteSupport};
 
 const T: Duration = Duration::from_secs(30);
 

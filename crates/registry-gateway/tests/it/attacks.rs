@@ -5,10 +5,10 @@
 
 use std::collections::HashSet;
 
+use mgmt_domain::media_type::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
+use mgmt_test_support::oci::OciImage;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tenant_domain::media_type::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
-use test_support::oci::OciImage;
 
 use crate::common::*;
 
@@ -16,9 +16,9 @@ use crate::common::*;
 pub struct Scene {
     pub gw: Gateway,
     pub up: Upstream,
-    pub _reg: test_support::registry::RegistryServer,
-    pub a: registry_gateway::IssuedCredential,
-    pub b: registry_gateway::IssuedCredential,
+    pub _reg: mgmt_test_support::registry::RegistryServer,
+    pub a: mgmt_registry_gateway::IssuedCredential,
+    pub b: mgmt_registry_gateway::IssuedCredential,
     pub image_a: OciImage,
     pub image_b: OciImage,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
@@ -26,10 +26,10 @@ pub struct Scene {
 
 impl Scene {
     pub async fn new() -> Self {
-        Self::with_limits(registry_gateway::GatewayLimits::default()).await
+        Self::with_limits(mgmt_registry_gateway::GatewayLimits::default()).await
     }
 
-    pub async fn with_limits(limits: registry_gateway::GatewayLimits) -> Self {
+    pub async fn with_limits(limits: mgmt_registry_gateway::GatewayLimits) -> Self {
         let (reg, up) = registry();
         let gw = start_gateway_with(up.config(), limits).await;
         let (_ta, a) = gw.tenant("a").await;

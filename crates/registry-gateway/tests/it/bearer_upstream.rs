@@ -10,8 +10,8 @@ use crate::common::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use mgmt_domain::media_type::OCI_MANIFEST;
 use reqwest::Method;
-use tenant_domain::media_type::OCI_MANIFEST;
 
 /// The one manifest the fake serves.
 fn manifest() -> String {

@@ -9,19 +9,19 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
-use registry_gateway::{
+use mgmt_domain::{Repositories, Tenant};
+use mgmt_persistence::testing::{TestDb, test_database};
+use mgmt_registry_gateway::{
     CredentialIssuer, GatewayLimits, GatewayState, IssuedCredential, UpstreamConfig, configure,
 };
+use mgmt_test_support::oci::{OciImage, skopeo_push};
+use mgmt_test_support::registry::{RegistryOptions, RegistryServer};
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::{Repositories, Tenant};
-use tenant_persistence::testing::{TestDb, test_database};
-use test_support::oci::{OciImage, skopeo_push};
-use test_support::registry::{RegistryOptions, RegistryServer};
 
 /// The shared repository every test pushes into.
 pub const REPO: &str = "shared";
 
-pub use tenant_domain::media_type::MANIFEST_ACCEPT;
+pub use mgmt_domain::media_type::MANIFEST_ACCEPT;
 
 /// Everything the process logged (tests assert that no secret appears in it).
 #[derive(Clone, Default)]
@@ -51,7 +51,7 @@ pub fn capture_logs() -> LogBuffer {
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "debug,registry_gateway=trace",
+                "debug,mgmt_registry_gateway=trace",
             ))
             .with_writer(move || writer.clone())
             .with_ansi(false)
@@ -213,7 +213,8 @@ pub fn random_image(
     size: u64,
     as_index: bool,
 ) -> OciImage {
-    test_support::oci::build_random_image(dir.path(), tag, &vec![size; layers], as_index).unwrap()
+    mgmt_test_support::oci::build_random_image(dir.path(), tag, &vec![size; layers], as_index)
+        .unwrap()
 }
 
 /// A real `docker-registry` upstream (deletion on, htpasswd user) and the org's view of it; the

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::common::*;
 use chrono::Utc;
+use mgmt_domain::TenantState;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use tenant_domain::TenantState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_requests_get_a_bearer_challenge_and_the_token_flow_works() {
@@ -105,11 +105,11 @@ async fn expired_tampered_and_foreign_credentials_are_refused() {
         .issue_at(t.id, Utc::now() - chrono::Duration::hours(2));
     let token = cred.token.expose_secret();
     // Claims rewritten to another tenant, signature kept.
-    let other = gw.issuer.issue(tenant_domain::TenantId::new_random());
+    let other = gw.issuer.issue(mgmt_domain::TenantId::new_random());
     let mut parts: Vec<&str> = token.split('.').collect();
     parts[1] = other.token.expose_secret().split('.').nth(1).unwrap();
     let tampered = parts.join(".");
-    let foreign = registry_gateway::CredentialIssuer::new(
+    let foreign = mgmt_registry_gateway::CredentialIssuer::new(
         SecretString::from("another-deployment-key-0123456789abcdef".to_owned()),
         Duration::from_secs(3600),
         gw.host.clone(),
@@ -179,7 +179,7 @@ async fn a_deleted_tenants_credential_is_refused_at_once() {
     );
 
     // An unknown tenant (never existed) is refused the same way.
-    let ghost = gw.issuer.issue(tenant_domain::TenantId::new_random());
+    let ghost = gw.issuer.issue(mgmt_domain::TenantId::new_random());
     let res = gw.req(Method::GET, "/v2/", &ghost).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }

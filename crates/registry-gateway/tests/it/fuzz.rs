@@ -4,10 +4,10 @@
 //! invariant of [`Scene::assert_b_unreachable_from_a`] must hold afterwards. Seeded by proptest,
 //! bounded in cases so it runs in seconds.
 
+use mgmt_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use reqwest::Method;
-use tenant_domain::media_type::{OCI_INDEX, OCI_MANIFEST};
 
 use crate::attacks::Scene;
 use crate::common::*;
@@ -201,9 +201,9 @@ fn generated_manifests_never_let_a_reach_b() {
 fn generated_mount_queries_never_mount() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Every accepted POST opens a session: room for all of them.
-    let scene = rt.block_on(Scene::with_limits(registry_gateway::GatewayLimits {
+    let scene = rt.block_on(Scene::with_limits(mgmt_registry_gateway::GatewayLimits {
         max_concurrent_uploads: CASES * 2,
-        ..registry_gateway::GatewayLimits::default()
+        ..mgmt_registry_gateway::GatewayLimits::default()
     }));
     let b_blob = scene.image_b.layer_digests[0].clone();
     let mut runner = TestRunner::new(Config {

@@ -2,9 +2,9 @@
 //! B-only blobs, no delete, no catalog, no cross-repository mount, no smuggling B's blobs into a manifest.
 
 use crate::common::*;
+use mgmt_domain::media_type::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use reqwest::Method;
 use serde_json::json;
-use tenant_domain::media_type::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_a_cannot_touch_tenant_b() {

@@ -2,7 +2,7 @@
 //! Basic auth with user `x` and the org token) as the upstream.
 
 use crate::common::*;
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
 use reqwest::Method;
 use secrecy::ExposeSecret;
 
@@ -52,7 +52,7 @@ async fn push_and_isolation_against_mock_fly() {
     // Pull back through the gateway.
     let out = tempfile::tempdir().unwrap();
     let creds = (a.username.as_str(), a.token.expose_secret());
-    test_support::oci::skopeo_pull(&gw.image_ref(&a.tag), Some(creds), out.path(), "back")
+    mgmt_test_support::oci::skopeo_pull(&gw.image_ref(&a.tag), Some(creds), out.path(), "back")
         .await
         .expect("pull back");
 

@@ -2,9 +2,9 @@
 //! (Debian's docker-registry with htpasswd) then holds it under the tenant's tag.
 
 use crate::common::*;
-use registry_gateway::IssuedCredential;
+use mgmt_domain::{RegistryTarget, Tenant};
+use mgmt_registry_gateway::IssuedCredential;
 use secrecy::ExposeSecret;
-use tenant_domain::{RegistryTarget, Tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
@@ -63,7 +63,7 @@ async fn skopeo_pushes_an_index_image_under_the_tenant_tag_and_pulls_it_back() {
     // Pull it back through the gateway: every blob and manifest of its own image is readable.
     let out = tempfile::tempdir().unwrap();
     let creds = (cred.username.as_str(), cred.token.expose_secret());
-    test_support::oci::skopeo_pull(&gw.image_ref(&cred.tag), Some(creds), out.path(), "back")
+    mgmt_test_support::oci::skopeo_pull(&gw.image_ref(&cred.tag), Some(creds), out.path(), "back")
         .await
         .expect("pull back");
 
@@ -88,7 +88,7 @@ async fn plain_manifest_push_with_docker_v2_format_works() {
     let dir = tempfile::tempdir().unwrap();
     let image = random_image(&dir, "v1", 2, 100_000, false);
     let creds = (cred.username.as_str(), cred.token.expose_secret());
-    test_support::oci::skopeo_push(
+    mgmt_test_support::oci::skopeo_push(
         &image,
         &gw.image_ref(&cred.tag),
         Some(creds),

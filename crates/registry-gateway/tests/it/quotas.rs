@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use registry_gateway::GatewayLimits;
+use mgmt_domain::media_type::OCI_MANIFEST;
+use mgmt_registry_gateway::GatewayLimits;
+use mgmt_test_support::registry::RegistryServer;
 use reqwest::Method;
 use serde_json::json;
-use tenant_domain::media_type::OCI_MANIFEST;
-use test_support::registry::RegistryServer;
 
 use crate::common::*;
 

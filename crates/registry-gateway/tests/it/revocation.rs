@@ -1,8 +1,8 @@
 //! Credentials die with the tenant's right to push: a suspension or a deletion stops every outstanding
 //! credential at the next request, on every gateway replica (no cache, no waiting for the TTL).
 
+use mgmt_domain::{CustomerStatus, TenantState};
 use reqwest::Method;
-use tenant_domain::{CustomerStatus, TenantState};
 
 use crate::common::*;
 

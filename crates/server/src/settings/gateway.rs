@@ -5,7 +5,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use registry_gateway::limits::GatewayLimits;
+use mgmt_registry_gateway::limits::GatewayLimits;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{RawSettings, SettingsError};

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use management_http::auth::{CustomerPolicy, JwtSettings};
-use registry_gateway::limits::GatewayLimits;
+use mgmt_http::auth::{CustomerPolicy, JwtSettings};
+use mgmt_registry_gateway::limits::GatewayLimits;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -34,7 +34,7 @@ pub struct Settings {
     pub database_url: SecretString,
     /// At least 1.
     pub database_pool_size: usize,
-    pub database_pool_recycle: tenant_persistence::Recycle,
+    pub database_pool_recycle: mgmt_persistence::Recycle,
     pub migrate_on_start: bool,
     pub workers_enabled: bool,
     /// At least 1.

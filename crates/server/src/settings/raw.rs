@@ -13,9 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use config::{Config, ConfigError, Environment, File, FileFormat};
+use mgmt_persistence::Recycle;
 use secrecy::SecretString;
 use serde::Deserialize;
-use tenant_persistence::Recycle;
 
 use super::LogFormat;
 use super::de::{self, UNBOUNDED};
@@ -117,7 +117,7 @@ pub struct RawSettings {
     // setting matters only when the gateway runs).
     pub gateway_credential_ttl_secs: u64,
     pub gateway_public_scheme: Option<String>,
-    // The gateway's limits (`registry_gateway::limits::GatewayLimits`), read as `u64` so that every
+    // The gateway's limits (`mgmt_registry_gateway::limits::GatewayLimits`), read as `u64` so that every
     // out-of-range value is reported by the range check, naming the variable.
     pub gateway_max_tenant_bytes: u64,
     pub gateway_max_blob_bytes: u64,

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use mgmt_domain::SecretName;
+use mgmt_provisioner::RESERVED_SECRETS;
 use secrecy::SecretString;
-use tenant_domain::SecretName;
-use tenant_provisioner::RESERVED_SECRETS;
 
 use super::SettingsError;
 

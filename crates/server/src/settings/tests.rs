@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use registry_gateway::limits::GatewayLimits;
+use mgmt_registry_gateway::limits::GatewayLimits;
 use secrecy::ExposeSecret;
 
 use super::*;
@@ -46,7 +46,7 @@ fn defaults_apply_and_fly_is_off() {
     assert_eq!(s.log_format, LogFormat::Pretty);
     assert!(s.migrate_on_start && s.workers_enabled);
     assert_eq!(s.customer_policy, CustomerPolicy::CreateOnFirstUse);
-    assert_eq!(s.database_pool_recycle, tenant_persistence::Recycle::Fast);
+    assert_eq!(s.database_pool_recycle, mgmt_persistence::Recycle::Fast);
 }
 
 #[test]
@@ -602,10 +602,7 @@ fn enums_and_addresses_are_read_typed_and_named_without_echoing_the_value() {
         ]),
     )
     .unwrap();
-    assert_eq!(
-        s.database_pool_recycle,
-        tenant_persistence::Recycle::Verified
-    );
+    assert_eq!(s.database_pool_recycle, mgmt_persistence::Recycle::Verified);
     assert_eq!(s.log_format, LogFormat::Json);
     assert_eq!(s.listen_addr, "[::1]:9000".parse().unwrap());
     for (var, expected) in [

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use mgmt_test_support::wait::{Check, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use test_support::wait::{Check, eventually};
 
 /// The CLI gives up on a call after 30 s.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);

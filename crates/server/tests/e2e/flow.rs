@@ -3,11 +3,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use mgmt_test_support::oci::{build_image, skopeo_push};
+use mgmt_test_support::pg_catalog::{database_exists, role_exists};
+use mgmt_test_support::wait::{Check, eventually};
 use reqwest::Method;
 use serde_json::json;
-use test_support::oci::{build_image, skopeo_push};
-use test_support::pg_catalog::{database_exists, role_exists};
-use test_support::wait::{Check, eventually};
 
 use crate::cli::{Cli, truncate};
 use crate::stack::{Stack, Upstream, random_hex};

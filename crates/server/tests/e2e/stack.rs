@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use mgmt_test_support::db::TestDatabase;
+use mgmt_test_support::process::LoggedProcess;
+use mgmt_test_support::registry::{RegistryAuth, RegistryOptions, RegistryServer};
+use mgmt_test_support::wait::eventually;
 use secrecy::SecretString;
-use test_support::db::TestDatabase;
-use test_support::process::LoggedProcess;
-use test_support::registry::{RegistryAuth, RegistryOptions, RegistryServer};
-use test_support::wait::eventually;
 
 /// The shared registry repository (`FLY_SHARED_REGISTRY_APP`).
 pub const REPOSITORY: &str = "e2e-images";
@@ -99,9 +99,9 @@ impl Stack {
     }
 
     async fn start_processes(&mut self) -> anyhow::Result<()> {
-        self.step("build mock-fly (cargo build -p mock-fly --bin mock-fly)");
+        self.step("build mock-fly (cargo build -p mgmt-mock-fly --bin mock-fly)");
         let mock_bin = tokio::task::spawn_blocking(|| {
-            test_support::cargo_bin::cargo_bin("mock-fly", "mock-fly")
+            mgmt_test_support::cargo_bin::cargo_bin("mgmt-mock-fly", "mock-fly")
         })
         .await??;
 
@@ -227,7 +227,7 @@ impl Stack {
 
     /// The whole environment of `management-api serve` (nothing leaks in from the test's own).
     fn api_env(&self, db_url: &str) -> anyhow::Result<Vec<(String, String)>> {
-        let admin = test_support::db::admin_url();
+        let admin = mgmt_test_support::db::admin_url();
         let parsed = url::Url::parse(&admin).context("the PostgreSQL admin URL")?;
         let tenant_db_host = format!(
             "{}:{}",
@@ -349,7 +349,7 @@ impl Stack {
 
     /// The server of this test's database (tenant databases and roles are created there).
     pub fn admin_url(&self) -> String {
-        test_support::db::admin_url()
+        mgmt_test_support::db::admin_url()
     }
 
     /// Records and prints the step about to run (printed again on failure).
@@ -426,7 +426,7 @@ impl Drop for Stack {
         drop(self.mock.take());
         drop(self.registry.take());
         if let Some(db) = self.db.take() {
-            tenant_persistence::testing::drop_recorded_tenant_databases(&SecretString::from(
+            mgmt_persistence::testing::drop_recorded_tenant_databases(&SecretString::from(
                 db.url().to_owned(),
             ));
             drop(db);

@@ -5,9 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use mgmt_domain::media_type::MANIFEST_ACCEPT;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tenant_domain::media_type::MANIFEST_ACCEPT;
 
 use crate::stack::Stack;
 

@@ -57,7 +57,7 @@ async fn another_customers_tenant_is_indistinguishable_from_a_missing_one() {
         .state
         .repos
         .tenants
-        .get(tenant_domain::TenantId::parse(&id).unwrap())
+        .get(mgmt_domain::TenantId::parse(&id).unwrap())
         .await
         .unwrap();
     let gw = app.gateway.unwrap();
@@ -146,7 +146,7 @@ async fn bad_tokens_are_401_on_every_protected_route() {
         ("no issuer", Some(token_with(&sub, JWT_SECRET, None, 600))),
         ("garbage", Some("not-a-jwt".to_owned())),
     ];
-    for (method, path) in management_http::ROUTES
+    for (method, path) in mgmt_http::ROUTES
         .iter()
         .filter(|(_, p)| !public.contains(p))
     {

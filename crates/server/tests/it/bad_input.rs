@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use mgmt_domain::TenantId;
 use reqwest::Method;
 use serde_json::json;
-use tenant_domain::TenantId;
 
 use crate::cli_types::*;
 use crate::helpers::*;

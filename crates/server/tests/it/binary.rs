@@ -74,7 +74,7 @@ fn serve_names_the_missing_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_applies_the_migrations_to_an_empty_database() {
-    let db = test_support::db::TestDatabase::empty().await.unwrap();
+    let db = mgmt_test_support::db::TestDatabase::empty().await.unwrap();
     let out = bin()
         .env("DATABASE_URL", db.url())
         .env("LOG_FORMAT", "json")

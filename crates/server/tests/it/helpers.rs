@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use management_api::Application;
-use management_api::settings::Settings;
-use management_http::AppState;
-use management_http::auth::{Claims, mint_hs256};
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_http::AppState;
+use mgmt_http::auth::{Claims, mint_hs256};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
+use mgmt_persistence::testing::{TestDb, test_database};
+use mgmt_server::Application;
+use mgmt_server::settings::Settings;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use tenant_persistence::testing::{TestDb, test_database};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -101,7 +101,7 @@ impl TestApp {
                 ("FLY_MACHINES_API_URL", m.machines_url()),
                 ("FLY_REGISTRY_URL", m.registry_url()),
                 ("FLY_SUBDOMAIN_SUFFIX", "sites.example.test".to_owned()),
-                ("TENANT_DB_ADMIN_URL", test_support::db::admin_url()),
+                ("TENANT_DB_ADMIN_URL", mgmt_test_support::db::admin_url()),
                 ("TENANT_DB_HOST", "127.0.0.1:5432".to_owned()),
                 ("GATEWAY_LISTEN_ADDR", gw.clone()),
                 ("GATEWAY_PUBLIC_HOST", gw),
@@ -246,7 +246,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
         // The app's tenant cluster is the test server: drop what its tenants still hold there.
-        tenant_persistence::testing::drop_recorded_tenant_databases(&self.db.url());
+        mgmt_persistence::testing::drop_recorded_tenant_databases(&self.db.url());
     }
 }
 
@@ -277,8 +277,8 @@ pub async fn push_image(registry: &str, repository: &str, tag: &str, username: &
     let dir = tempfile::tempdir().unwrap();
     let layer = format!("layer of {tag}");
     let image =
-        test_support::oci::build_image(dir.path(), "v1", &[layer.as_bytes()], false).unwrap();
-    test_support::oci::skopeo_push(
+        mgmt_test_support::oci::build_image(dir.path(), "v1", &[layer.as_bytes()], false).unwrap();
+    mgmt_test_support::oci::skopeo_push(
         &image,
         &format!("{registry}/{repository}:{tag}"),
         Some((username, token)),

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use management_api::settings::LogFormat;
+use mgmt_server::settings::LogFormat;
 use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -39,12 +39,8 @@ fn mock_digest(value: &str) -> String {
 async fn no_secret_reaches_any_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = management_api::telemetry::subscriber(
-        LogFormat::Json,
-        "debug",
-        move || writer.clone(),
-        false,
-    );
+    let subscriber =
+        mgmt_server::telemetry::subscriber(LogFormat::Json, "debug", move || writer.clone(), false);
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let app = TestApp::spawn(Options::default()).await;
@@ -105,7 +101,7 @@ async fn no_secret_reaches_any_log_line() {
         .state
         .repos
         .tenants
-        .get(tenant_domain::TenantId::parse(&id).unwrap())
+        .get(mgmt_domain::TenantId::parse(&id).unwrap())
         .await
         .unwrap();
     let app_record = mock

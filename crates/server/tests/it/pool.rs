@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use diesel_async::SimpleAsyncConnection;
-use tenant_persistence::PoolConfig;
-use tenant_persistence::testing::test_database;
-use tenant_persistence::{Recycle, build_pool};
+use mgmt_persistence::PoolConfig;
+use mgmt_persistence::testing::test_database;
+use mgmt_persistence::{Recycle, build_pool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_pool_recovers_after_its_connections_are_terminated() {
@@ -16,10 +16,10 @@ async fn fast_pool_recovers_after_its_connections_are_terminated() {
     config.wait_timeout = Duration::from_secs(5);
     config.recycle = Recycle::Fast;
     let pool = build_pool(&config).unwrap();
-    let repos = tenant_persistence::PgRepositories::new(pool.clone());
+    let repos = mgmt_persistence::PgRepositories::new(pool.clone());
     assert!(!repos.plans.list().await.unwrap().is_empty());
 
-    let mut admin = test_support::db::connect(&test_support::db::admin_url())
+    let mut admin = mgmt_test_support::db::connect(&mgmt_test_support::db::admin_url())
         .await
         .unwrap();
     let name = db.db.name().to_owned();
@@ -37,7 +37,7 @@ async fn fast_pool_recovers_after_its_connections_are_terminated() {
             Err(e) => {
                 failures += 1;
                 assert!(
-                    e.is_transient() || matches!(e, tenant_domain::RepoError::Other(_)),
+                    e.is_transient() || matches!(e, mgmt_domain::RepoError::Other(_)),
                     "{e:?}"
                 );
             }

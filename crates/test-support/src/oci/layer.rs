@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use tenant_domain::media_type;
+use mgmt_domain::media_type;
 
 /// How layer tarballs are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

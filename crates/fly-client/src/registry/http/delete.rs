@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
+use mgmt_domain::media_type::{OCI_CONFIG, OCI_MANIFEST};
 use serde_json::json;
-use tenant_domain::media_type::{OCI_CONFIG, OCI_MANIFEST};
 
 use super::HttpRegistry;
 use super::ops::sha256_digest;

@@ -13,8 +13,8 @@ use std::sync::atomic::AtomicU8;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, header};
+use mgmt_domain::image_ref::{ManifestReference, validate_repository};
 use secrecy::SecretString;
-use tenant_domain::image_ref::{ManifestReference, validate_repository};
 use url::Url;
 
 use super::MANIFEST_ACCEPT;

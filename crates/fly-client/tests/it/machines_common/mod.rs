@@ -6,8 +6,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fly_client::resilience::{CallObserver, RetryPolicy};
-use fly_client::{HttpFlyMachines, MachinesConfig};
+use mgmt_fly_client::resilience::{CallObserver, RetryPolicy};
+use mgmt_fly_client::{HttpFlyMachines, MachinesConfig};
 use secrecy::SecretString;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use fly_client::resilience::RetryPolicy;
-use fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig, TagDeletion};
+use mgmt_fly_client::resilience::RetryPolicy;
+use mgmt_fly_client::{FlyError, HttpRegistry, Registry, RegistryConfig, TagDeletion};
+use mgmt_test_support::oci::{self, OciImage};
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
-use test_support::oci::{self, OciImage};
 
 /// Which path safe deletion must take on this registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,7 +289,7 @@ pub async fn docker_v2_manifest_resolves(t: &Target) {
         .expect("resolves");
     assert_eq!(
         resolved.media_type,
-        tenant_domain::media_type::DOCKER_MANIFEST,
+        mgmt_domain::media_type::DOCKER_MANIFEST,
         "[{}]",
         t.name
     );

@@ -6,7 +6,7 @@ pub mod spec;
 
 use std::time::Duration;
 
-use mock_fly::{MockFly, MockFlyConfig};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

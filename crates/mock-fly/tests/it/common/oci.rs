@@ -1,4 +1,4 @@
-//! A tiny image from `test_support::oci` with its bytes at hand, plus raw pushes over HTTP for
+//! A tiny image from `mgmt_test_support::oci` with its bytes at hand, plus raw pushes over HTTP for
 //! tests that need an image in the registry without skopeo.
 
 use reqwest::StatusCode;
@@ -8,13 +8,13 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// An image from [`test_support::oci::build_image`] with its blobs read back, for tests that push
+/// An image from [`mgmt_test_support::oci::build_image`] with its blobs read back, for tests that push
 /// them by hand.
 #[derive(Debug)]
 pub struct Image {
     /// Holds the OCI layout (`oci-layout`, `index.json`, `blobs/sha256/...`) alive.
     pub dir: tempfile::TempDir,
-    pub built: test_support::oci::OciImage,
+    pub built: mgmt_test_support::oci::OciImage,
     pub manifest: Vec<u8>,
     pub manifest_digest: String,
     pub config: Vec<u8>,
@@ -24,7 +24,7 @@ pub struct Image {
 /// An image whose one layer holds `content`; same content, same digests.
 pub fn build(tag: &str, content: &str) -> Image {
     let dir = tempfile::tempdir().expect("tempdir");
-    let built = test_support::oci::build_image(dir.path(), tag, &[content.as_bytes()], false)
+    let built = mgmt_test_support::oci::build_image(dir.path(), tag, &[content.as_bytes()], false)
         .expect("image builds");
     let blob = |d: &str| {
         std::fs::read(
@@ -58,7 +58,7 @@ pub struct Reg {
 }
 
 impl Reg {
-    pub fn new(m: &mock_fly::MockFly) -> Self {
+    pub fn new(m: &mgmt_mock_fly::MockFly) -> Self {
         Reg {
             http: reqwest::Client::new(),
             base: m.registry_url(),
@@ -142,7 +142,12 @@ impl Reg {
         self.put_blob(repo, &img.config).await;
         self.put_blob(repo, &img.layer).await;
         let resp = self
-            .put_manifest(repo, tag, test_support::oci::OCI_MANIFEST, &img.manifest)
+            .put_manifest(
+                repo,
+                tag,
+                mgmt_test_support::oci::OCI_MANIFEST,
+                &img.manifest,
+            )
             .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         img.manifest_digest.clone()

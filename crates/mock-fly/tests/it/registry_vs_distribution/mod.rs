@@ -6,9 +6,9 @@ mod script;
 
 use crate::common::mock_with;
 use crate::common::oci::Reg;
-use mock_fly::TagDeleteSupport;
+use mgmt_mock_fly::TagDeleteSupport;
+use mgmt_test_support::registry::{RegistryAuth, RegistryOptions, RegistryServer};
 use script::script;
-use test_support::registry::{RegistryAuth, RegistryOptions, RegistryServer};
 
 async fn mock_answers_like_distribution(tag_delete: TagDeleteSupport, delete_enabled: bool) {
     let m = mock_with(|c| {

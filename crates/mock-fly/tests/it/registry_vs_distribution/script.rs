@@ -1,8 +1,8 @@
 //! The request script run against both registries; one line of outcome per step.
 
+use mgmt_domain::media_type::{DOCKER_MANIFEST as DOCKER, OCI_MANIFEST as OCI};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
-use tenant_domain::media_type::{DOCKER_MANIFEST as DOCKER, OCI_MANIFEST as OCI};
 
 use crate::common::oci::{self, Reg, digest};
 

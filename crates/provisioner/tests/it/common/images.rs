@@ -1,10 +1,10 @@
 //! Pushing tiny OCI images into mock-fly's registry with skopeo (the real client a CLI user runs), and
 //! recording each push as the registry gateway would (deploys verify the image is the tenant's own).
 
-use mock_fly::MockFly;
+use mgmt_domain::{NewRegistryPush, RegistryPushRepository, TenantId, naming};
+use mgmt_mock_fly::MockFly;
+use mgmt_test_support::oci::{self, OCI_INDEX, OCI_MANIFEST, OciImage};
 use serde_json::Value;
-use tenant_domain::{NewRegistryPush, RegistryPushRepository, TenantId, naming};
-use test_support::oci::{self, OCI_INDEX, OCI_MANIFEST, OciImage};
 
 use super::{Harness, REPO};
 
@@ -89,7 +89,7 @@ pub async fn record_manifest(
 /// Puts `doc` (serialised as is) straight into mock-fly under `reference` (a tag or its digest),
 /// bypassing the gateway and recording nothing; returns its digest.
 pub async fn put_raw(h: &Harness, reference: &str, media_type: &str, doc: &Value) -> String {
-    use fly_client::Registry as _;
+    use mgmt_fly_client::Registry as _;
     let body = serde_json::to_vec(doc).unwrap();
     h.registry
         .put_manifest(REPO, reference, media_type, body.into())
@@ -99,7 +99,7 @@ pub async fn put_raw(h: &Harness, reference: &str, media_type: &str, doc: &Value
 
 /// The JSON of the manifest `digest` in mock-fly.
 pub async fn manifest_json(h: &Harness, digest: &str) -> Value {
-    use fly_client::Registry as _;
+    use mgmt_fly_client::Registry as _;
     let m = h
         .registry
         .get_manifest(REPO, digest)

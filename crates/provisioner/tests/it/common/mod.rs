@@ -7,16 +7,16 @@ pub mod images;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fly_client::{
-    BreakerConfig, HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig, RetryPolicy,
-};
-use mock_fly::{MockFly, MockFlyConfig};
-use secrecy::SecretString;
-use tenant_domain::{
+use mgmt_domain::{
     Customer, Plan, Repositories, Tenant, TenantDatabaseAdmin, TenantId, TenantState,
 };
-use tenant_persistence::testing::{TestDb, tenant_cluster_admin, test_database};
-use tenant_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
+use mgmt_fly_client::{
+    BreakerConfig, HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig, RetryPolicy,
+};
+use mgmt_mock_fly::{MockFly, MockFlyConfig};
+use mgmt_persistence::testing::{TestDb, tenant_cluster_admin, test_database};
+use mgmt_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
+use secrecy::SecretString;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +35,7 @@ pub fn fast_retry() -> RetryPolicy {
 
 pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
     let mut c = ProvisionerConfig::new(
-        tenant_domain::RegistryTarget::new(mock.registry_host(), REPO),
+        mgmt_domain::RegistryTarget::new(mock.registry_host(), REPO),
         mock.registry_host(),
         "sites.example.test",
         "tenants-db.internal:5432",
@@ -225,7 +225,7 @@ impl Harness {
 
     /// Everything of the tenant still in mock-fly (app, machines, volumes, its tag).
     pub fn fly_leftovers(&self, t: &Tenant) -> Vec<String> {
-        let tag = tenant_domain::naming::image_tag(&t.id);
+        let tag = mgmt_domain::naming::image_tag(&t.id);
         self.mock.state().leftovers(&t.fly_app_name, REPO, &[&tag])
     }
 

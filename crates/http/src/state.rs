@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tenant_domain::Repositories;
+use mgmt_domain::Repositories;
 
 use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier};
 use crate::metrics::Metrics;
@@ -68,7 +68,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("cloud_enabled", &self.commands.is_some())
-            .field("registry_gateway", &self.credentials.is_some())
+            .field("mgmt_registry_gateway", &self.credentials.is_some())
             .field("customer_policy", &self.customer_policy)
             .field("settings", &self.settings)
             .finish_non_exhaustive()

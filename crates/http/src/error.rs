@@ -9,8 +9,8 @@ use std::fmt;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
+use mgmt_domain::{RepoError, TenantIdError};
 use serde::Serialize;
-use tenant_domain::{RepoError, TenantIdError};
 use utoipa::ToSchema;
 
 use crate::ports::BoxError;

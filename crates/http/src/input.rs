@@ -6,7 +6,7 @@
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use tenant_domain::{SecretName, TenantId};
+use mgmt_domain::{SecretName, TenantId};
 
 use crate::error::ApiError;
 

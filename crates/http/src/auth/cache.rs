@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tenant_domain::Customer;
+use mgmt_domain::Customer;
 
 /// Most subjects held at once.
 const MAX_ENTRIES: usize = 10_000;
@@ -52,7 +52,7 @@ impl CustomerCache {
 
 #[cfg(test)]
 mod tests {
-    use tenant_domain::{CustomerId, CustomerStatus};
+    use mgmt_domain::{CustomerId, CustomerStatus};
 
     use super::*;
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use tenant_domain::{CustomerStatus, Plan, Tenant};
+use mgmt_domain::{CustomerStatus, Plan, Tenant};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use mgmt_domain::{Customer, Deployment, Tenant, TenantId};
 use secrecy::SecretString;
-use tenant_domain::{Customer, Deployment, Tenant, TenantId};
 
 /// The cause an unexpected failure carries: kept whole (not flattened to a string) so the log line of a
 /// 503 or a 500 shows the chain of causes.

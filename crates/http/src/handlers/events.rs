@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse;
-use tenant_domain::{Tenant, TenantId};
+use mgmt_domain::{Tenant, TenantId};
 use tokio::sync::mpsc;
 
 use crate::auth::Caller;

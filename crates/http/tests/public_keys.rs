@@ -2,7 +2,7 @@
 //! algorithm confusion (an RS256 public key used as an HS256 secret).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use management_http::auth::{AuthError, Claims, JwtSettings, JwtVerifier};
+use mgmt_http::auth::{AuthError, Claims, JwtSettings, JwtVerifier};
 use secrecy::SecretString;
 
 const ES_PRIVATE: &str = include_str!("fixtures/es256_private.pem");

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use tenant_domain::{Customer, CustomerStatus, NewCustomer};
+use mgmt_domain::{Customer, CustomerStatus, NewCustomer};
 
 use super::{AuthError, Claims};
 use crate::error::ApiError;

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use mgmt_domain::{EventType, Tenant, TenantEvent, TenantInfoStatus};
 use serde::{Deserialize, Serialize};
-use tenant_domain::{EventType, Tenant, TenantEvent, TenantInfoStatus};
 use utoipa::ToSchema;
 
 /// `{"data": ...}`.

@@ -35,7 +35,7 @@ pub enum AuthError {
     #[error("no customer exists for this user")]
     UnknownCustomer,
     #[error("storage error")]
-    Storage(tenant_domain::RepoError),
+    Storage(mgmt_domain::RepoError),
 }
 
 impl AuthError {
