@@ -28,7 +28,7 @@ check-deps:
 # Licenses, banned and duplicate crates, sources (deny.toml). Advisories need the network: `cargo deny check`.
 deny:
     ./scripts/ensure-tools.sh deny
-    cargo deny check licenses bans sources
+    cargo deny check --hide-inclusion-graph --show-stats licenses bans sources
 
 # No dependency declared that no code uses.
 machete:

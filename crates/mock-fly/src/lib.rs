@@ -162,5 +162,8 @@ impl Drop for MockFly {
     fn drop(&mut self) {
         // The stop command is sent when `stop` is called; awaiting the returned future is optional.
         drop(self.handle.stop(false));
+        // The server's workers hold the shared state (and its temporary folder) until their threads end,
+        // which a test process or a killed binary never waits for: remove the registry's files now.
+        let _ = std::fs::remove_dir_all(self.shared.dir.path());
     }
 }

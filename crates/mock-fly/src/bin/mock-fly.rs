@@ -75,7 +75,12 @@ async fn main() -> anyhow::Result<()> {
         "inspect requests:      GET {}/__mock/requests",
         mock.machines_url()
     );
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C or SIGTERM (how the demo and the tests stop it): stop cleanly so its files are removed.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     println!("mock-fly: stopping");
     mock.stop().await;
     Ok(())

@@ -6,7 +6,18 @@ use std::process::{Child, Command, Stdio};
 struct Killed(Child);
 
 impl Drop for Killed {
+    /// SIGTERM first, as the demo and the e2e test stop it (the binary then removes its files); SIGKILL
+    /// only if it is still running after 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
