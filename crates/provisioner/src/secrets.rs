@@ -16,11 +16,6 @@ pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 /// Most secrets in one request.
 pub const MAX_SECRETS_PER_REQUEST: usize = 100;
 
-/// Whether `key` is a secret name by the one rule, [`SecretName::parse`] (which says why not).
-pub fn is_valid_secret_key(key: &str) -> bool {
-    SecretName::parse(key).is_ok()
-}
-
 impl TenantService {
     /// A name a customer may set or unset: a [`SecretName`] that the platform does not manage.
     fn check_key(&self, key: &str) -> Result<(), ServiceError> {
@@ -124,28 +119,5 @@ impl TenantService {
         let msg = format!("secret unset: {key} (applied on the next deploy)");
         self.event(&tenant, EventType::SecretsUpdated, msg).await;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_key_grammar_is_the_domains() {
-        for ok in ["A", "_", "API_KEY", "X1", "lower", &"B".repeat(128)] {
-            assert!(is_valid_secret_key(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "1A",
-            "API-KEY",
-            "API KEY",
-            "Ä",
-            &"B".repeat(129),
-            "KEY\n",
-        ] {
-            assert!(!is_valid_secret_key(bad), "{bad}");
-        }
     }
 }
