@@ -201,8 +201,14 @@ pub trait RegistryPushRepository: Send + Sync {
         digest: &str,
         size: u64,
     ) -> RepoResult<()>;
-    /// Bytes the tenant holds: finished blobs plus sessions active within `idle`.
-    async fn tenant_usage(&self, tenant: TenantId, idle: Duration) -> RepoResult<u64>;
+    /// Bytes the tenant uploaded: finished blobs first seen within `window`, plus sessions active within
+    /// `idle`.
+    async fn tenant_usage(
+        &self,
+        tenant: TenantId,
+        window: Duration,
+        idle: Duration,
+    ) -> RepoResult<u64>;
 
     /// Records that a manifest push for the tenant is about to reach the upstream, atomically with the
     /// check that the tenant may push (a deletion cannot slip in between). `None`: it may not.

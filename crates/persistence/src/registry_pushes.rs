@@ -214,8 +214,13 @@ impl RegistryPushRepository for PgRegistryPushRepository {
         live::finish_upload(&self.pool, tenant, session, digest, size).await
     }
 
-    async fn tenant_usage(&self, tenant: TenantId, idle: Duration) -> RepoResult<u64> {
-        live::tenant_usage(&self.pool, tenant, idle).await
+    async fn tenant_usage(
+        &self,
+        tenant: TenantId,
+        window: Duration,
+        idle: Duration,
+    ) -> RepoResult<u64> {
+        live::tenant_usage(&self.pool, tenant, window, idle).await
     }
 
     async fn begin_manifest_push(&self, tenant: TenantId) -> RepoResult<Option<i64>> {

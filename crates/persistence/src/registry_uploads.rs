@@ -218,15 +218,18 @@ pub(crate) async fn finish_upload(
 pub(crate) async fn tenant_usage(
     pool: &PgPool,
     tenant: TenantId,
+    window: Duration,
     idle: Duration,
 ) -> RepoResult<u64> {
     let mut conn = get(pool).await?;
     let n: Count = sql_query(
-        "SELECT (COALESCE((SELECT sum(size) FROM management.registry_tenant_digests WHERE tenant_id = $1), 0)
+        "SELECT (COALESCE((SELECT sum(size) FROM management.registry_tenant_digests
+                           WHERE tenant_id = $1 AND first_seen_at >= now() - $2::interval), 0)
                + COALESCE((SELECT sum(bytes) FROM management.registry_uploads
-                           WHERE tenant_id = $1 AND last_active_at >= now() - $2::interval), 0))::bigint AS n",
+                           WHERE tenant_id = $1 AND last_active_at >= now() - $3::interval), 0))::bigint AS n",
     )
     .bind::<SqlUuid, _>(tenant.as_uuid())
+    .bind::<Text, _>(interval(window))
     .bind::<Text, _>(interval(idle))
     .get_result(&mut conn)
     .await

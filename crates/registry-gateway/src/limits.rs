@@ -9,9 +9,13 @@ use std::time::Duration;
 /// The gateway's limits. [`GatewayLimits::default`] holds the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayLimits {
-    /// Bytes of blobs one tenant may have stored through the gateway (finished uploads plus open
-    /// upload sessions). Default 10 GiB.
+    /// Bytes of new blobs one tenant may upload within [`Self::quota_window`] (finished uploads first
+    /// seen in the window plus open upload sessions). Default 10 GiB. A window rather than a lifetime
+    /// total: the CLI builds with `--no-cache`, so every deploy uploads new layers, and a tenant cannot
+    /// delete old ones; a lifetime quota would lock a busy tenant out for good.
     pub max_tenant_bytes: u64,
+    /// The window of [`Self::max_tenant_bytes`]. Default 24 h.
+    pub quota_window: Duration,
     /// Largest single blob (layer or config). Default 2 GiB.
     pub max_blob_bytes: u64,
     /// Largest manifest or index body. Default 4 MiB (distribution's own limit).
@@ -32,6 +36,7 @@ impl Default for GatewayLimits {
     fn default() -> Self {
         Self {
             max_tenant_bytes: 10 * 1024 * 1024 * 1024,
+            quota_window: Duration::from_secs(24 * 60 * 60),
             max_blob_bytes: 2 * 1024 * 1024 * 1024,
             max_manifest_bytes: 4 * 1024 * 1024,
             max_buffered_manifest_bytes: 64 * 1024 * 1024,

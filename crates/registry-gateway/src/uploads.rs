@@ -225,7 +225,11 @@ async fn allowance(
     let limits = &state.limits;
     let used = state
         .pushes
-        .tenant_usage(scope.tenant, limits.upload_idle_timeout)
+        .tenant_usage(
+            scope.tenant,
+            limits.quota_window,
+            limits.upload_idle_timeout,
+        )
         .await
         .map_err(|e| unavailable(scope, "storage usage", &e))?;
     let in_session = session.map_or(0, |s| s.bytes);

@@ -186,6 +186,7 @@ async fn jobs_of_one_tenant_never_run_at_the_same_time() {
                 while done.load(Ordering::SeqCst) < total {
                     assert!(std::time::Instant::now() < deadline, "queue stalled");
                     let Some(job) = q.claim(&name, &ALL, LEASE).await.unwrap() else {
+                        // Fixed wait: a worker's idle pause on an empty queue, part of the scenario.
                         tokio::time::sleep(Duration::from_millis(2)).await;
                         continue;
                     };
@@ -195,6 +196,7 @@ async fn jobs_of_one_tenant_never_run_at_the_same_time() {
                         0,
                         "two jobs of one tenant ran at once"
                     );
+                    // Fixed wait: the job "runs" a while, so overlapping runs would be caught.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     counter.fetch_sub(1, Ordering::SeqCst);
                     q.complete(job.id, &name).await.unwrap();
@@ -226,6 +228,7 @@ async fn a_job_whose_lease_expired_is_taken_again_and_the_old_worker_is_refused(
         None,
         "lease still live"
     );
+    // Fixed wait: part of the scenario, the dead worker's 300 ms lease expires.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let retaken = q
         .claim("w2", &ALL, LEASE)
@@ -275,6 +278,7 @@ async fn heartbeat_keeps_a_long_job_from_being_retaken() {
         .unwrap()
         .unwrap();
     for _ in 0..3 {
+        // Fixed wait: part of the scenario, half the lease passes between heartbeats.
         tokio::time::sleep(Duration::from_millis(150)).await;
         q.heartbeat(j.id, "w1", Duration::from_millis(300))
             .await
@@ -354,6 +358,7 @@ async fn a_job_runs_again_after_its_backoff_and_dies_at_max_attempts() {
     .await
     .unwrap();
     assert_eq!(q.claim("w", &ALL, LEASE).await.unwrap(), None);
+    // Fixed wait: part of the scenario, the 300 ms backoff passes.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let j = q
         .claim("w", &ALL, LEASE)
@@ -426,6 +431,7 @@ async fn a_lost_worker_on_the_last_attempt_makes_the_job_dead() {
         .await
         .unwrap()
         .unwrap();
+    // Fixed wait: part of the scenario, the lost worker's 100 ms lease expires.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(q.claim("w2", &ALL, LEASE).await.unwrap(), None);
     let j = q.get(queued.id).await.unwrap();

@@ -125,6 +125,7 @@ async fn upload_sessions_are_counted_owned_and_measured() {
     let a = t.tenant(c.id, "a").await.unwrap();
     let b = t.tenant(c.id, "b").await.unwrap();
     let idle = Duration::from_secs(900);
+    let day = Duration::from_secs(86_400);
     let s1 = repo.reserve_upload(a.id, 2, idle).await.unwrap().unwrap();
     let s2 = repo.reserve_upload(a.id, 2, idle).await.unwrap().unwrap();
     assert_eq!(
@@ -145,7 +146,7 @@ async fn upload_sessions_are_counted_owned_and_measured() {
         (s1, a.id, 150)
     );
     assert_eq!(repo.upload_session("up-unknown").await.unwrap(), None);
-    assert_eq!(repo.tenant_usage(a.id, idle).await.unwrap(), 150);
+    assert_eq!(repo.tenant_usage(a.id, day, idle).await.unwrap(), 150);
     repo.finish_upload(a.id, Some(s1), &digest(7), 150)
         .await
         .unwrap();
@@ -153,7 +154,7 @@ async fn upload_sessions_are_counted_owned_and_measured() {
     repo.finish_upload(a.id, None, &digest(7), 150)
         .await
         .unwrap();
-    assert_eq!(repo.tenant_usage(a.id, idle).await.unwrap(), 150);
+    assert_eq!(repo.tenant_usage(a.id, day, idle).await.unwrap(), 150);
     assert_eq!(repo.upload_session("up-1").await.unwrap(), None);
     repo.release_upload(s2).await.unwrap();
     assert!(repo.reserve_upload(a.id, 2, idle).await.unwrap().is_some());
@@ -213,6 +214,7 @@ async fn a_manifest_push_cannot_slip_past_a_deletion() {
         .await
         .unwrap();
     let racing = tokio::spawn(async move { pushes.begin_manifest_push(a.id).await.unwrap() });
+    // Fixed wait: the assertion is that the push does NOT finish within this window.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !racing.is_finished(),
@@ -227,4 +229,39 @@ async fn a_manifest_push_cannot_slip_past_a_deletion() {
         None,
         "the push sees the committed deletion"
     );
+}
+
+/// The storage quota counts what a tenant uploaded within the window, so old images of a tenant that
+/// deploys often (every CLI build makes new layers) stop counting and never lock it out.
+#[tokio::test]
+async fn usage_counts_only_blobs_first_seen_within_the_window() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let t = test_database().await.unwrap();
+    let repo = t.repositories().registry_pushes;
+    let c = t.customer().await.unwrap();
+    let a = t.tenant(c.id, "a").await.unwrap();
+    let (day, idle) = (Duration::from_secs(86_400), Duration::from_secs(900));
+    repo.finish_upload(a.id, None, &digest(1), 1_000)
+        .await
+        .unwrap();
+    repo.finish_upload(a.id, None, &digest(2), 300)
+        .await
+        .unwrap();
+    assert_eq!(repo.tenant_usage(a.id, day, idle).await.unwrap(), 1_300);
+    let url = secrecy::ExposeSecret::expose_secret(&t.url()).to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(
+        "UPDATE management.registry_tenant_digests SET first_seen_at = now() - interval '2 days'
+         WHERE digest = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(digest(1))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(repo.tenant_usage(a.id, day, idle).await.unwrap(), 300);
+    // Uploading an old blob again does not count it again, nor make it new.
+    repo.finish_upload(a.id, None, &digest(1), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(repo.tenant_usage(a.id, day, idle).await.unwrap(), 300);
 }

@@ -59,7 +59,11 @@ async fn a_layer_over_the_largest_blob_is_refused_and_nothing_partial_stays() {
     let usage = gw
         .repos
         .registry_pushes
-        .tenant_usage(t.id, std::time::Duration::from_secs(900))
+        .tenant_usage(
+            t.id,
+            std::time::Duration::from_secs(86_400),
+            std::time::Duration::from_secs(900),
+        )
         .await
         .unwrap();
     assert!(usage < 64 * 1024, "usage {usage}");

@@ -52,6 +52,11 @@ pub(super) fn limits(raw: &RawSettings) -> Result<GatewayLimits, SettingsError> 
         MIB..=u64::MAX,
         "GATEWAY_MAX_TENANT_BYTES",
     )?;
+    let quota_window_secs = in_range(
+        raw.gateway_quota_window_secs,
+        3_600..=30 * 86_400,
+        "GATEWAY_QUOTA_WINDOW_SECS",
+    )?;
     let max_blob_bytes = in_range(
         raw.gateway_max_blob_bytes,
         KIB..=u64::MAX,
@@ -101,6 +106,7 @@ pub(super) fn limits(raw: &RawSettings) -> Result<GatewayLimits, SettingsError> 
     .map_err(|e| SettingsError::new(format!("{e} (at least GATEWAY_REQUESTS_PER_SECOND)")))?;
     Ok(GatewayLimits {
         max_tenant_bytes,
+        quota_window: Duration::from_secs(quota_window_secs),
         max_blob_bytes,
         max_manifest_bytes: narrow(max_manifest_bytes, "GATEWAY_MAX_MANIFEST_BYTES")?,
         max_buffered_manifest_bytes: narrow(

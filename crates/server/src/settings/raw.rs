@@ -120,6 +120,7 @@ pub struct RawSettings {
     // The gateway's limits (`mgmt_registry_gateway::limits::GatewayLimits`), read as `u64` so that every
     // out-of-range value is reported by the range check, naming the variable.
     pub gateway_max_tenant_bytes: u64,
+    pub gateway_quota_window_secs: u64,
     pub gateway_max_blob_bytes: u64,
     pub gateway_max_manifest_bytes: u64,
     pub gateway_max_buffered_manifest_bytes: u64,
@@ -155,6 +156,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("gateway_credential_ttl_secs", "3600"),
     // `GatewayLimits::default()` (a test checks they agree).
     ("gateway_max_tenant_bytes", "10737418240"),
+    ("gateway_quota_window_secs", "86400"),
     ("gateway_max_blob_bytes", "2147483648"),
     ("gateway_max_manifest_bytes", "4194304"),
     ("gateway_max_buffered_manifest_bytes", "67108864"),

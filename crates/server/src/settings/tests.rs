@@ -307,6 +307,7 @@ fn each_gateway_limit_is_read() {
         None,
         fly_with(&[
             ("GATEWAY_MAX_TENANT_BYTES", "5368709120"),
+            ("GATEWAY_QUOTA_WINDOW_SECS", "7200"),
             ("GATEWAY_MAX_BLOB_BYTES", "1073741824"),
             ("GATEWAY_MAX_MANIFEST_BYTES", "1048576"),
             ("GATEWAY_MAX_BUFFERED_MANIFEST_BYTES", "8388608"),
@@ -321,6 +322,7 @@ fn each_gateway_limit_is_read() {
         s.fly.unwrap().gateway_limits,
         GatewayLimits {
             max_tenant_bytes: 5 * 1024 * 1024 * 1024,
+            quota_window: Duration::from_secs(7200),
             max_blob_bytes: 1024 * 1024 * 1024,
             max_manifest_bytes: 1024 * 1024,
             max_buffered_manifest_bytes: 8 * 1024 * 1024,
@@ -377,6 +379,14 @@ fn each_out_of_range_gateway_limit_is_refused_and_named() {
         (
             "GATEWAY_MAX_TENANT_BYTES",
             &[("GATEWAY_MAX_TENANT_BYTES", "1048575")],
+        ),
+        (
+            "GATEWAY_QUOTA_WINDOW_SECS",
+            &[("GATEWAY_QUOTA_WINDOW_SECS", "3599")],
+        ),
+        (
+            "GATEWAY_QUOTA_WINDOW_SECS",
+            &[("GATEWAY_QUOTA_WINDOW_SECS", "2592001")],
         ),
         (
             "GATEWAY_MAX_BLOB_BYTES",
