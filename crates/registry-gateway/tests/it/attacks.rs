@@ -380,18 +380,7 @@ async fn no_spelling_of_a_mount_reaches_the_upstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_upload_session_is_unknown() {
     let s = Scene::new().await;
-    let res =
-        s.gw.req(Method::POST, &format!("/v2/{REPO}/blobs/uploads/"), &s.b)
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(res.status(), 202);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let url = if location.starts_with('/') {
-        format!("{}{location}", s.gw.url)
-    } else {
-        location
-    };
+    let url = s.gw.open_upload(&s.b).await;
     let data = b"tenant A writes into B's upload".to_vec();
     let digest = sha256(&data);
     for (method, url, body) in [
@@ -414,17 +403,7 @@ async fn a_foreign_upload_session_is_unknown() {
         .unwrap();
     assert_eq!(res.status(), 201);
     // Completion parameters are read once: a repeated `digest` is refused, not guessed.
-    let res =
-        s.gw.req(Method::POST, &format!("/v2/{REPO}/blobs/uploads/"), &s.a)
-            .send()
-            .await
-            .unwrap();
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let url = if location.starts_with('/') {
-        format!("{}{location}", s.gw.url)
-    } else {
-        location
-    };
+    let url = s.gw.open_upload(&s.a).await;
     let (status, code) = outcome(
         request(
             Method::PUT,

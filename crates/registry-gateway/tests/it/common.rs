@@ -172,6 +172,26 @@ impl Gateway {
         outcome(self.req(method, path, cred)).await
     }
 
+    /// Opens an upload session as `cred` (asserting 202): the absolute URL of its `Location`.
+    pub async fn open_upload(&self, cred: &IssuedCredential) -> String {
+        let res = self
+            .req(
+                reqwest::Method::POST,
+                &format!("/v2/{REPO}/blobs/uploads/"),
+                cred,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202, "upload session opened");
+        let location = res.headers()["location"].to_str().unwrap();
+        if location.starts_with('/') {
+            format!("{}{location}", self.url)
+        } else {
+            location.to_owned()
+        }
+    }
+
     /// A request to the gateway carrying `cred` as Basic password.
     pub fn req(
         &self,

@@ -68,17 +68,7 @@ async fn a_layer_over_the_largest_blob_is_refused_and_nothing_partial_stays() {
         .unwrap();
     assert!(usage < 64 * 1024, "usage {usage}");
     // A layer declared too large is refused before a byte is sent.
-    let res = gw
-        .req(Method::POST, &format!("/v2/{REPO}/blobs/uploads/"), &cred)
-        .send()
-        .await
-        .unwrap();
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let url = if location.starts_with('/') {
-        format!("{}{location}", gw.url)
-    } else {
-        location
-    };
+    let url = gw.open_upload(&cred).await;
     let (status, code) = outcome(
         request(Method::PATCH, &url, &cred)
             .header("content-length", "1000000")
