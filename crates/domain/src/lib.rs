@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod deploy_rule;
+pub mod error_chain;
 pub mod events;
 pub mod image_ref;
 pub mod lifecycle;
@@ -12,6 +13,7 @@ pub mod secret_name;
 pub mod tenant_id;
 
 pub use deploy_rule::{DeployImage, DeployImageError, RegistryTarget};
+pub use error_chain::ErrorChain;
 pub use events::EventType;
 pub use image_ref::{Digest, ImageRef, ImageRefError, ManifestReference};
 pub use lifecycle::{CliStatus, TenantInfoStatus, TenantState, TransitionError};

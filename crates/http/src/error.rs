@@ -129,22 +129,7 @@ impl ApiError {
     }
 }
 
-/// Displays an error and each of its sources, `outer: inner: innermost`, so one log line carries the
-/// whole chain (a `Display` alone usually shows only the outermost layer).
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut next = self.0.source();
-        while let Some(cause) = next {
-            write!(f, ": {cause}")?;
-            next = cause.source();
-        }
-        Ok(())
-    }
-}
+pub use mgmt_domain::ErrorChain;
 
 impl fmt::Display for ApiError {
     // Only the public message: actix and tracing-actix-web log errors through Display.

@@ -151,23 +151,7 @@ impl std::fmt::Display for RegistryError {
     }
 }
 
-/// Displays an error and each of its sources, `outer: inner: innermost`, for one log line. (A
-/// `reqwest::Error` shows only "error sending request for url (...)"; the reason, such as a refused
-/// connection, is in its sources.)
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut next = self.0.source();
-        while let Some(cause) = next {
-            write!(f, ": {cause}")?;
-            next = cause.source();
-        }
-        Ok(())
-    }
-}
+pub use mgmt_domain::ErrorChain;
 
 impl actix_web::ResponseError for RegistryError {
     fn status_code(&self) -> StatusCode {

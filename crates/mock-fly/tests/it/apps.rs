@@ -1,8 +1,9 @@
 //! Apps, secrets, volumes, IPs and certificates: Fly's status codes, bodies and consistency.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::common::{Api, mock, mock_with};
+use mgmt_test_support::wait::{Check, eventually};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -53,6 +54,7 @@ async fn missing_app_is_404_app_not_found() {
 async fn a_new_app_is_invisible_for_the_configured_delay() {
     let m = mock_with(|c| c.app_visibility_delay = Duration::from_millis(800)).await;
     let api = Api::new(&m);
+    let created = Instant::now();
     api.create_app("sp-late").await;
     assert_eq!(api.get("/v1/apps/sp-late").await.0, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -67,8 +69,20 @@ async fn a_new_app_is_invisible_for_the_configured_delay() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    tokio::time::sleep(Duration::from_millis(850)).await;
-    assert_eq!(api.get("/v1/apps/sp-late").await.0, StatusCode::OK);
+    eventually(Duration::from_secs(5), || async {
+        let status = api.get("/v1/apps/sp-late").await.0;
+        if status == StatusCode::OK {
+            Check::Done(())
+        } else {
+            Check::not_yet(status)
+        }
+    })
+    .await
+    .expect("the new app became visible");
+    assert!(
+        created.elapsed() >= Duration::from_millis(800),
+        "visible before the configured delay"
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mgmt_test_support::wait::eventually_blocking;
 
 struct Killed(Child);
 
@@ -12,11 +15,11 @@ impl Drop for Killed {
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status();
-        for _ in 0..50 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let exited = eventually_blocking(Duration::from_secs(5), || {
+            matches!(self.0.try_wait(), Ok(Some(_)))
+        });
+        if exited.is_ok() {
+            return;
         }
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -212,6 +212,7 @@ async fn rate_limits_per_action_per_machine() {
     }
     assert!(gets[..10].iter().all(|c| *c == 200), "{gets:?}");
     assert!(gets[10..].contains(&429), "{gets:?}");
+    // Fixed wait: part of the scenario, the create-app bucket refills at 1/s (polling would spend it).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         api.post("/v1/apps", json!({ "app_name": "sp-rl9", "org_slug": "o" }))

@@ -12,6 +12,7 @@ use mgmt_domain::{JobKind, TenantState};
 use mgmt_persistence::testing::tenant_cluster_admin;
 use mgmt_persistence::{PgRepositories, PoolConfig, build_pool};
 use mgmt_provisioner::{TenantService, Workers};
+use mgmt_test_support::wait::{Check, eventually};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -78,14 +79,13 @@ async fn a_worker_killed_mid_cleanup_is_replaced_and_nothing_leaks() {
         .faults()
         .latency("delete_volume", Duration::from_secs(5));
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
-    let deadline = std::time::Instant::now() + T;
-    while !h.mock.state().machines_of(&t.fly_app_name).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first worker never removed the machine"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(T, || async {
+        h.mock.state().machines_of(&t.fly_app_name).is_empty()
+    })
+    .await
+    .expect("the first worker removed the machine");
+    // Fixed wait: mock-fly records a request only once answered, so nothing shows that the worker
+    // is now inside its slow `delete_volume`; give it a moment to get there.
     tokio::time::sleep(Duration::from_millis(100)).await;
     doomed_rt.shutdown_background(); // the process dies mid-step
     assert_eq!(
@@ -115,8 +115,7 @@ async fn a_failing_step_is_retried_visibly_until_it_succeeds() {
     h.mock.faults().fail_next("delete_app", 10_000, 500);
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
 
-    let deadline = std::time::Instant::now() + T;
-    loop {
+    let now = eventually(T, || async {
         let now = h.repos.tenants.get(t.id).await.unwrap();
         let failures = h
             .event_types(t.id)
@@ -125,21 +124,20 @@ async fn a_failing_step_is_retried_visibly_until_it_succeeds() {
             .filter(|e| *e == "cleanup_step_failed")
             .count();
         if failures >= 2 {
-            assert_eq!(
-                now.state,
-                TenantState::Deleting,
-                "never deleted while a step fails"
-            );
-            let msg = now.status_message.unwrap_or_default();
-            assert!(msg.contains("cleanup step `app` failed"), "{msg}");
-            break;
+            Check::Done(now)
+        } else {
+            Check::not_yet(format!("{failures} cleanup_step_failed events"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no repeated cleanup failure recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .expect("repeated cleanup step failures recorded");
+    assert_eq!(
+        now.state,
+        TenantState::Deleting,
+        "never deleted while a step fails"
+    );
+    let msg = now.status_message.unwrap_or_default();
+    assert!(msg.contains("cleanup step `app` failed"), "{msg}");
     // The other steps went ahead: machine, volume, database and tag are gone; only the app remains.
     assert_eq!(h.fly_leftovers(&t), vec![format!("app {}", t.fly_app_name)]);
     assert_eq!(h.db_leftovers(&t).await, Vec::<String>::new());
@@ -179,11 +177,9 @@ async fn graceful_shutdown_stops_between_steps_and_requeues_the_job() {
         .faults()
         .latency("delete_machine", Duration::from_millis(800));
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
-    let deadline = std::time::Instant::now() + T;
-    while lists(&h) == before {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(T, || async { lists(&h) > before })
+        .await
+        .expect("the cleanup worker listed the machines");
     h.stop_workers().await; // returns once the step in flight has finished
     let s = h.mock.state();
     assert!(
@@ -231,11 +227,11 @@ async fn deleting_a_tenant_while_it_provisions_leaks_nothing() {
     let t = h.create("short-lived", "basic").await;
     h.start_workers();
     // Delete as soon as the app exists: provisioning is mid-way.
-    let deadline = std::time::Instant::now() + T;
-    while h.mock.state().app(&t.fly_app_name).is_none() {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(T, || async {
+        h.mock.state().app(&t.fly_app_name).is_some()
+    })
+    .await
+    .expect("provisioning created the app");
     h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
     let gone = h.wait_state(t.id, TenantState::Deleted, T).await;
     assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
@@ -281,8 +277,7 @@ async fn the_tag_waits_for_a_manifest_push_in_flight() {
     );
 
     // The tag step fails, visibly and repeatedly, while the push is in flight; the tag stays.
-    let deadline = std::time::Instant::now() + T;
-    loop {
+    eventually(T, || async {
         let failures = h
             .repos
             .events
@@ -298,14 +293,15 @@ async fn the_tag_waits_for_a_manifest_push_in_flight() {
             })
             .count();
         if failures >= 2 {
-            break;
+            Check::Done(())
+        } else {
+            Check::not_yet(format!(
+                "{failures} tag step failures for the push in flight"
+            ))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the tag step never waited for the push"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    })
+    .await
+    .expect("the tag step waited for the push, failing repeatedly");
     let now = h.repos.tenants.get(t.id).await.unwrap();
     assert_eq!(now.state, TenantState::Deleting);
     assert!(

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::common::{Harness, images};
-use mgmt_domain::{DeploymentStatus, TenantState};
+use mgmt_domain::{DeploymentStatus, JobState, TenantState};
+use mgmt_test_support::wait::{Check, eventually};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -28,24 +29,23 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
         h.service.deploy(h.customer.id, t.id, &image).await.unwrap();
     }
 
-    let deadline = std::time::Instant::now() + T;
-    let t = loop {
-        let now = h.repos.tenants.get(t.id).await.unwrap();
-        if now.state == TenantState::Running
-            && now.deployed_digest.as_deref() == Some(last.as_str())
-        {
-            break now;
+    let t = h.wait_deployed(t.id, &last, T).await;
+    // Any queued no-op deploy job settles before the end state is checked.
+    eventually(T, || async {
+        let jobs = h.repos.jobs.list_for_tenant(t.id).await.unwrap();
+        let open: Vec<_> = jobs
+            .iter()
+            .filter(|j| matches!(j.state, JobState::Queued | JobState::Running))
+            .map(|j| (j.kind, j.state))
+            .collect();
+        if open.is_empty() {
+            Check::Done(())
+        } else {
+            Check::not_yet(format!("jobs still open: {open:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {} {:?}",
-            now.state,
-            now.status_message
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
-    // Let any queued no-op deploy job settle, then check the end state.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await
+    .expect("every deploy job of the burst settled");
     let s = h.mock.state();
     let machines = s.machines_of(&t.fly_app_name);
     assert_eq!(machines.len(), 1, "one machine");

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::common::{Harness, images};
 use mgmt_domain::{JobKind, TenantState};
 use mgmt_provisioner::{JobObserver, JobOutcome, TenantService};
+use mgmt_test_support::wait::{Check, eventually};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -26,15 +27,15 @@ impl Recorder {
     }
 
     async fn wait_for(&self, kind: JobKind, outcome: JobOutcome) {
-        let deadline = std::time::Instant::now() + T;
-        while self.count(kind, outcome) == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {kind:?} {outcome:?} reported: {:?}",
-                self.0.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(T, || async {
+            if self.count(kind, outcome) > 0 {
+                Check::Done(())
+            } else {
+                Check::not_yet(format!("{:?}", self.0.lock().unwrap()))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("waiting for a {kind:?} {outcome:?} report: {e}"));
     }
 }
 

@@ -147,15 +147,7 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
         .deploy(h.customer.id, t.id, &h.image(&t.id))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + T;
-    let t = loop {
-        let t = h.wait_state(t.id, TenantState::Running, T).await;
-        if t.deployed_digest.as_deref() == Some(d2.as_str()) {
-            break t;
-        }
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let t = h.wait_deployed(t.id, &d2, T).await;
     let s = h.mock.state();
     let machines = s.machines_of(&t.fly_app_name);
     assert_eq!(machines.len(), 1);

@@ -95,15 +95,7 @@ async fn the_tenants_own_image_and_index_deploy() {
         .await
         .unwrap();
     assert_eq!(dep.digest.as_deref(), Some(index.as_str()));
-    let deadline = std::time::Instant::now() + T;
-    loop {
-        let now = h.wait_state(t.id, TenantState::Running, T).await;
-        if now.deployed_digest.as_deref() == Some(index.as_str()) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{now:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    h.wait_deployed(t.id, &index, T).await;
     let s = h.mock.state();
     assert_eq!(
         s.machines_of(&t.fly_app_name)[0].image,

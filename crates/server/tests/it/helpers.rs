@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mgmt_http::AppState;
 use mgmt_http::auth::{Claims, mint_hs256};
@@ -13,6 +13,7 @@ use mgmt_mock_fly::{MockFly, MockFlyConfig};
 use mgmt_persistence::testing::{TestDb, test_database};
 use mgmt_server::Application;
 use mgmt_server::settings::Settings;
+use mgmt_test_support::wait::{Check, eventually};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -189,30 +190,25 @@ impl TestApp {
 
     /// Polls `/status` until it answers `want` (panics on `failed` unless wanted, or after `timeout`).
     pub async fn wait_status(&self, token: &str, id: &str, want: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually(timeout, || async {
             let resp = self
                 .get(&format!("/api/v1/tenants/{id}/status"), token)
                 .await;
             assert_eq!(resp.status(), 200);
             let v: Value = resp.json().await.unwrap();
-            let status = v["data"]["status"].as_str().unwrap().to_owned();
-            if status == want {
-                return v;
+            match v["data"]["status"].as_str().unwrap() {
+                status if status == want => Check::Done(v),
+                "failed" => Check::Fail(anyhow::anyhow!("tenant failed: {v}")),
+                _ => Check::not_yet(v),
             }
-            assert!(status != "failed", "tenant failed: {v}");
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {want}; last {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("waiting for tenant {id} to be {want}: {e}"))
     }
 
     /// Polls `/metrics` until its text contains `needle` (panics after `timeout`) and returns the text.
     pub async fn metrics_containing(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually(timeout, || async {
             let text = self
                 .http
                 .get(self.url("/metrics"))
@@ -223,14 +219,13 @@ impl TestApp {
                 .await
                 .unwrap();
             if text.contains(needle) {
-                return text;
+                Check::Done(text)
+            } else {
+                Check::not_yet(format!("/metrics:\n{text}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{needle} never appeared in /metrics:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {needle} in /metrics: {e}"))
     }
 
     /// Stops the app gracefully and waits for it.

@@ -5,7 +5,7 @@
 pub mod images;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mgmt_domain::{
     Customer, Plan, Repositories, Tenant, TenantDatabaseAdmin, TenantId, TenantState,
@@ -16,6 +16,7 @@ use mgmt_fly_client::{
 use mgmt_mock_fly::{MockFly, MockFlyConfig};
 use mgmt_persistence::testing::{TestDb, tenant_cluster_admin, test_database};
 use mgmt_provisioner::{CreateTenant, ProvisionerConfig, TenantService, Workers};
+use mgmt_test_support::wait::{Check, eventually};
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -178,22 +179,43 @@ impl Harness {
             .expect("create tenant")
     }
 
-    /// Polls until the tenant is in `state` (panics with the last state and message otherwise).
+    /// Waits until the tenant is in `state` (panics with the last state and message otherwise).
     pub async fn wait_state(&self, id: TenantId, state: TenantState, timeout: Duration) -> Tenant {
-        let deadline = Instant::now() + timeout;
-        loop {
+        self.wait_tenant(id, timeout, &format!("tenant {id} in state {state}"), |t| {
+            t.state == state
+        })
+        .await
+    }
+
+    /// Waits until the tenant is `running` the image `digest`.
+    pub async fn wait_deployed(&self, id: TenantId, digest: &str, timeout: Duration) -> Tenant {
+        self.wait_tenant(id, timeout, &format!("tenant {id} running {digest}"), |t| {
+            t.state == TenantState::Running && t.deployed_digest.as_deref() == Some(digest)
+        })
+        .await
+    }
+
+    /// Waits until `done` holds for the tenant's row; panics naming `what` and the last row seen.
+    pub async fn wait_tenant(
+        &self,
+        id: TenantId,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Tenant) -> bool,
+    ) -> Tenant {
+        eventually(timeout, || async {
             let t = self.repos.tenants.get(id).await.unwrap();
-            if t.state == state {
-                return t;
+            if done(&t) {
+                Check::Done(t)
+            } else {
+                Check::not_yet(format!(
+                    "{} ({:?}), deployed {:?}",
+                    t.state, t.status_message, t.deployed_digest
+                ))
             }
-            assert!(
-                Instant::now() < deadline,
-                "tenant still {} ({:?}), wanted {state}",
-                t.state,
-                t.status_message
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"))
     }
 
     /// Creates a tenant and waits until it is `awaiting_deploy` (workers must run).
