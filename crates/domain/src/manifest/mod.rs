@@ -238,15 +238,10 @@ pub fn parse_manifest(
             if !config_seen {
                 return Err(refuse("`config` is missing"));
             }
-            match layers_seen {
-                None => return Err(refuse("`layers` is missing")),
-                // OCI allows an image with no layers (artifacts); a Docker v2 image always has one.
-                Some(0) if media_type == media_type::DOCKER_MANIFEST => {
-                    return Err(refuse(
-                        "`layers` is empty: a Docker v2 manifest needs at least one layer",
-                    ));
-                }
-                Some(_) => {}
+            // Empty is fine for both kinds (distribution accepts it; `docker build` of `FROM scratch`
+            // with metadata only pushes one); missing is refused: every client writes the field.
+            if layers_seen.is_none() {
+                return Err(refuse("`layers` is missing"));
             }
         }
         ManifestKind::Index => {
@@ -573,6 +568,12 @@ mod tests {
         assert_eq!(m.kind, ManifestKind::Image);
         // Document order: `layers` comes before `config` here.
         assert_eq!(m.references, vec![d('2'), d('c')]);
+        // `FROM scratch` with metadata only: no layers, accepted as distribution accepts it.
+        let empty = r#"{"schemaVersion": 2, "config": {"digest": "@c"}, "layers": []}"#;
+        assert_eq!(
+            parse(empty, DOCKER_MANIFEST).unwrap().references,
+            vec![d('c')]
+        );
     }
 
     #[test]
@@ -935,11 +936,6 @@ mod tests {
                 r#"{"schemaVersion": 2, "config": {"digest": "@c"}}"#,
                 OCI_MANIFEST,
                 "`layers` is missing",
-            ),
-            (
-                r#"{"schemaVersion": 2, "config": {"digest": "@c"}, "layers": []}"#,
-                DOCKER_MANIFEST,
-                "at least one layer",
             ),
             (
                 r#"{"schemaVersion": 2, "config": {"digest": "@c"}, "layers": [1]}"#,
