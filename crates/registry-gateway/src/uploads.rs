@@ -76,7 +76,7 @@ pub(crate) async fn start(
                 UPLOADS_BUSY_RETRY,
             )
         })?;
-    let out = upload_outbound(query.with_path(path), payload, Some(0));
+    let out = upload_outbound(query.with_path(path), payload, 0);
     let answer = forward::send(&state.upstream, &scope.repository, req, out).await;
     let bound = match &answer {
         Ok(Forwarded::Answer { response, .. }) if response.status().is_success() => {
@@ -202,12 +202,12 @@ fn canonical_digest(raw: &str) -> Result<String, RegistryError> {
         .map_err(|_| RegistryError::digest_invalid("`digest` is not a valid digest"))
 }
 
-fn upload_outbound(path_and_query: String, payload: web::Payload, limit: Option<u64>) -> Outbound {
+fn upload_outbound(path_and_query: String, payload: web::Payload, limit: u64) -> Outbound {
     Outbound {
         path_and_query,
         body: Outgoing::Stream(payload),
         content_type: Some(OCTET_STREAM),
-        limit,
+        limit: Some(limit),
         timeout: None,
     }
 }
@@ -221,7 +221,7 @@ async fn allowance(
     scope: &TenantScope,
     session: Option<&UploadSession>,
     req: &HttpRequest,
-) -> Result<Option<u64>, RegistryError> {
+) -> Result<u64, RegistryError> {
     let limits = &state.limits;
     let used = state
         .pushes
@@ -240,7 +240,7 @@ async fn allowance(
         tracing::info!(tenant = %scope.tenant, used, "upload refused: over quota");
         return Err(over_quota(state));
     }
-    Ok(Some(left))
+    Ok(left)
 }
 
 fn over_quota(state: &GatewayState) -> RegistryError {
