@@ -53,7 +53,7 @@ test-rust:
     cargo nextest run --workspace --no-fail-fast --run-ignored all -E 'not binary_id(mgmt-server::e2e)'
     cargo test --workspace --doc
 
-# Twice, with mock-fly's registry and with docker-registry as the upstream (`just e2e docker` runs one: a nextest
+# CLI revision E with mock-fly's registry and revision H with docker-registry as the upstream (`just e2e revision_h` runs one: a nextest
 # filter). mock-fly is built first so that the test's own, then no-op, build of it is not timed by nextest.
 # The CLI flow end to end against the real management-api and mock-fly binaries (crates/server/tests/e2e).
 e2e *filter:

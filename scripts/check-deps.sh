@@ -131,6 +131,11 @@ ours mgmt-domain "the domain depends on no crate of ours"
 ours mgmt-fly-client "fly-client is reusable by other services" mgmt-domain
 ours mgmt-mock-fly "mock-fly fakes Fly, not our client" mgmt-domain
 ours mgmt-test-support "test-support is a harness under every crate" mgmt-domain
+ours mgmt-mock-paddle "mock-paddle fakes Paddle, not our client"
+
+# Billing: a Paddle client and the subscription use cases over the domain's ports.
+ours mgmt-billing "billing sees storage through the domain's ports" mgmt-domain
+forbid mgmt-billing "billing sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence actix-web
 
 # Persistence: the domain's storage ports over PostgreSQL.
 ours mgmt-persistence "persistence implements the domain's ports" mgmt-domain
@@ -147,14 +152,15 @@ forbid mgmt-registry-gateway "the gateway sees storage only through the domain's
 # The HTTP layer: the domain and its own ports only; the server wires the rest in.
 ours mgmt-http "the HTTP layer depends on the domain only" mgmt-domain
 forbid mgmt-http "the HTTP layer reaches the layers below only through its ports" \
-  reqwest hyper "${storage[@]}" fly-client mgmt-provisioner registry-gateway mgmt-persistence
+  reqwest hyper "${storage[@]}" fly-client mgmt-provisioner registry-gateway mgmt-persistence mgmt-billing
 
 # Who may depend on whom.
 dependents mgmt-server normal,build,dev "nothing depends on the server: it only wires the others"
 dependents mgmt-persistence normal,build "only the server wires persistence in (tests use it as a dev-dependency)" mgmt-server
 dependents mgmt-test-support normal,build "test harnesses are dev-dependencies only"
 dependents mgmt-mock-fly normal,build "the fake Fly is a dev-dependency only"
-forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly
+dependents mgmt-mock-paddle normal,build "the fake Paddle is a dev-dependency only"
+forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle
 
 if [ "$status" -eq 0 ]; then
   echo "check-deps: $rules dependency rules hold (scripts/check-deps.sh)"

@@ -150,6 +150,7 @@ API_ENV=(
   "TENANT_DB_ADMIN_URL=$ADMIN_URL" "TENANT_DB_HOST=$(pg_host_port "$PG_SERVER")"
   "GATEWAY_LISTEN_ADDR=127.0.0.1:$GW_PORT" "GATEWAY_PUBLIC_HOST=127.0.0.1:$GW_PORT" "GATEWAY_PUBLIC_SCHEME=http"
   "GATEWAY_SIGNING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  "SECRETS_ENCRYPTION_KEYS=demo:$(head -c 32 /dev/urandom | base64 -w0)"
 )
 
 echo "demo: management-api migrate"

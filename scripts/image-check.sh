@@ -331,6 +331,7 @@ RUN_ENV=(
   -e "GATEWAY_LISTEN_ADDR=127.0.0.1:$GW_PORT"
   -e "GATEWAY_PUBLIC_HOST=127.0.0.1:$GW_PORT" -e "GATEWAY_PUBLIC_SCHEME=http"
   -e "GATEWAY_SIGNING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  -e "SECRETS_ENCRYPTION_KEYS=image-check:$(head -c 32 /dev/urandom | base64 -w0)"
   -e "FLY_ENABLED=true" -e "FLY_API_TOKEN=$FLY_TOKEN" -e "FLY_ORG_SLUG=image-check"
   -e "FLY_SHARED_REGISTRY_APP=image-check-images"
   -e "FLY_MACHINES_API_URL=$MOCK_URL" -e "FLY_REGISTRY_URL=$MOCK_URL"

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod billing;
+pub mod credentials;
+pub mod custom_domain;
 pub mod deploy_rule;
 pub mod error_chain;
 pub mod events;
@@ -12,6 +15,15 @@ pub mod ports;
 pub mod secret_name;
 pub mod tenant_id;
 
+pub use billing::{
+    ACTIVITY_USER_ID_MAX, Activity, ActivityKind, CancellationRecord, NewActivity, NewSubscription,
+    Subscription, SubscriptionStatus,
+};
+pub use credentials::{SealedCredential, valid_credential_name};
+pub use custom_domain::{
+    CustomDomain, DNS_RECORD_TTL, DNS_RECORD_TYPE, DomainNameError, NewCustomDomain,
+    normalize_custom_domain,
+};
 pub use deploy_rule::{DeployImage, DeployImageError, RegistryTarget};
 pub use error_chain::ErrorChain;
 pub use events::EventType;

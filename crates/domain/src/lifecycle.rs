@@ -6,6 +6,10 @@
 //!            failed ┘(retry-provision)       failed ┘(redeploy)
 //! any state but deleted → deleting → deleted
 //! ```
+//!
+//! The CLI reads one word: it waits for `ready` after creating a tenant (before its first deploy) and gives
+//! up on `failed`. So `ready` means "usable": from the end of phase 1 on, whatever deploys do; the finer
+//! state travels in the message and in extra fields.
 
 use std::fmt;
 
@@ -84,11 +88,6 @@ impl TenantState {
         )
     }
 
-    /// Whether the events stream should end: the tenant reached a state the CLI treats as final.
-    pub fn ends_event_stream(&self) -> bool {
-        matches!(self, Self::Running | Self::Failed | Self::Deleted)
-    }
-
     /// States in which the tenant's infrastructure exists and an image may be pushed and deployed.
     /// A `failed` tenant may deploy only if its infrastructure is in place (checked by the use case).
     pub fn accepts_deploy(&self) -> bool {
@@ -98,11 +97,13 @@ impl TenantState {
         )
     }
 
-    /// The word `/status` answers. The CLI treats `ready` as done, `failed` as failed, and polls on
-    /// anything else.
+    /// The word `/status` answers for a tenant in this state. The CLI treats `ready` as done, `failed` as
+    /// failed, and polls on anything else. Phase 1 done is `ready`: the CLI's `tenant create` waits for it
+    /// before its first deploy. A `failed` tenant that still runs an earlier image is ready too (see
+    /// [`crate::Tenant::cli_status`], which knows the machine).
     pub fn cli_status(&self) -> CliStatus {
         match self {
-            Self::Running => CliStatus::Ready,
+            Self::AwaitingDeploy | Self::Deploying | Self::Running => CliStatus::Ready,
             Self::Failed => CliStatus::Failed,
             other => CliStatus::InProgress(*other),
         }
@@ -113,7 +114,7 @@ impl TenantState {
         match self {
             Self::Deleting | Self::Deleted => TenantInfoStatus::Deleted,
             _ if customer_suspended => TenantInfoStatus::Suspended,
-            Self::Running | Self::Deploying => TenantInfoStatus::Active,
+            Self::AwaitingDeploy | Self::Running | Self::Deploying => TenantInfoStatus::Active,
             _ => TenantInfoStatus::Pending,
         }
     }
@@ -207,16 +208,11 @@ mod tests {
 
     #[test]
     fn cli_words() {
-        assert_eq!(Running.cli_status().as_str(), "ready");
+        for s in [AwaitingDeploy, Deploying, Running] {
+            assert_eq!(s.cli_status().as_str(), "ready", "{s}");
+        }
         assert_eq!(Failed.cli_status().as_str(), "failed");
-        for s in [
-            Pending,
-            Provisioning,
-            AwaitingDeploy,
-            Deploying,
-            Deleting,
-            Deleted,
-        ] {
+        for s in [Pending, Provisioning, Deleting, Deleted] {
             let word = s.cli_status().as_str();
             assert!(word != "ready" && word != "failed");
             assert_eq!(word, s.as_str());
@@ -230,6 +226,10 @@ mod tests {
         assert_eq!(
             Provisioning.tenant_info_status(false),
             TenantInfoStatus::Pending
+        );
+        assert_eq!(
+            AwaitingDeploy.tenant_info_status(false),
+            TenantInfoStatus::Active
         );
         assert_eq!(
             serde_json::to_string(&TenantInfoStatus::Suspended).unwrap(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::events::EventType;
-use crate::lifecycle::{TenantState, TransitionError};
+use crate::lifecycle::{CliStatus, TenantState, TransitionError};
 use crate::naming;
 use crate::tenant_id::{CustomerId, TenantId};
 
@@ -86,6 +86,8 @@ pub struct Tenant {
     pub database_role: String,
     /// Digest of the image the machine currently runs.
     pub deployed_digest: Option<String>,
+    /// Whether the owner asked for the database to be reachable from outside Fly (the public endpoint).
+    pub external_db_access: bool,
     /// Incremented on every update; an update with a stale version is refused.
     pub row_version: i64,
     pub created_at: DateTime<Utc>,
@@ -108,6 +110,31 @@ impl Tenant {
     /// Public URL of the tenant's app.
     pub fn app_url(&self) -> String {
         format!("https://{}", self.hostname)
+    }
+
+    /// Whether phase 1 is complete: the app, its database, secrets, volume, IPs and certificate exist, so
+    /// images may be pushed and deployed. A tenant whose *deploy* failed keeps its infrastructure (and its
+    /// volume id); one whose provisioning failed does not.
+    pub fn infrastructure_ready(&self) -> bool {
+        match self.state {
+            TenantState::AwaitingDeploy | TenantState::Deploying | TenantState::Running => true,
+            TenantState::Failed => self.volume_id.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The word `/status` answers: the state's word, except that a tenant whose last deploy failed while
+    /// its machine still runs an earlier image stays `ready` (the customer can keep using it; the failure
+    /// is in the message). `failed` is left for what the customer must act on.
+    pub fn cli_status(&self) -> CliStatus {
+        if self.state == TenantState::Failed
+            && self.machine_id.is_some()
+            && self.deployed_digest.is_some()
+        {
+            CliStatus::Ready
+        } else {
+            self.state.cli_status()
+        }
     }
 }
 
@@ -407,5 +434,70 @@ mod tests {
         spelled(&["queued", "running", "done", "dead"], JobState::as_str);
         assert!("Active".parse::<CustomerStatus>().is_err());
         assert!("".parse::<JobKind>().is_err());
+    }
+
+    fn tenant(state: TenantState) -> Tenant {
+        let id = TenantId::new_random();
+        let new = NewTenant::new(
+            id,
+            CustomerId::new_random(),
+            "t",
+            "free",
+            "iad",
+            "sites.test",
+        );
+        Tenant {
+            id,
+            customer_id: new.customer_id,
+            name: new.name,
+            plan_id: new.plan_id,
+            region: new.region,
+            state,
+            status_message: None,
+            fly_app_name: new.fly_app_name,
+            machine_id: None,
+            volume_id: None,
+            hostname: new.hostname,
+            internal_hostname: new.internal_hostname,
+            database_name: new.database_name,
+            database_role: new.database_role,
+            deployed_digest: None,
+            external_db_access: false,
+            row_version: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn ready_from_the_end_of_provisioning_and_failed_only_when_the_customer_must_act() {
+        use TenantState::*;
+        // Phase 1 done: ready before any deploy (the CLI's create waits for exactly this).
+        for state in [AwaitingDeploy, Deploying, Running] {
+            let mut t = tenant(state);
+            t.volume_id = Some("vol_1".into());
+            assert_eq!(t.cli_status(), CliStatus::Ready, "{state}");
+            assert!(t.infrastructure_ready(), "{state}");
+        }
+        // Provisioning failed: nothing exists, the customer must retry.
+        let failed = tenant(Failed);
+        assert_eq!(failed.cli_status(), CliStatus::Failed);
+        assert!(!failed.infrastructure_ready());
+        // The first deploy failed: infrastructure exists, nothing runs, the customer must push a fix.
+        let mut first_deploy_failed = tenant(Failed);
+        first_deploy_failed.volume_id = Some("vol_1".into());
+        assert_eq!(first_deploy_failed.cli_status(), CliStatus::Failed);
+        assert!(first_deploy_failed.infrastructure_ready());
+        // A later deploy failed while an earlier image still runs: still usable, so ready.
+        let mut later_deploy_failed = first_deploy_failed.clone();
+        later_deploy_failed.machine_id = Some("m1".into());
+        later_deploy_failed.deployed_digest = Some(format!("sha256:{}", "a".repeat(64)));
+        assert_eq!(later_deploy_failed.cli_status(), CliStatus::Ready);
+        for state in [Pending, Provisioning, Deleting, Deleted] {
+            let t = tenant(state);
+            assert_eq!(t.cli_status(), CliStatus::InProgress(state));
+            assert!(!t.infrastructure_ready(), "{state}");
+        }
     }
 }

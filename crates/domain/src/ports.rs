@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use crate::billing::{Activity, CancellationRecord, NewActivity, NewSubscription, Subscription};
+use crate::credentials::SealedCredential;
+use crate::custom_domain::{CustomDomain, NewCustomDomain};
 use crate::model::*;
 use crate::tenant_id::{CustomerId, TenantId};
 
@@ -106,6 +109,9 @@ pub trait DeploymentRepository: Send + Sync {
     ) -> RepoResult<Deployment>;
     /// Marks every unfinished deployment of the tenant requested before `id` as superseded; returns how many.
     async fn supersede_older(&self, tenant: TenantId, id: Uuid) -> RepoResult<u64>;
+    /// Records the digest a deployment accepted without one resolved to (the deploy job resolves it
+    /// when the registry was slow at accept time). A deployment that has a digest keeps it.
+    async fn set_digest(&self, id: Uuid, digest: &str) -> RepoResult<Deployment>;
 }
 
 #[async_trait]
@@ -237,8 +243,88 @@ pub trait TenantDatabaseAdmin: Send + Sync {
     ) -> RepoResult<()>;
     /// Drops the database (terminating its connections) and the role; absent ones count as done.
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()>;
+    /// Sets the existing role's password (credential rotation); `NotFound` when the role is missing.
+    /// Setting the password it already has is a no-op, so a retried rotation converges.
+    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()>;
     async fn database_exists(&self, database: &str) -> RepoResult<bool>;
     async fn role_exists(&self, role: &str) -> RepoResult<bool>;
+}
+
+/// Tenants' custom domains (one per tenant, one tenant per domain).
+#[async_trait]
+pub trait CustomDomainRepository: Send + Sync {
+    async fn get_for_tenant(&self, tenant: TenantId) -> RepoResult<Option<CustomDomain>>;
+    /// The record holding `domain` (normalised), whichever tenant it is.
+    async fn find_by_domain(&self, domain: &str) -> RepoResult<Option<CustomDomain>>;
+    /// `Conflict` when the tenant has a domain already or the domain is another tenant's.
+    async fn insert(&self, new: NewCustomDomain) -> RepoResult<CustomDomain>;
+    /// Records what Fly said about the certificate; `verified_at` is kept once set (the first issue
+    /// wins). `NotFound` when the tenant has no domain (any more).
+    async fn record_status(
+        &self,
+        tenant: TenantId,
+        status: &str,
+        dns_target: &str,
+        verified_at: Option<DateTime<Utc>>,
+    ) -> RepoResult<CustomDomain>;
+    /// Removes the tenant's domain; whether there was one.
+    async fn delete(&self, tenant: TenantId) -> RepoResult<bool>;
+}
+
+/// Tenants' Paddle subscriptions.
+#[async_trait]
+pub trait SubscriptionRepository: Send + Sync {
+    /// `Conflict` when the id or the tenant has one already.
+    async fn insert(&self, new: NewSubscription) -> RepoResult<Subscription>;
+    async fn get_for_tenant(&self, tenant: TenantId) -> RepoResult<Option<Subscription>>;
+    /// A customer's subscriptions (one per tenant at most).
+    async fn list_for_customer(&self, customer: CustomerId) -> RepoResult<Vec<Subscription>>;
+    /// Records a cancellation Paddle confirmed. `NotFound` for an unknown id.
+    async fn record_cancellation(
+        &self,
+        id: &str,
+        record: CancellationRecord,
+    ) -> RepoResult<Subscription>;
+}
+
+/// What the CLI reports on login and logout.
+#[async_trait]
+pub trait ActivityRepository: Send + Sync {
+    async fn record(&self, new: NewActivity) -> RepoResult<Activity>;
+    /// A customer's newest activities first, at most `limit`.
+    async fn list_for_customer(
+        &self,
+        customer: CustomerId,
+        limit: i64,
+    ) -> RepoResult<Vec<Activity>>;
+}
+
+/// Tenants' sealed credentials (database password, platform `JWT_SECRET`). The provisioner's vault
+/// seals and opens them; storage sees ciphertext only.
+#[async_trait]
+pub trait TenantCredentialRepository: Send + Sync {
+    async fn get(&self, tenant: TenantId, name: &str) -> RepoResult<Option<SealedCredential>>;
+    /// Every credential of the tenant, by name.
+    async fn list(&self, tenant: TenantId) -> RepoResult<Vec<SealedCredential>>;
+    /// Stores `value` unless the tenant has a credential of that name already, and returns the stored
+    /// one: concurrent first writers all end up with the same value.
+    async fn insert_if_absent(
+        &self,
+        tenant: TenantId,
+        value: &SealedCredential,
+    ) -> RepoResult<SealedCredential>;
+    /// Stores `value`, replacing the tenant's credential of that name.
+    async fn put(&self, tenant: TenantId, value: &SealedCredential) -> RepoResult<()>;
+    /// In one transaction: stores `value` (replacing its name's credential) and removes `consumed` if
+    /// that name still holds exactly it (same nonce). Whether `consumed` was removed.
+    async fn promote(
+        &self,
+        tenant: TenantId,
+        value: &SealedCredential,
+        consumed: &SealedCredential,
+    ) -> RepoResult<bool>;
+    /// Removes every credential of the tenant (cleanup); how many there were.
+    async fn delete_for_tenant(&self, tenant: TenantId) -> RepoResult<u64>;
 }
 
 /// Every repository in one bundle, as the services receive them.
@@ -251,6 +337,10 @@ pub struct Repositories {
     pub events: std::sync::Arc<dyn EventRepository>,
     pub jobs: std::sync::Arc<dyn JobQueue>,
     pub registry_pushes: std::sync::Arc<dyn RegistryPushRepository>,
+    pub tenant_credentials: std::sync::Arc<dyn TenantCredentialRepository>,
+    pub custom_domains: std::sync::Arc<dyn CustomDomainRepository>,
+    pub subscriptions: std::sync::Arc<dyn SubscriptionRepository>,
+    pub activity: std::sync::Arc<dyn ActivityRepository>,
 }
 
 impl std::fmt::Debug for Repositories {

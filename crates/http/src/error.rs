@@ -215,7 +215,20 @@ impl From<crate::ports::CommandError> for ApiError {
             C::InvalidImage(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_image", m),
             C::Conflict(m) => Self::conflict("conflict", m),
             C::NotReady(m) => Self::conflict("tenant_not_ready", m),
+            C::NotConfigured(m) => Self::conflict("not_configured", m),
             C::QuotaExceeded(m) => Self::forbidden("quota_exceeded", m),
+            C::CustomDomainNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "custom_domain_not_found",
+                "the tenant has no custom domain",
+            ),
+            C::SubscriptionNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "subscription_not_found",
+                "the tenant has no subscription",
+            ),
+            C::DomainTaken(m) => Self::conflict("domain_taken", m),
+            C::UpstreamRefused(m) => Self::new(StatusCode::BAD_GATEWAY, "upstream_refused", m),
             C::ImageNotFound(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "image_not_found", m)
             }

@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{deploy, events, health, me, secrets, tenants};
+use crate::handlers::{
+    activity, billing, credentials, custom_domains, deploy, events, health, me, secrets, tenants,
+};
 
 struct BearerAuth;
 
@@ -33,6 +35,9 @@ impl Modify for BearerAuth {
         events::stream,
         deploy::registry_token, deploy::deploy, deploy::restart, deploy::retry_provision,
         secrets::set, secrets::list, secrets::unset,
+        custom_domains::set, custom_domains::get, custom_domains::remove,
+        billing::cancel, activity::record,
+        credentials::get, credentials::rotate, credentials::set_external_db_access,
     ),
     modifiers(&BearerAuth)
 )]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mgmt_domain::{Customer, Deployment, Tenant, TenantId};
+use mgmt_domain::{CustomDomain, Customer, Deployment, Tenant, TenantId};
 use secrecy::SecretString;
 
 /// The cause an unexpected failure carries: kept whole (not flattened to a string) so the log line of a
@@ -37,11 +37,26 @@ pub enum CommandError {
     /// The tenant's state does not allow the operation (yet).
     #[error("{0}")]
     NotReady(String),
+    /// The request needs something this server is not configured for (e.g. a public database endpoint).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("{0}")]
     QuotaExceeded(String),
     /// The image tag is not in the registry.
     #[error("{0}")]
     ImageNotFound(String),
+    /// The tenant has no custom domain (code `custom_domain_not_found`).
+    #[error("the tenant has no custom domain")]
+    CustomDomainNotFound,
+    /// The tenant has no subscription (code `subscription_not_found`).
+    #[error("the tenant has no subscription")]
+    SubscriptionNotFound,
+    /// The custom domain is held by another tenant (never says whose).
+    #[error("{0}")]
+    DomainTaken(String),
+    /// An upstream (the billing provider) refused the request for a reason a retry will not change.
+    #[error("{0}")]
+    UpstreamRefused(String),
     /// Fly, the registry or the database is unavailable: retry later.
     #[error("an upstream is unavailable")]
     Unavailable(#[source] BoxError),
@@ -105,6 +120,83 @@ pub trait TenantCommands: Send + Sync {
     -> CommandResult<()>;
     /// Marks the tenant deleting and enqueues its cleanup.
     async fn delete_tenant(&self, customer: &Customer, id: TenantId) -> CommandResult<Tenant>;
+    /// Claims a custom domain (as typed; normalised and validated) and requests its certificate.
+    /// The same domain again answers the existing one (`created` false).
+    async fn set_custom_domain(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        domain: &str,
+    ) -> CommandResult<CustomDomainOutcome>;
+    /// The tenant's custom domain, its certificate's state asked of Fly now;
+    /// `CustomDomainNotFound` when none.
+    async fn custom_domain(&self, customer: &Customer, id: TenantId)
+    -> CommandResult<CustomDomain>;
+    /// Removes the custom domain and its certificate; none is done too.
+    async fn remove_custom_domain(&self, customer: &Customer, id: TenantId) -> CommandResult<()>;
+    /// The tenant's credentials for its owner (the `secrets_url` target); `NotReady` until its
+    /// infrastructure exists.
+    async fn credentials(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<TenantCredentials>;
+    /// A new database password: set on the role, kept, put into the app's `DATABASE_URL` and rolled
+    /// out to the machine. `NotReady` until the infrastructure exists.
+    async fn rotate_credentials(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<RotatedCredentials>;
+    /// Records whether the database may be reached through the public endpoint; `NotConfigured` when
+    /// enabling on a server without one.
+    async fn set_external_db_access(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        enabled: bool,
+    ) -> CommandResult<ExternalDbAccessState>;
+}
+
+/// A tenant's credentials as its owner receives them. `Debug` redacts every secret.
+#[derive(Debug, Clone)]
+pub struct TenantCredentials {
+    pub jwt_secret: SecretString,
+    /// External when enabled and available, else internal.
+    pub database_url: SecretString,
+    pub internal_database_url: SecretString,
+    pub app_url: String,
+}
+
+/// The URLs after a password rotation. `Debug` redacts them.
+#[derive(Debug, Clone)]
+pub struct RotatedCredentials {
+    pub internal_database_url: SecretString,
+    /// Through the public endpoint when the server has one, else the internal URL.
+    pub external_database_url: SecretString,
+}
+
+/// External database access after a change. `Debug` redacts the URL.
+#[derive(Debug, Clone)]
+pub struct ExternalDbAccessState {
+    pub enabled: bool,
+    /// The URL that applies now (public endpoint when enabled, internal otherwise).
+    pub database_url: SecretString,
+}
+
+/// A custom domain, and whether this call claimed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomDomainOutcome {
+    pub domain: CustomDomain,
+    pub created: bool,
+}
+
+/// Billing at the payment provider; absent when billing is not configured (503 `billing_disabled`).
+#[async_trait]
+pub trait BillingCommands: Send + Sync {
+    /// Cancels the tenant's subscription at the end of the billing period. Idempotent: canceled or
+    /// scheduled already is done. `SubscriptionNotFound` when the tenant has none.
+    async fn cancel_subscription(&self, customer: &Customer, id: TenantId) -> CommandResult<()>;
 }
 
 /// A push credential limited to one tenant's tag.

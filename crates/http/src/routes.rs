@@ -4,7 +4,9 @@
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use crate::handlers::{deploy, events, health, me, secrets, tenants};
+use crate::handlers::{
+    activity, billing, credentials, custom_domains, deploy, events, health, me, secrets, tenants,
+};
 use crate::input;
 use crate::request_context;
 use crate::state::AppState;
@@ -39,6 +41,14 @@ route_table! {
     put "/api/v1/tenants/{id}/secrets" => secrets::set,
     get "/api/v1/tenants/{id}/secrets" => secrets::list,
     delete "/api/v1/tenants/{id}/secrets/{key}" => secrets::unset,
+    post "/api/v1/tenants/{id}/custom-domain" => custom_domains::set,
+    get "/api/v1/tenants/{id}/custom-domain" => custom_domains::get,
+    delete "/api/v1/tenants/{id}/custom-domain" => custom_domains::remove,
+    post "/api/v1/tenants/{id}/subscription/cancel" => billing::cancel,
+    post "/api/v1/activity" => activity::record,
+    get "/api/v1/tenants/{id}/credentials" => credentials::get,
+    post "/api/v1/tenants/{id}/rotate-credentials" => credentials::rotate,
+    put "/api/v1/tenants/{id}/external-db-access" => credentials::set_external_db_access,
 }
 
 /// Registers the whole API on an app: state, extractor error handlers, request context, routes, and a

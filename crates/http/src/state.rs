@@ -8,7 +8,7 @@ use mgmt_domain::Repositories;
 
 use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier};
 use crate::metrics::Metrics;
-use crate::ports::{BoxError, RegistryCredentials, TenantCommands};
+use crate::ports::{BillingCommands, BoxError, RegistryCredentials, TenantCommands};
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -23,8 +23,6 @@ pub struct ApiSettings {
     pub tenant_db_host: String,
     /// How long a `sub` → customer lookup is reused (a suspension takes effect within it); zero disables.
     pub customer_cache_ttl: Duration,
-    /// Deploy answers by then whatever the registry does (the CLI gives up after 30 s).
-    pub deploy_answer_within: Duration,
 }
 
 impl Default for ApiSettings {
@@ -35,7 +33,6 @@ impl Default for ApiSettings {
             event_heartbeat: Duration::from_secs(15),
             tenant_db_host: "localhost:5432".to_owned(),
             customer_cache_ttl: Duration::from_secs(30),
-            deploy_answer_within: Duration::from_secs(2),
         }
     }
 }
@@ -56,6 +53,8 @@ pub struct AppState {
     pub commands: Option<Arc<dyn TenantCommands>>,
     /// Registry push credentials; `None` when no gateway is configured.
     pub credentials: Option<Arc<dyn RegistryCredentials>>,
+    /// Billing; `None` when it is not configured (those endpoints answer 503 `billing_disabled`).
+    pub billing: Option<Arc<dyn BillingCommands>>,
     pub verifier: Arc<JwtVerifier>,
     pub customer_policy: CustomerPolicy,
     pub customer_cache: Arc<CustomerCache>,
@@ -69,6 +68,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("cloud_enabled", &self.commands.is_some())
             .field("mgmt_registry_gateway", &self.credentials.is_some())
+            .field("billing", &self.billing.is_some())
             .field("customer_policy", &self.customer_policy)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
@@ -82,6 +82,7 @@ impl AppState {
             repos,
             commands: None,
             credentials: None,
+            billing: None,
             verifier,
             customer_policy: CustomerPolicy::default(),
             customer_cache: Arc::new(CustomerCache::new(
@@ -101,6 +102,21 @@ impl AppState {
     pub fn with_credentials(mut self, credentials: Arc<dyn RegistryCredentials>) -> Self {
         self.credentials = Some(credentials);
         self
+    }
+
+    pub fn with_billing(mut self, billing: Arc<dyn BillingCommands>) -> Self {
+        self.billing = Some(billing);
+        self
+    }
+
+    /// The billing service, or 503 `billing_disabled`.
+    pub fn billing(&self) -> Result<&Arc<dyn BillingCommands>, crate::error::ApiError> {
+        self.billing.as_ref().ok_or_else(|| {
+            crate::error::ApiError::unavailable(
+                "billing_disabled",
+                "billing is not configured on this server",
+            )
+        })
     }
 
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {

@@ -5,9 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use mgmt_domain::{EventType, Tenant, TenantEvent, TenantInfoStatus};
+use mgmt_domain::{Deployment, EventType, Tenant, TenantEvent, TenantInfoStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+mod activity;
+mod billing;
+mod credentials;
+mod custom_domains;
+pub use activity::*;
+pub use credentials::*;
+pub use custom_domains::*;
 
 /// `{"data": ...}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,7 +78,7 @@ impl From<&Tenant> for TenantDetail {
         Self {
             id: t.id.to_string(),
             name: t.name.clone(),
-            status: t.state.cli_status().as_str().to_owned(),
+            status: t.cli_status().as_str().to_owned(),
             state: t.state.as_str().to_owned(),
             message: t.status_message.clone(),
             plan_id: t.plan_id.clone(),
@@ -85,16 +93,53 @@ impl From<&Tenant> for TenantDetail {
     }
 }
 
-/// `GET /tenants/{id}/status`.
+/// `GET /tenants/{id}/status`. The CLI reads the first four fields; the rest say where the tenant is in
+/// finer words than the CLI's `ready`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantStatus {
+    /// `ready` from the end of provisioning on (also while deploying), `failed` when the customer must act,
+    /// otherwise the lifecycle state (`pending`, `provisioning`, `deleting`).
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_url: Option<String>,
+    /// Where the owner fetches the tenant's credentials (a path under this API), once provisioned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_url: Option<String>,
+    /// The lifecycle state (`awaiting_deploy`, `deploying`, `running`, `failed`, ...).
+    pub state: String,
+    /// The digest the machine runs, once a deploy succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_digest: Option<String>,
+    /// The most recent deploy request and how it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_deploy: Option<LastDeploy>,
+}
+
+/// The most recent deployment of a tenant, as `/status` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastDeploy {
+    /// `pending`, `in_progress`, `succeeded`, `failed` or `superseded`.
+    pub status: String,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub requested_at: String,
+}
+
+impl From<&Deployment> for LastDeploy {
+    fn from(d: &Deployment) -> Self {
+        Self {
+            status: d.status.as_str().to_owned(),
+            image: d.image.clone(),
+            digest: d.digest.clone(),
+            error: d.error.clone(),
+            requested_at: d.requested_at.to_rfc3339(),
+        }
+    }
 }
 
 /// `GET /tenants/{id}/registry-token`: the secret is named `token`, as the CLI expects.

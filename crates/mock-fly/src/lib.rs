@@ -147,6 +147,12 @@ impl MockFly {
         self.shared.unknown_routes()
     }
 
+    /// Marks `hostname`'s certificate issued, as Fly does once the hostname's DNS validates; `false`
+    /// when no app holds a certificate for it. (`POST /__mock/certificates/{hostname}/issue` does the same.)
+    pub fn issue_certificate(&self, hostname: &str) -> bool {
+        machines::certs::mark_issued(&self.shared, hostname).is_some()
+    }
+
     /// Latency added to every request.
     pub fn set_global_latency(&self, d: Duration) {
         self.shared.faults.set_global_latency(d);

@@ -71,6 +71,7 @@ ops! {
     RegistryTagsList => "registry_tags_list",
     MockState => "mock_state",
     MockRequests => "mock_requests",
+    MockIssueCertificate => "mock_issue_certificate",
 }
 
 impl Op {

@@ -18,12 +18,15 @@ pub(crate) enum Route {
         path: RegPath,
     },
     Inspect(Op),
+    /// `POST /__mock/certificates/{hostname}/issue`: the hostname's certificate becomes issued.
+    IssueCertificate(String),
 }
 
 impl Route {
     pub(crate) fn op(&self) -> Op {
         match self {
             Route::Machines { op, .. } | Route::Registry { op, .. } | Route::Inspect(op) => *op,
+            Route::IssueCertificate(_) => Op::MockIssueCertificate,
         }
     }
 }
@@ -60,6 +63,14 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Route> {
     if let Some(tail) = path.strip_prefix("/v2/") {
         let path = RegPath::parse(tail)?;
         return path.op(method).map(|op| Route::Registry { op, path });
+    }
+    if method == Method::POST
+        && let Some(host) = path
+            .strip_prefix("/__mock/certificates/")
+            .and_then(|rest| rest.strip_suffix("/issue"))
+            .filter(|h| !h.is_empty() && !h.contains('/'))
+    {
+        return Some(Route::IssueCertificate(decode(host)));
     }
     match (method.as_str(), path) {
         ("GET", "/__mock/state") => Some(Route::Inspect(Op::MockState)),

@@ -25,6 +25,7 @@ pub(crate) async fn entry(
     let resp = match route {
         None => unknown(&ctx, req.method(), req.path()),
         Some(Route::Inspect(op)) => inspect(&ctx, op),
+        Some(Route::IssueCertificate(host)) => machines::certs::issue(&ctx, &host),
         Some(route) => gated(&ctx, &req, route, payload).await,
     };
     ctx.record(RecordedRequest {
@@ -101,6 +102,7 @@ async fn gated(
         }
         Route::Registry { op, path } => registry::dispatch(ctx, req, op, path, payload).await,
         Route::Inspect(op) => inspect(ctx, op),
+        Route::IssueCertificate(host) => machines::certs::issue(ctx, &host),
     };
     if action == Some(Action::Drop) {
         tracing::warn!(op = %op, "mock-fly: dropping the connection as injected");

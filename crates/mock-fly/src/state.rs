@@ -34,6 +34,9 @@ pub struct IpRecord {
 pub struct CertRecord {
     pub hostname: String,
     pub created_at: DateTime<Utc>,
+    /// When the certificate was issued (`POST /__mock/certificates/{hostname}/issue`); `None` while
+    /// Fly would still be validating the hostname.
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +85,12 @@ pub struct MachineRecord {
     pub lease: Option<LeaseRecord>,
     /// Volume ids mounted by this machine.
     pub volumes: Vec<String>,
+    /// The app's secrets version this machine's environment was fixed at (its create or last update;
+    /// a restart keeps it, as on Fly).
+    pub secrets_version: u64,
+    /// The app secrets in this machine's environment: name → digest of the value (never the value),
+    /// as of `secrets_version`.
+    pub secrets: BTreeMap<String, String>,
     /// Incremented on each requested transition, so a stale background task cannot apply.
     #[serde(skip)]
     pub(crate) generation: u64,

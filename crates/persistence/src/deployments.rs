@@ -187,6 +187,25 @@ impl DeploymentRepository for PgDeploymentRepository {
         }
     }
 
+    async fn set_digest(&self, id: Uuid, digest: &str) -> RepoResult<Deployment> {
+        let mut conn = get(&self.pool).await?;
+        let updated = diesel::update(
+            deployments::table
+                .find(id)
+                .filter(deployments::digest.is_null()),
+        )
+        .set(deployments::digest.eq(digest))
+        .returning(DeploymentRow::as_returning())
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(db_error("deployment"))?;
+        match updated {
+            Some(row) => row.try_into(),
+            None => self.get(id).await,
+        }
+    }
+
     async fn supersede_older(&self, tenant: TenantId, id: Uuid) -> RepoResult<u64> {
         let mut conn = get(&self.pool).await?;
         let seq: i64 = deployments::table

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod activity;
+pub mod custom_domains;
 pub mod customers;
 pub mod deployments;
 pub mod error;
@@ -10,6 +12,8 @@ pub mod pool;
 pub mod registry_pushes;
 mod registry_uploads;
 pub mod schema;
+pub mod subscriptions;
+pub mod tenant_credentials;
 pub mod tenant_db_admin;
 pub mod tenants;
 #[cfg(feature = "testing")]
@@ -18,6 +22,8 @@ mod tx;
 
 use std::sync::Arc;
 
+pub use activity::PgActivityRepository;
+pub use custom_domains::PgCustomDomainRepository;
 pub use customers::{PgCustomerRepository, PgPlanRepository};
 pub use deployments::PgDeploymentRepository;
 pub use error::PersistenceError;
@@ -26,6 +32,8 @@ pub use jobs::PgJobQueue;
 pub use migrate::{MIGRATIONS, run_migrations, run_migrations_blocking};
 pub use pool::{PgPool, PoolConfig, PooledConnection, Recycle, build_pool, check_connection};
 pub use registry_pushes::PgRegistryPushRepository;
+pub use subscriptions::PgSubscriptionRepository;
+pub use tenant_credentials::PgTenantCredentialRepository;
 pub use tenant_db_admin::PgTenantDatabaseAdmin;
 pub use tenants::PgTenantRepository;
 
@@ -44,7 +52,11 @@ impl PgRepositories {
             deployments: Arc::new(PgDeploymentRepository::new(pool.clone())),
             events: Arc::new(PgEventRepository::new(pool.clone())),
             jobs: Arc::new(PgJobQueue::new(pool.clone())),
-            registry_pushes: Arc::new(PgRegistryPushRepository::new(pool)),
+            registry_pushes: Arc::new(PgRegistryPushRepository::new(pool.clone())),
+            tenant_credentials: Arc::new(PgTenantCredentialRepository::new(pool.clone())),
+            custom_domains: Arc::new(PgCustomDomainRepository::new(pool.clone())),
+            subscriptions: Arc::new(PgSubscriptionRepository::new(pool.clone())),
+            activity: Arc::new(PgActivityRepository::new(pool)),
         }
     }
 }

@@ -192,6 +192,21 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         Ok(())
     }
 
+    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()> {
+        let role = validate_identifier(role)?;
+        let password = password_literal(password)?;
+        let mut conn = self.connect_locked(role).await?;
+        if !exists(&mut conn, ROLE_EXISTS, role).await? {
+            return Err(RepoError::NotFound {
+                entity: "tenant database role",
+            });
+        }
+        let alter_role = format!("ALTER ROLE \"{role}\" WITH PASSWORD {password}");
+        ddl(&mut conn, &alter_role, "setting the tenant role's password").await?;
+        tracing::info!(role, "tenant role password set");
+        Ok(())
+    }
+
     async fn database_exists(&self, database: &str) -> RepoResult<bool> {
         let database = validate_identifier(database)?;
         let mut conn = self.connect().await?;

@@ -159,6 +159,10 @@ impl TenantDatabaseAdmin for TrackedTenantCluster {
         Ok(())
     }
 
+    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()> {
+        self.inner.set_password(role, password).await
+    }
+
     async fn database_exists(&self, database: &str) -> RepoResult<bool> {
         self.inner.database_exists(database).await
     }

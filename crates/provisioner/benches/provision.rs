@@ -107,6 +107,13 @@ async fn run() {
         "sites.example.test",
         "tenants-db.internal:5432",
     );
+    config.keyring = Some(
+        mgmt_provisioner::vault::Keyring::parse(&SecretString::from(
+            // A fixed 32-byte key: the bench measures provisioning, not key handling.
+            "bench:YmVuY2gta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTIzNDU=".to_owned(),
+        ))
+        .unwrap(),
+    );
     config.worker.poll_interval = Duration::from_millis(2);
     config.worker.workers = 1;
     let token = SecretString::from(mock.token().to_owned());

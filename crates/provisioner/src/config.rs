@@ -7,6 +7,8 @@ use std::time::Duration;
 use mgmt_domain::RegistryTarget;
 use secrecy::SecretString;
 
+use crate::vault::Keyring;
+
 /// Everything the provisioner needs besides its ports. `Debug` is safe: secret values print redacted.
 #[derive(Debug, Clone)]
 pub struct ProvisionerConfig {
@@ -23,6 +25,15 @@ pub struct ProvisionerConfig {
     pub tenant_db_host: String,
     /// App secrets every tenant gets besides `DATABASE_URL` and `JWT_SECRET`.
     pub extra_secrets: BTreeMap<String, SecretString>,
+    /// Seals the tenant credentials the server keeps (database password, `JWT_SECRET`). Provisioning,
+    /// rotation and the credentials endpoint refuse to run without it (`SECRETS_ENCRYPTION_KEYS`).
+    pub keyring: Option<Keyring>,
+    /// `host:port` of the tenant cluster's public endpoint, for owners who enable external database
+    /// access; `None`: external access cannot be enabled.
+    pub tenant_db_public_endpoint: Option<String>,
+    /// How long accepting a deploy waits for the registry (tag resolution and provenance) before it
+    /// records the deployment without a digest and leaves both to the deploy job.
+    pub deploy_resolve_within: Duration,
     pub machine: MachineSettings,
     pub worker: WorkerSettings,
 }
@@ -42,6 +53,9 @@ impl ProvisionerConfig {
             certificates_enabled: true,
             tenant_db_host: tenant_db_host.into(),
             extra_secrets: BTreeMap::new(),
+            keyring: None,
+            tenant_db_public_endpoint: None,
+            deploy_resolve_within: Duration::from_secs(2),
             machine: MachineSettings::default(),
             worker: WorkerSettings::default(),
         }

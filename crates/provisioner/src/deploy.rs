@@ -1,20 +1,29 @@
 //! Accepting a deploy: the deploy rule, tag → digest resolution, the image's provenance (see
 //! `provenance`), a recorded deployment, a queued job.
-//! Answers in a few round trips; the machine is rolled out by the `deploy` job (the CLI waits 30 s at most).
+//!
+//! The CLI waits 30 s at most and reports anything but a 2xx as a failed deploy, so accepting never
+//! waits long for the registry: resolution and provenance get `deploy_resolve_within`. If the registry
+//! answers in time, a missing image, a wrong pin or foreign content is refused at once (nothing is
+//! recorded). If it does not, the deployment is recorded without a digest and the deploy job resolves
+//! the tag and checks provenance itself (see `jobs::deploy`), failing the deployment with a readable
+//! reason when the image is missing or not the tenant's. Only reads are cut short by the budget; every
+//! write happens after it, so nothing runs on detached from the durable job.
 
 use mgmt_domain::{
-    CustomerId, Deployment, EventType, JobKind, NewDeployment, Tenant, TenantId, TenantState,
-    naming,
+    CustomerId, Deployment, DeploymentStatus, EventType, JobKind, NewDeployment, Tenant, TenantId,
+    TenantState, naming,
 };
 
 use crate::error::ServiceError;
 use crate::service::TenantService;
 
 impl TenantService {
-    /// Validates `image` against the deploy rule, resolves the tenant's tag to a digest (an image never
-    /// pushed is `ImageNotFound`), verifies that everything the digest reaches upstream was pushed by
-    /// this tenant (else `Conflict`, and nothing is recorded), records the deployment and enqueues the
-    /// rollout.
+    /// Validates `image` against the deploy rule and resolves the tenant's tag to a digest whose
+    /// graph is the tenant's own, within `deploy_resolve_within` (an image never pushed is
+    /// `ImageNotFound`, foreign content or a moved pin `Conflict`, and nothing is recorded); then
+    /// records the deployment (without a digest if the registry was too slow) and enqueues the rollout.
+    /// Idempotent: the same request while an equal deployment is still pending or in progress answers
+    /// that deployment instead of recording another.
     #[tracing::instrument(skip(self))]
     pub async fn deploy(
         &self,
@@ -23,8 +32,7 @@ impl TenantService {
         image: &str,
     ) -> Result<(Tenant, Deployment), ServiceError> {
         let tenant = self.load_owned(customer, id).await?;
-        let accepted = self
-            .config
+        self.config
             .deploy_target
             .validate_deploy_image(&id, image)
             .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
@@ -36,6 +44,67 @@ impl TenantService {
                 tenant.state
             )));
         }
+        // Read-only, so cutting it short at the budget leaves nothing half done.
+        let digest = match tokio::time::timeout(
+            self.config.deploy_resolve_within,
+            self.resolve_verified(id, image),
+        )
+        .await
+        {
+            Ok(result) => Some(result?),
+            Err(_) => {
+                tracing::warn!(tenant_id = %id, "registry slow at deploy; the deploy job resolves the tag");
+                None
+            }
+        };
+        if let Some(same) = self.unfinished_same(id, image, digest.as_deref()).await? {
+            tracing::info!(tenant_id = %id, deployment = %same.id, "same deploy already under way");
+            return Ok((tenant, same));
+        }
+        let deployment = self
+            .repos
+            .deployments
+            .insert(NewDeployment {
+                tenant_id: id,
+                image: image.to_owned(),
+                digest: digest.clone(),
+            })
+            .await?;
+        let msg = Some(match &digest {
+            Some(d) => format!("deploy of {d} accepted"),
+            None => format!(
+                "deploy of {image} accepted; the registry is slow, the digest is resolved by the rollout"
+            ),
+        });
+        let tenant = self
+            .update_tenant(
+                id,
+                Some((EventType::DeploymentRequested, msg.clone())),
+                |t| Ok(t.transition(TenantState::Deploying, msg.clone())?),
+            )
+            .await?;
+        self.enqueue(
+            &tenant,
+            JobKind::Deploy,
+            self.config.worker.deploy_max_attempts,
+        )
+        .await?;
+        tracing::info!(tenant_id = %id, deployment = %deployment.id, digest = ?digest, "deploy accepted");
+        Ok((tenant, deployment))
+    }
+
+    /// The digest the tenant's tag resolves to, checked against the pin in `image` (if any) and
+    /// verified to reach only the tenant's own content. `image` has passed the deploy rule.
+    pub(crate) async fn resolve_verified(
+        &self,
+        id: TenantId,
+        image: &str,
+    ) -> Result<String, ServiceError> {
+        let accepted = self
+            .config
+            .deploy_target
+            .validate_deploy_image(&id, image)
+            .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         let repository = &self.config.deploy_target.repository;
         let tag = naming::image_tag(&id);
         let resolved = self
@@ -59,30 +128,26 @@ impl TenantService {
         // Before anything is recorded or touched: the whole graph under the digest is the tenant's own.
         self.verify_provenance(id, repository, &resolved.digest)
             .await?;
-        let deployment = self
-            .repos
-            .deployments
-            .insert(NewDeployment {
-                tenant_id: id,
-                image: accepted.image.clone(),
-                digest: Some(resolved.digest.clone()),
-            })
-            .await?;
-        let msg = Some(format!("deploy of {} accepted", resolved.digest));
-        let tenant = self
-            .update_tenant(
-                id,
-                Some((EventType::DeploymentRequested, msg.clone())),
-                |t| Ok(t.transition(TenantState::Deploying, msg.clone())?),
-            )
-            .await?;
-        self.enqueue(
-            &tenant,
-            JobKind::Deploy,
-            self.config.worker.deploy_max_attempts,
-        )
-        .await?;
-        tracing::info!(tenant_id = %id, deployment = %deployment.id, digest = %resolved.digest, "deploy accepted");
-        Ok((tenant, deployment))
+        Ok(resolved.digest)
+    }
+
+    /// The newest deployment, if it is still pending or in progress for the same `image` and would
+    /// deploy `digest`: one without a digest resolves the tag itself, so it serves any request for the
+    /// image; with `digest` unknown (slow registry) only such a deployment is known to be the same.
+    async fn unfinished_same(
+        &self,
+        id: TenantId,
+        image: &str,
+        digest: Option<&str>,
+    ) -> Result<Option<Deployment>, ServiceError> {
+        let Some(latest) = self.repos.deployments.latest_for_tenant(id).await? else {
+            return Ok(None);
+        };
+        let unfinished = matches!(
+            latest.status,
+            DeploymentStatus::Pending | DeploymentStatus::InProgress
+        );
+        let same_digest = latest.digest.is_none() || latest.digest.as_deref() == digest;
+        Ok((unfinished && latest.image == image && same_digest).then_some(latest))
     }
 }

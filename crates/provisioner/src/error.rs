@@ -19,6 +19,12 @@ pub enum ServiceError {
     /// Wrong state for the request, or a name already taken.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The tenant's state does not allow the request yet (e.g. its infrastructure is not in place).
+    #[error("not ready: {0}")]
+    NotReady(String),
+    /// The request needs something the operator has not configured (e.g. a public database endpoint).
+    #[error("not configured: {0}")]
+    NotConfigured(String),
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
     /// The image to deploy was never pushed (or its tag no longer resolves).

@@ -155,7 +155,11 @@ impl TenantService {
         Ok(tenant)
     }
 
-    /// Restarts the tenant's machine (under its lease) and waits, bounded, until it runs again.
+    /// Restarts the tenant's machine under its lease, as Fly does (stop, then start), and returns
+    /// only once it runs again: it waits for the machine to be `stopped` and then `started`, so a
+    /// `started` read before the stop took effect cannot end the wait. A `running` tenant, one whose
+    /// rollout is still queued, and one that is `failed` only because its last deploy failed (the
+    /// machine still runs the previous image) can be restarted; the lifecycle state is kept.
     #[tracing::instrument(skip(self))]
     pub async fn restart(
         &self,
@@ -163,51 +167,103 @@ impl TenantService {
         id: TenantId,
     ) -> Result<Tenant, ServiceError> {
         let tenant = self.load_owned(customer, id).await?;
-        let Some(machine) = tenant
-            .machine_id
-            .clone()
-            .filter(|_| tenant.state == TenantState::Running)
-        else {
+        let restartable = matches!(
+            tenant.state,
+            TenantState::Running | TenantState::Deploying | TenantState::Failed
+        );
+        let Some(machine) = tenant.machine_id.clone().filter(|_| restartable) else {
             return Err(ServiceError::Conflict(format!(
-                "only a running tenant can be restarted (this one is {})",
-                tenant.state
+                "only a tenant whose machine has been deployed can be restarted (this one is {}{})",
+                tenant.state,
+                if tenant.machine_id.is_none() {
+                    ", with no machine yet"
+                } else {
+                    ""
+                }
             )));
         };
         let app = &tenant.fly_app_name;
-        let ttl = self.config.machine.lease_ttl;
-        let lease = self
-            .fly
-            .acquire_lease(app, &machine, ttl, "restart")
-            .await
-            .map_err(|e| match e {
-                mgmt_fly_client::FlyError::Conflict(_) => {
-                    ServiceError::Conflict("a deploy is in progress; retry shortly".into())
-                }
-                other => other.into(),
-            })?;
-        let result = async {
-            self.fly
-                .restart_machine(app, &machine, Some(&lease.nonce))
-                .await?;
-            let timeout = self
-                .config
-                .machine
-                .restart_timeout
-                .max(Duration::from_secs(1));
-            self.fly
-                .wait_machine(app, &machine, MachineState::Started, None, timeout)
-                .await
-        }
-        .await;
+        let lease = self.restart_lease(app, &machine).await?;
+        let result = self.stop_and_start(app, &machine, &lease.nonce).await;
         if let Err(e) = self.fly.release_lease(app, &machine, &lease.nonce).await {
             tracing::warn!(tenant_id = %id, error = %e, "could not release machine lease (it expires on its own)");
         }
         result?;
         let msg = Some("machine restarted".to_owned());
-        self.update_tenant(id, Some((EventType::MachineRestarted, msg.clone())), |t| {
-            Ok(t.transition(TenantState::Running, t.status_message.clone())?)
-        })
-        .await
+        if tenant.state == TenantState::Running {
+            return self
+                .update_tenant(id, Some((EventType::MachineRestarted, msg.clone())), |t| {
+                    Ok(t.transition(TenantState::Running, t.status_message.clone())?)
+                })
+                .await;
+        }
+        // `failed` (its last deploy) or `deploying` (a queued rollout) stays what it is: the restart
+        // changes neither.
+        self.event(&tenant, EventType::MachineRestarted, "machine restarted")
+            .await;
+        Ok(self.repos.tenants.get(id).await?)
+    }
+
+    /// The machine's lease for a restart. A rollout holding it (a deploy, or the one a secrets change
+    /// queued just before `cloud restart`) is waited for, up to half the restart budget: the CLI gives
+    /// the whole call 30 s, and a user who sets secrets and restarts at once should not get a conflict.
+    async fn restart_lease(
+        &self,
+        app: &str,
+        machine: &str,
+    ) -> Result<mgmt_fly_client::Lease, ServiceError> {
+        let ttl = self.config.machine.lease_ttl;
+        let patience = self.config.machine.restart_timeout / 2;
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.fly.acquire_lease(app, machine, ttl, "restart").await {
+                Ok(lease) => return Ok(lease),
+                Err(mgmt_fly_client::FlyError::Conflict(_))
+                    if tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                Err(mgmt_fly_client::FlyError::Conflict(_)) => {
+                    return Err(ServiceError::Conflict(
+                        "a deploy is still rolling out; retry the restart shortly".into(),
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Stop (unless already down), wait for `stopped`, start, wait for `started`; all within
+    /// `restart_timeout`. The machine keeps its config and version, so only the states prove the cycle.
+    async fn stop_and_start(
+        &self,
+        app: &str,
+        machine: &str,
+        nonce: &str,
+    ) -> Result<(), ServiceError> {
+        let timeout = self
+            .config
+            .machine
+            .restart_timeout
+            .max(Duration::from_secs(1));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        let current = self.fly.get_machine(app, machine).await?;
+        let version = current.instance_id.as_deref();
+        let running = matches!(current.state.as_str(), "started" | "starting" | "replacing");
+        if running {
+            self.fly.stop_machine(app, machine, Some(nonce)).await?;
+            self.fly
+                .wait_machine(app, machine, MachineState::Stopped, version, left())
+                .await?;
+        }
+        self.fly.start_machine(app, machine, Some(nonce)).await?;
+        self.fly
+            .wait_machine(app, machine, MachineState::Started, version, left())
+            .await?;
+        Ok(())
     }
 
     /// Marks the tenant `deleting` and enqueues the durable cleanup (which never gives up).

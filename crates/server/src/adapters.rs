@@ -9,14 +9,63 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mgmt_domain::{Customer, Deployment, Tenant, TenantId};
+use mgmt_billing::{CancelError, SubscriptionService};
+use mgmt_domain::{CustomDomain, Customer, Deployment, Tenant, TenantId};
 use mgmt_http::ports::{
-    CommandError, CommandResult, CreateTenantCommand, PushCredential, RegistryCredentials,
-    TenantCommands,
+    BillingCommands, CommandError, CommandResult, CreateTenantCommand, CustomDomainOutcome,
+    ExternalDbAccessState, PushCredential, RegistryCredentials, RotatedCredentials, TenantCommands,
+    TenantCredentials,
 };
-use mgmt_provisioner::{CreateTenant, ServiceError, TenantService};
+use mgmt_provisioner::{CreateTenant, CustomDomainError, ServiceError, TenantService};
 use mgmt_registry_gateway::CredentialIssuer;
 use secrecy::SecretString;
+
+/// Billing, run by the billing crate's subscription service.
+#[derive(Debug, Clone)]
+pub struct PaddleBilling(pub Arc<SubscriptionService>);
+
+/// A custom-domain failure in the HTTP layer's words.
+pub fn custom_domain_error(e: CustomDomainError) -> CommandError {
+    match e {
+        CustomDomainError::NoDomain => CommandError::CustomDomainNotFound,
+        CustomDomainError::DomainTaken => CommandError::DomainTaken(
+            "the domain is already in use; choose another, or remove it where it is set".to_owned(),
+        ),
+        CustomDomainError::Service(e) => command_error(e),
+        other => CommandError::internal(other),
+    }
+}
+
+/// A cancel failure in the HTTP layer's words: Paddle unreachable (or its answer lost) is 503, a
+/// refusal 502 naming Paddle's code; storage failures map as everywhere else.
+pub fn cancel_error(e: CancelError) -> CommandError {
+    match e {
+        CancelError::TenantNotFound => CommandError::NotFound,
+        CancelError::SubscriptionNotFound => CommandError::SubscriptionNotFound,
+        CancelError::Conflict(m) => CommandError::Conflict(m),
+        CancelError::Unavailable(cause) => CommandError::unavailable(cause),
+        CancelError::Refused { code, source } => {
+            tracing::warn!(error = %mgmt_domain::ErrorChain(&source), "the billing provider refused a cancel");
+            CommandError::UpstreamRefused(format!(
+                "the billing provider refused the cancellation ({code}); contact support"
+            ))
+        }
+        CancelError::Storage(e) if e.is_transient() => CommandError::unavailable(e),
+        CancelError::Storage(e) => CommandError::internal(e),
+        other => CommandError::internal(other),
+    }
+}
+
+#[async_trait]
+impl BillingCommands for PaddleBilling {
+    async fn cancel_subscription(&self, customer: &Customer, id: TenantId) -> CommandResult<()> {
+        self.0
+            .cancel(customer.id, id)
+            .await
+            .map(|_| ())
+            .map_err(cancel_error)
+    }
+}
 
 /// The tenant commands, run by the provisioner.
 #[derive(Debug, Clone)]
@@ -33,6 +82,8 @@ pub fn command_error(e: ServiceError) -> CommandError {
         ServiceError::InvalidInput(m) => CommandError::InvalidInput(m),
         ServiceError::Conflict(m) => CommandError::Conflict(m),
         ServiceError::QuotaExceeded(m) => CommandError::QuotaExceeded(m),
+        ServiceError::NotReady(m) => CommandError::NotReady(m),
+        ServiceError::NotConfigured(m) => CommandError::NotConfigured(m),
         ServiceError::ImageNotFound(m) => CommandError::ImageNotFound(m),
         unavailable if unavailable.is_transient() => CommandError::unavailable(unavailable),
         other => CommandError::internal(other),
@@ -41,6 +92,41 @@ pub fn command_error(e: ServiceError) -> CommandError {
 
 #[async_trait]
 impl TenantCommands for ProvisionerCommands {
+    async fn set_custom_domain(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        domain: &str,
+    ) -> CommandResult<CustomDomainOutcome> {
+        let set = self
+            .0
+            .set_custom_domain(customer.id, id, domain)
+            .await
+            .map_err(custom_domain_error)?;
+        Ok(CustomDomainOutcome {
+            domain: set.domain,
+            created: set.created,
+        })
+    }
+
+    async fn custom_domain(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<CustomDomain> {
+        self.0
+            .custom_domain(customer.id, id)
+            .await
+            .map_err(custom_domain_error)
+    }
+
+    async fn remove_custom_domain(&self, customer: &Customer, id: TenantId) -> CommandResult<()> {
+        self.0
+            .remove_custom_domain(customer.id, id)
+            .await
+            .map_err(custom_domain_error)
+    }
+
     async fn create_tenant(
         &self,
         customer: &Customer,
@@ -124,6 +210,57 @@ impl TenantCommands for ProvisionerCommands {
             .delete_tenant(customer.id, id)
             .await
             .map_err(command_error)
+    }
+
+    async fn credentials(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<TenantCredentials> {
+        let c = self
+            .0
+            .credentials(customer.id, id)
+            .await
+            .map_err(command_error)?;
+        Ok(TenantCredentials {
+            jwt_secret: c.jwt_secret,
+            database_url: c.database_url,
+            internal_database_url: c.internal_database_url,
+            app_url: c.app_url,
+        })
+    }
+
+    async fn rotate_credentials(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+    ) -> CommandResult<RotatedCredentials> {
+        let r = self
+            .0
+            .rotate_credentials(customer.id, id)
+            .await
+            .map_err(command_error)?;
+        Ok(RotatedCredentials {
+            internal_database_url: r.internal_database_url,
+            external_database_url: r.external_database_url,
+        })
+    }
+
+    async fn set_external_db_access(
+        &self,
+        customer: &Customer,
+        id: TenantId,
+        enabled: bool,
+    ) -> CommandResult<ExternalDbAccessState> {
+        let a = self
+            .0
+            .set_external_db_access(customer.id, id, enabled)
+            .await
+            .map_err(command_error)?;
+        Ok(ExternalDbAccessState {
+            enabled: a.enabled,
+            database_url: a.database_url,
+        })
     }
 }
 

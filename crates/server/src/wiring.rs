@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use mgmt_billing::{HttpPaddle, PaddleConfig, SubscriptionService};
 use mgmt_domain::{RegistryTarget, Repositories};
 use mgmt_fly_client::{HttpFlyMachines, HttpRegistry, MachinesConfig, RegistryConfig};
 use mgmt_http::auth::JwtVerifier;
@@ -19,7 +20,7 @@ use mgmt_persistence::{
 use mgmt_provisioner::{ProvisionerConfig, TenantService};
 use mgmt_registry_gateway::{CredentialIssuer, GatewayState, UpstreamConfig};
 
-use crate::adapters::{GatewayCredentials, ProvisionerCommands};
+use crate::adapters::{GatewayCredentials, PaddleBilling, ProvisionerCommands};
 use crate::observers::{MetricsObserver, circuit_state};
 use crate::settings::{FlySettings, Settings};
 
@@ -66,7 +67,6 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         event_poll_interval: settings.event_poll_interval,
         event_heartbeat: settings.event_heartbeat,
         customer_cache_ttl: settings.customer_cache_ttl,
-        deploy_answer_within: settings.deploy_answer_within,
         tenant_db_host: settings
             .fly
             .as_ref()
@@ -78,6 +78,15 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         .with_readiness(Arc::new(PoolReadiness(pool.clone())))
         .with_customer_policy(settings.customer_policy)
         .with_settings(api_settings);
+    if let Some(billing) = &settings.billing {
+        let paddle = HttpPaddle::new(PaddleConfig::new(
+            &billing.paddle_api_url,
+            billing.paddle_api_key.clone(),
+        ))
+        .context("PADDLE_API_URL / PADDLE_API_KEY")?;
+        let subscriptions = SubscriptionService::new(repos.clone(), Arc::new(paddle));
+        state = state.with_billing(Arc::new(PaddleBilling(Arc::new(subscriptions))));
+    }
     let (service, gateway) = match &settings.fly {
         Some(fly) => {
             let (service, issuer, gateway) = cloud(settings, fly, &repos, &metrics)?;
@@ -149,6 +158,9 @@ fn cloud(
     config.worker.workers = settings.worker_count;
     config.machine.volume_mount_path = fly.tenant_volume_mount_path.clone();
     config.extra_secrets = fly.tenant_extra_secrets.clone();
+    config.keyring = Some(fly.secrets_keyring.clone());
+    config.tenant_db_public_endpoint = fly.tenant_db_public_endpoint.clone();
+    config.deploy_resolve_within = settings.deploy_answer_within;
     if let Some(url) = &fly.api_external_url {
         config.machine.api_external_url = url.clone();
         config.machine.api_server_url = url.clone();

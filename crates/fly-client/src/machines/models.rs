@@ -93,6 +93,46 @@ pub struct Certificate {
     pub status: Option<String>,
     #[serde(default)]
     pub configured: Option<bool>,
+    /// The DNS records Fly wants for the hostname (a custom domain's CNAME target).
+    #[serde(default)]
+    pub dns_requirements: Option<DnsRequirements>,
+    /// The certificates held for the hostname (`status` `active` once one is issued).
+    #[serde(default)]
+    pub certificates: Vec<CertificateEntry>,
+}
+
+impl Certificate {
+    /// Whether Fly holds an issued certificate for the hostname (its status, or an entry, is `active`).
+    pub fn is_issued(&self) -> bool {
+        self.status.as_deref() == Some("active")
+            || self
+                .certificates
+                .iter()
+                .any(|c| c.status.as_deref() == Some("active"))
+    }
+}
+
+/// `dns_requirements` of a certificate: what the hostname's DNS must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DnsRequirements {
+    #[serde(default)]
+    pub cname: Option<String>,
+    #[serde(default)]
+    pub a: Vec<String>,
+    #[serde(default)]
+    pub aaaa: Vec<String>,
+}
+
+/// One entry of a certificate's `certificates` (Fly's `CertificateEntry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateEntry {
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `active`, `pending_ownership` or `pending_validation`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
 }
 
 /// Machine states we wait for.

@@ -60,12 +60,8 @@ pub async fn registry_token(
         .json(Data::new(body)))
 }
 
-/// The task accepting a deploy panicked (or was cancelled): a 500 whose log line names the cause.
-#[derive(Debug, thiserror::Error)]
-#[error("the deploy acceptance task did not finish")]
-struct DeployTaskFailed(#[source] tokio::task::JoinError);
-
-/// Accepts a deploy of the tenant's own image and answers at once; progress shows in status and events.
+/// Accepts a deploy of the tenant's own image and answers at once (the use case bounds its registry
+/// reads, so this never waits long); progress shows in status and events. The CLI only prints the answer.
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/deploy", tag = "deploy", security(("bearer" = [])),
     params(("id" = String, Path, description = "tenant id")), request_body = DeployRequest,
     responses((status = 202, body = Data<DeployAccepted>), (status = 404, body = ErrorBody),
@@ -78,31 +74,21 @@ pub async fn deploy(
     body: web::Json<DeployRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = tenant_id(&req)?;
-    let customer = caller.require_active()?.clone();
-    let commands = state.commands()?.clone();
-    // The CLI gives up after 30 s: run the acceptance in a task of its own and answer by the deadline.
-    // A slow registry leaves the task running to completion (never cancelled half-way).
+    let customer = caller.require_active()?;
     let image = body.into_inner().image;
-    let task = actix_web::rt::spawn(async move { commands.deploy(&customer, id, &image).await });
-    let (tenant, deployment) = match tokio::time::timeout(state.settings.deploy_answer_within, task)
-        .await
-    {
-        Ok(joined) => joined.map_err(|e| ApiError::internal(DeployTaskFailed(e)))??,
-        Err(_) => {
-            tracing::warn!(tenant_id = %id, "deploy acceptance is slow; answering before the CLI times out");
-            return Err(ApiError::unavailable(
-                "deploy_pending",
-                "an upstream is slow to answer; the deploy request is still being processed: follow the tenant's status",
-            ));
-        }
-    };
+    let (tenant, deployment) = state.commands()?.deploy(customer, id, &image).await?;
     tracing::info!(tenant_id = %tenant.id, deployment_id = %deployment.id, "deploy accepted");
     let body = DeployAccepted {
-        status: tenant.state.cli_status().as_str().to_owned(),
+        status: DEPLOYING.to_owned(),
         app_url: Some(tenant.app_url()),
     };
     Ok(HttpResponse::Accepted().json(Data::new(body)))
 }
+
+/// The word a deploy answers: the rollout has been accepted and runs in the background.
+const DEPLOYING: &str = "deploying";
+/// The word a restart answers: it returns once the machine runs again.
+const READY: &str = "ready";
 
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/restart", tag = "deploy", security(("bearer" = [])),
     params(("id" = String, Path, description = "tenant id")),
@@ -117,8 +103,9 @@ pub async fn restart(
     let id = tenant_id(&req)?;
     let customer = caller.require_active()?;
     let tenant = state.commands()?.restart(customer, id).await?;
+    tracing::info!(tenant_id = %tenant.id, "machine restarted");
     Ok(HttpResponse::Ok().json(StatusOnly {
-        status: tenant.state.cli_status().as_str().to_owned(),
+        status: READY.to_owned(),
     }))
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use mgmt_domain::{CustomerStatus, Plan, Tenant};
+use mgmt_domain::{CustomerStatus, Plan, Tenant, TenantState};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
@@ -28,8 +28,11 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
         .map(|p| (p.id.clone(), p))
         .collect();
     let suspended = caller.customer.status == CustomerStatus::Suspended;
+    // A tenant being deleted is gone for the CLI: its delete already succeeded, and a tenant listed here
+    // would be put back into the CLI's local index at the next `tenant list`.
     let infos = tenants
         .iter()
+        .filter(|t| !matches!(t.state, TenantState::Deleting | TenantState::Deleted))
         .map(|t| {
             tenant_info(
                 t,
@@ -39,7 +42,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
             )
         })
         .collect();
-    let body = Me {
+    let mut body = Me {
         user: MeUser {
             id: caller.claims.sub.clone(),
             email: caller
@@ -59,6 +62,21 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
         }),
         tenants: infos,
     };
+    // Each tenant's subscription, from one query (the CLI accepts only its status spellings).
+    let subscriptions: HashMap<String, mgmt_domain::Subscription> = state
+        .repos
+        .subscriptions
+        .list_for_customer(caller.customer.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.tenant_id.to_string(), s))
+        .collect();
+    for info in &mut body.tenants {
+        if let Some(s) = subscriptions.get(&info.id) {
+            info.subscription_id = Some(s.id.clone());
+            info.subscription_status = Some(crate::wire::SubscriptionStatus::from(s.status));
+        }
+    }
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -66,7 +84,7 @@ fn tenant_info(t: &Tenant, plan: Option<&Plan>, suspended: bool, db_host: &str) 
     TenantInfo {
         id: t.id.to_string(),
         name: t.name.clone(),
-        // Billing lives elsewhere: no subscription is known to this service.
+        // Filled in by `me` from the subscriptions table.
         subscription_id: None,
         subscription_status: None,
         app_id: Some(t.fly_app_name.clone()),
@@ -79,10 +97,20 @@ fn tenant_info(t: &Tenant, plan: Option<&Plan>, suspended: bool, db_host: &str) 
             memory_mb: p.memory_mb,
             volume_gb: p.volume_gb,
         }),
-        external_db_access: false,
-        database_url: format!(
-            "postgres://{}@{}/{}",
-            t.database_role, db_host, t.database_name
-        ),
+        external_db_access: t.external_db_access,
+        database_url: masked_database_url(t, db_host),
     }
 }
+
+/// The tenant's internal database URL with the password masked in the one form the CLI recognises as
+/// masked (`:********@`): it then fetches the real URL from `secrets_url`. Any other form (or none)
+/// would be taken as a real URL and pushed to the tenant as its `DATABASE_URL`.
+fn masked_database_url(t: &Tenant, db_host: &str) -> String {
+    format!(
+        "postgres://{}:{MASK}@{db_host}/{}",
+        t.database_role, t.database_name
+    )
+}
+
+/// What stands in for the password in `/auth/me`.
+const MASK: &str = "********";

@@ -1,5 +1,9 @@
 //! Request handlers, one module per group of endpoints.
 
+pub mod activity;
+pub mod billing;
+pub mod credentials;
+pub mod custom_domains;
 pub mod deploy;
 pub mod events;
 pub mod health;

@@ -1,13 +1,16 @@
 //! Tenant endpoints: list, create, get, status, delete.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use mgmt_domain::{CliStatus, Deployment, Tenant, TenantState};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::input::tenant_id;
 use crate::ports::CreateTenantCommand;
 use crate::state::AppState;
-use crate::wire::{CreateTenantRequest, Data, TenantDetail, TenantStatus, TenantSummary};
+use crate::wire::{
+    CreateTenantRequest, Data, LastDeploy, TenantDetail, TenantStatus, TenantSummary,
+};
 
 /// The caller's tenants (deleted ones excluded), oldest first.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
@@ -80,16 +83,60 @@ pub async fn status(
         .tenants
         .get_for_customer(id, caller.customer.id)
         .await?;
-    let has_app = tenant.state.accepts_deploy() && tenant.machine_id.is_some();
+    let last = state.repos.deployments.latest_for_tenant(id).await?;
+    let provisioned = tenant.infrastructure_ready();
     let body = TenantStatus {
-        status: tenant.state.cli_status().as_str().to_owned(),
-        message: tenant.status_message.clone(),
-        app_url: has_app.then(|| tenant.app_url()),
-        secrets_url: None,
+        status: tenant.cli_status().as_str().to_owned(),
+        message: status_message(&tenant, last.as_ref()),
+        app_url: provisioned.then(|| tenant.app_url()),
+        secrets_url: provisioned.then(|| secrets_path(&tenant)),
+        state: tenant.state.as_str().to_owned(),
+        deployed_digest: tenant.deployed_digest.clone(),
+        last_deploy: last.as_ref().map(LastDeploy::from),
     };
     Ok(HttpResponse::Ok().json(Data::new(body)))
 }
 
+/// The `secrets_url` of a tenant: a path (the CLI appends it to its API URL), never `…/secrets`, which
+/// answers another shape.
+pub fn secrets_path(tenant: &Tenant) -> String {
+    format!("/api/v1/tenants/{}/credentials", tenant.id)
+}
+
+/// What `/status` says in words. For a ready tenant the finer state (awaiting the first deploy,
+/// deploying, running which digest, the last deploy failed) is spelled out here, since the CLI prints
+/// the message and `status` itself stays `ready`.
+fn status_message(tenant: &Tenant, last: Option<&Deployment>) -> Option<String> {
+    let running = tenant
+        .deployed_digest
+        .as_deref()
+        .map(|d| format!("running {d}"));
+    let text = match (tenant.state, tenant.cli_status()) {
+        (TenantState::AwaitingDeploy, _) => {
+            "ready; awaiting the first deploy: push your image and deploy it".to_owned()
+        }
+        (TenantState::Deploying, _) => {
+            let target = last
+                .and_then(|d| d.digest.clone())
+                .unwrap_or_else(|| last.map(|d| d.image.clone()).unwrap_or_default());
+            match running {
+                Some(r) => format!("ready; deploying {target} ({r} meanwhile)"),
+                None => format!("ready; deploying {target}"),
+            }
+        }
+        (TenantState::Running, _) => format!("ready; {}", running.unwrap_or_default()),
+        // A failed deploy while an earlier image still runs.
+        (TenantState::Failed, CliStatus::Ready) => {
+            let why = tenant
+                .status_message
+                .as_deref()
+                .unwrap_or("the last deploy failed");
+            format!("ready; {why}; still {}", running.unwrap_or_default())
+        }
+        _ => return tenant.status_message.clone(),
+    };
+    Some(text)
+}
 /// Deletes the tenant: every resource is cleaned up by a durable background job.
 #[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
     params(("id" = String, Path, description = "tenant id")),

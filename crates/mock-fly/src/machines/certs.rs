@@ -30,18 +30,39 @@ fn valid_hostname(h: &str) -> bool {
         })
 }
 
+/// How long an issued certificate is valid (Let's Encrypt's 90 days).
+const VALIDITY_DAYS: i64 = 90;
+
+/// Fly's certificate detail: `pending_validation` until the hostname validates, then `active` with the
+/// issued certificates (ECDSA and RSA, as Fly issues both), in the Machines API's spellings.
 fn detail(app: &str, c: &CertRecord) -> Value {
+    let issued = c.issued_at.is_some();
+    let status = if issued {
+        "active"
+    } else {
+        "pending_validation"
+    };
+    let mut entry = json!({
+        "source": "fly",
+        "status": status,
+        "created_at": c.created_at.to_rfc3339(),
+    });
+    if let Some(at) = c.issued_at {
+        let expires = (at + chrono::Duration::days(VALIDITY_DAYS)).to_rfc3339();
+        entry["issuer"] = json!("R11");
+        entry["expires_at"] = json!(expires);
+        entry["issued"] = json!([
+            {"type": "ecdsa", "certificate_authority": "lets_encrypt", "expires_at": expires},
+            {"type": "rsa", "certificate_authority": "lets_encrypt", "expires_at": expires},
+        ]);
+    }
     json!({
         "hostname": c.hostname,
-        "configured": false,
+        "configured": issued,
         "acme_requested": true,
-        "status": "pending_validation",
+        "status": status,
         "dns_provider": "unknown",
-        "certificates": [{
-            "source": "fly",
-            "status": "pending_validation",
-            "created_at": c.created_at.to_rfc3339(),
-        }],
+        "certificates": [entry],
         "dns_requirements": {
             "a": [], "aaaa": [],
             "cname": format!("{app}.fly.dev"),
@@ -51,11 +72,35 @@ fn detail(app: &str, c: &CertRecord) -> Value {
             },
         },
         "validation": {
-            "alpn_configured": false, "dns_configured": false,
-            "http_configured": false, "ownership_txt_configured": false,
+            "alpn_configured": issued, "dns_configured": issued,
+            "http_configured": issued, "ownership_txt_configured": false,
         },
         "validation_errors": [],
     })
+}
+
+/// Marks the certificate of `hostname` (on whichever app holds it) issued, once; returns the app and
+/// the record, or `None` when no app holds one.
+pub(crate) fn mark_issued(ctx: &Shared, hostname: &str) -> Option<(String, CertRecord)> {
+    let hostname = hostname.to_ascii_lowercase();
+    let mut world = ctx.world();
+    world.apps.values_mut().find_map(|a| {
+        let c = a.certificates.get_mut(&hostname)?;
+        c.issued_at.get_or_insert_with(Utc::now);
+        Some((a.name.clone(), c.clone()))
+    })
+}
+
+/// `POST /__mock/certificates/{hostname}/issue`: the test's stand-in for DNS validating; answers the
+/// certificate as Fly now shows it.
+pub(crate) fn issue(ctx: &Shared, hostname: &str) -> HttpResponse {
+    match mark_issued(ctx, hostname) {
+        Some((app, cert)) => HttpResponse::Ok().json(detail(&app, &cert)),
+        None => errors::fly(
+            404,
+            format!("mock-fly: no app holds a certificate for {hostname}"),
+        ),
+    }
 }
 
 pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
@@ -88,6 +133,7 @@ pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
         .or_insert_with(|| CertRecord {
             hostname,
             created_at: Utc::now(),
+            issued_at: None,
         })
         .clone();
     HttpResponse::Created().json(detail(app, &cert))
@@ -102,9 +148,14 @@ pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
         .certificates
         .values()
         .map(|c| {
+            let status = if c.issued_at.is_some() {
+                "active"
+            } else {
+                "pending_validation"
+            };
             json!({
-                "hostname": c.hostname, "configured": false, "acme_requested": true,
-                "status": "pending_validation", "has_fly_certificate": true,
+                "hostname": c.hostname, "configured": c.issued_at.is_some(), "acme_requested": true,
+                "status": status, "has_fly_certificate": true,
                 "has_custom_certificate": false, "created_at": c.created_at.to_rfc3339(),
                 "updated_at": c.created_at.to_rfc3339(),
             })

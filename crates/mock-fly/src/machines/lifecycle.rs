@@ -180,6 +180,9 @@ pub(crate) fn stop(
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
+/// As on Fly, a restart stops the machine and starts it again: `stopping` at once, `stopped` after
+/// `machine_stop_delay`, then `starting` and `started` after `machine_start_delay`. The machine keeps
+/// its version (instance id) and its environment (secrets are fixed at create/update).
 pub(crate) fn restart(
     ctx: &web::Data<Shared>,
     app: &str,
@@ -201,7 +204,27 @@ pub(crate) fn restart(
                 ),
             );
         }
-        begin_start(ctx, m, "restart");
+        let generation = set_state(m, "stopping", "restart", "user");
+        let ctx2 = ctx.clone();
+        let id = id.to_owned();
+        let delay = ctx.config.machine_stop_delay;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let applied = {
+                let mut world = ctx2.world();
+                match world.machines.get_mut(&id) {
+                    Some(m) if m.generation == generation && m.state != "destroyed" => {
+                        set_state(m, "stopped", "exit", "flyd");
+                        begin_start(&ctx2, m, "restart");
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if applied {
+                ctx2.changed.notify_waiters();
+            }
+        });
     }
     ctx.changed.notify_waiters();
     HttpResponse::Ok().json(json!({ "ok": true }))

@@ -1,5 +1,6 @@
 //! Machines: create (image resolved first), show, list with filters, update (new version + restart)
-//! and metadata.
+//! and metadata. A machine's environment holds the app's secrets as they are when it is created or
+//! updated (recorded on the machine, digests only); secrets changed later reach it on its next update.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,35 @@ struct Body {
     skip_launch: bool,
     lease_ttl: Option<i64>,
     current_version: Option<String>,
+    min_secrets_version: Option<u64>,
+}
+
+/// The app's secrets a machine created or updated now boots with: its version and name → digest.
+/// A `min_secrets_version` the app has not reached is refused, as Fly refuses to launch a machine
+/// with secrets it does not have.
+fn boot_secrets(
+    world: &World,
+    app: &str,
+    min: Option<u64>,
+) -> Result<(u64, BTreeMap<String, String>), HttpResponse> {
+    let Some(app) = world.visible_app(app) else {
+        return Err(errors::app_not_found());
+    };
+    if let Some(min) = min.filter(|m| *m > app.secrets_version) {
+        return Err(errors::fly(
+            400,
+            format!(
+                "invalid min_secrets_version {min}: the app's secrets are at version {}",
+                app.secrets_version
+            ),
+        ));
+    }
+    let secrets = app
+        .secrets
+        .values()
+        .map(|s| (s.name.clone(), s.digest.clone()))
+        .collect();
+    Ok((app.secrets_version, secrets))
 }
 
 pub(crate) fn machine_json(m: &MachineRecord) -> Value {
@@ -99,6 +129,10 @@ pub(crate) fn create(ctx: &web::Data<Shared>, app: &str, body: &[u8]) -> HttpRes
         Ok(r) => r,
         Err(resp) => return resp,
     };
+    let (secrets_version, secrets) = match boot_secrets(&world, app, req.min_secrets_version) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
     let now = Utc::now();
     let mut m = MachineRecord {
         id: id.clone(),
@@ -120,6 +154,8 @@ pub(crate) fn create(ctx: &web::Data<Shared>, app: &str, body: &[u8]) -> HttpRes
         events: vec![lifecycle::event("launch", "created", "user")],
         lease: None,
         volumes: vols.clone(),
+        secrets_version,
+        secrets,
         generation: 0,
     };
     for v in &vols {
@@ -250,6 +286,10 @@ pub(crate) fn update(
         Ok(r) => r,
         Err(resp) => return resp,
     };
+    let (secrets_version, secrets) = match boot_secrets(&world, app, req.min_secrets_version) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
     for vol in world.volumes.values_mut() {
         if vol.attached_machine_id.as_deref() == Some(id) {
             vol.attached_machine_id = None;
@@ -265,6 +305,8 @@ pub(crate) fn update(
     m.metadata = metadata;
     m.image_ref = image_ref;
     m.volumes = vols;
+    m.secrets_version = secrets_version;
+    m.secrets = secrets;
     if let Some(name) = req.name.filter(|n| !n.is_empty()) {
         m.name = name;
     }

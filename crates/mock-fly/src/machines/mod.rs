@@ -1,7 +1,7 @@
 //! The Machines API (`/v1/...`): reads the JSON body and dispatches to one module per resource.
 
 mod apps;
-mod certs;
+pub(crate) mod certs;
 mod image;
 mod ips;
 mod leases;

@@ -73,11 +73,19 @@ async fn lifecycle_created_starting_started_then_stop_and_start() {
         .0,
         StatusCode::OK
     );
-    assert_eq!(m.state().machines[0].state, "starting");
+    // A restart is a stop and a start: the machine goes down first, keeping its version.
+    assert_eq!(m.state().machines[0].state, "stopping");
     assert_eq!(
         api.wait("sp-life", &id, "state=started&timeout=5").await.0,
         StatusCode::OK
     );
+    let snapshot = m.state();
+    let events: Vec<&str> = snapshot.machines[0]
+        .events
+        .iter()
+        .map(|e| e["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(events[..4], ["started", "starting", "stopped", "stopping"]);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod common;
 mod faults;
 mod leases;
 mod machine_images;
+mod machine_secrets;
 mod machines;
 mod openapi;
 mod registry_manifests;

@@ -2,6 +2,29 @@
 
 pub mod management {
     diesel::table! {
+        management.activity_events (id) {
+            id -> Int8,
+            customer_id -> Uuid,
+            event -> Text,
+            client_timestamp -> Timestamptz,
+            received_at -> Timestamptz,
+            user_id -> Text,
+        }
+    }
+
+    diesel::table! {
+        management.custom_domains (tenant_id) {
+            tenant_id -> Uuid,
+            domain -> Text,
+            dns_target -> Text,
+            status -> Text,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            verified_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::table! {
         management.customers (id) {
             id -> Uuid,
             subject -> Text,
@@ -98,6 +121,32 @@ pub mod management {
     }
 
     diesel::table! {
+        management.subscriptions (id) {
+            id -> Text,
+            tenant_id -> Uuid,
+            customer_id -> Uuid,
+            paddle_customer_id -> Nullable<Text>,
+            status -> Text,
+            scheduled_cancel_at -> Nullable<Timestamptz>,
+            canceled_at -> Nullable<Timestamptz>,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.tenant_credentials (tenant_id, name) {
+            tenant_id -> Uuid,
+            name -> Text,
+            key_id -> Text,
+            nonce -> Bytea,
+            ciphertext -> Bytea,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         management.tenant_events (id) {
             id -> Int8,
             tenant_id -> Uuid,
@@ -129,20 +178,28 @@ pub mod management {
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
             deleted_at -> Nullable<Timestamptz>,
+            external_db_access -> Bool,
         }
     }
 
+    diesel::joinable!(activity_events -> customers (customer_id));
+    diesel::joinable!(custom_domains -> tenants (tenant_id));
     diesel::joinable!(deployments -> tenants (tenant_id));
     diesel::joinable!(jobs -> tenants (tenant_id));
     diesel::joinable!(registry_manifest_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_tenant_digests -> tenants (tenant_id));
     diesel::joinable!(registry_uploads -> tenants (tenant_id));
+    diesel::joinable!(subscriptions -> customers (customer_id));
+    diesel::joinable!(subscriptions -> tenants (tenant_id));
+    diesel::joinable!(tenant_credentials -> tenants (tenant_id));
     diesel::joinable!(tenant_events -> tenants (tenant_id));
     diesel::joinable!(tenants -> customers (customer_id));
     diesel::joinable!(tenants -> plans (plan_id));
 
     diesel::allow_tables_to_appear_in_same_query!(
+        activity_events,
+        custom_domains,
         customers,
         deployments,
         jobs,
@@ -151,6 +208,8 @@ pub mod management {
         registry_pushes,
         registry_tenant_digests,
         registry_uploads,
+        subscriptions,
+        tenant_credentials,
         tenant_events,
         tenants,
     );

@@ -1,6 +1,7 @@
 //! Integration tests against a real PostgreSQL server (`DATABASE_URL`, default the local one): each
 //! test gets its own migrated database. One test binary, so the crate links once.
 
+mod custom_domains_billing_activity;
 mod customers;
 mod deployments;
 mod events;
@@ -8,5 +9,6 @@ mod jobs;
 mod migrations;
 mod pool;
 mod registry_pushes;
+mod tenant_credentials;
 mod tenant_db_admin;
 mod tenants;

@@ -165,3 +165,46 @@ async fn concurrent_ensures_of_one_tenant_all_succeed() {
     assert!(admin.database_exists(&db).await.unwrap());
     admin.drop_database(&db, &role).await.unwrap();
 }
+
+#[tokio::test]
+async fn set_password_replaces_the_roles_password_and_needs_the_role() {
+    let cluster = ScratchCluster::start().unwrap();
+    let admin = PgTenantDatabaseAdmin::new(secret(&cluster.admin_url()));
+    let (db, role) = random_tenant_db_names();
+    let e = admin
+        .set_password(&role, &secret("never-used"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RepoError::NotFound { .. }), "{e:?}");
+    assert!(
+        !admin.role_exists(&role).await.unwrap(),
+        "no role is created"
+    );
+
+    admin
+        .ensure_database(&db, &role, &secret("old-pass"))
+        .await
+        .unwrap();
+    admin
+        .set_password(&role, &secret("new-pass"))
+        .await
+        .unwrap();
+    // Twice is fine (a retried rotation).
+    admin
+        .set_password(&role, &secret("new-pass"))
+        .await
+        .unwrap();
+    assert!(
+        AsyncPgConnection::establish(&cluster.url(&role, "old-pass", &db))
+            .await
+            .is_err()
+    );
+    let mut conn = AsyncPgConnection::establish(&cluster.url(&role, "new-pass", &db))
+        .await
+        .unwrap();
+    conn.batch_execute("SELECT 1").await.unwrap();
+    drop(conn);
+    assert!(admin.set_password("Bad Name", &secret("x")).await.is_err());
+    assert!(admin.set_password(&role, &secret("")).await.is_err());
+    admin.drop_database(&db, &role).await.unwrap();
+}

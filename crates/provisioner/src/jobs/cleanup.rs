@@ -69,6 +69,19 @@ impl TenantService {
         {
             failed.push("database".into());
         }
+        // The sealed credentials are useless once the role is gone, but they are still secrets: they go
+        // with the tenant (its row stays, so no cascade removes them).
+        let r = self.forget_credentials(&tenant).await;
+        if !self
+            .report_step(
+                &tenant,
+                "credentials",
+                r.map(drop).map_err(|e| e.to_string()),
+            )
+            .await
+        {
+            failed.push("credentials".into());
+        }
         ctx.checkpoint()?;
         let r = self.cleanup_registry_tag(&tenant).await;
         if !self.report_step(&tenant, "registry tag", r).await {

@@ -4,6 +4,10 @@
 //! two machines; each run deploys the newest accepted deployment and supersedes older pending ones, so
 //! the last accepted wins. The machine is found by `tenant.machine_id`, else by our metadata (a crash
 //! after create), else created. Updates hold the machine's lease until the machine has started.
+//! A deployment accepted while the registry was slow has no digest yet: the run resolves the tag and
+//! verifies the image's provenance first (transient registry errors retry with the job's backoff; a
+//! missing or foreign image fails the deployment with the reason). The machine request carries the
+//! app's secrets version read at rollout time, so the machine boots with the secrets as they are then.
 
 use mgmt_domain::{EventType, Plan, Tenant, TenantState};
 use mgmt_fly_client::{FlyError, Machine, MachineState};
@@ -57,8 +61,7 @@ impl TenantService {
         if superseded > 0 {
             tracing::info!(tenant_id = %tenant.id, superseded, "older pending deployments superseded");
         }
-        let (Some(volume_id), Some(digest)) = (tenant.volume_id.clone(), latest.digest.clone())
-        else {
+        let Some(volume_id) = tenant.volume_id.clone() else {
             return self
                 .deployment_failed(
                     &tenant,
@@ -72,7 +75,10 @@ impl TenantService {
             .mark_started(latest.id)
             .await
             .map_err(ServiceError::from)?;
-        let msg = Some(format!("deploying {digest}"));
+        let msg = Some(match &latest.digest {
+            Some(d) => format!("deploying {d}"),
+            None => format!("deploying {} (resolving its digest)", latest.image),
+        });
         let tenant = match self
             .update_tenant(
                 tenant.id,
@@ -84,6 +90,28 @@ impl TenantService {
             Ok(t) => t,
             Err(ServiceError::Conflict(_)) => return Ok(()), // deleted meanwhile
             Err(e) => return Err(e.into()),
+        };
+        let digest = match latest.digest.clone() {
+            Some(d) => d,
+            // Accepted while the registry was slow: resolve and verify here, as the accept would have.
+            None => match self.resolve_verified(tenant.id, &latest.image).await {
+                Ok(d) => {
+                    self.repos
+                        .deployments
+                        .set_digest(latest.id, &d)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    d
+                }
+                Err(e) if e.is_transient() && !is_last_attempt(ctx) => {
+                    return Err(JobError::Retry(format!("deploy: resolving the image: {e}")));
+                }
+                Err(e) => {
+                    return self
+                        .deployment_failed(&tenant, &latest, refusal_reason(e))
+                        .await;
+                }
+            },
         };
         let plan = self
             .repos
@@ -225,6 +253,16 @@ impl TenantService {
         {
             tracing::warn!(tenant_id = %tenant.id, error = %e, "could not record machine id (found again by metadata)");
         }
+    }
+}
+
+/// A refused image in the customer's words (the kind prefix of the error's display adds nothing).
+fn refusal_reason(e: ServiceError) -> String {
+    match e {
+        ServiceError::ImageNotFound(m)
+        | ServiceError::Conflict(m)
+        | ServiceError::InvalidInput(m) => m,
+        other => other.to_string(),
     }
 }
 

@@ -143,6 +143,7 @@ mod tests {
             database_name: new.database_name,
             database_role: new.database_role,
             deployed_digest: None,
+            external_db_access: false,
             row_version: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),

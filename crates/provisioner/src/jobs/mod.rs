@@ -15,6 +15,7 @@ use crate::error::ServiceError;
 use crate::service::TenantService;
 
 pub use machine_spec::machine_request;
+pub(crate) use provision::random_secret;
 
 /// How a job run ended, when it did not simply finish.
 #[derive(Debug, thiserror::Error)]

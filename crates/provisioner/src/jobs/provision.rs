@@ -95,11 +95,21 @@ impl TenantService {
         tenant: &Tenant,
         done: Provisioned,
     ) -> Result<(), JobError> {
-        let msg = Some("infrastructure ready; push and deploy your image".to_owned());
+        // `infrastructure_ready` first, then the state change carries `tenant_ready` in the same
+        // transaction: a stream that sees the new state has every event up to it, and the CLI's wait (which
+        // ends on `tenant_ready`) ends exactly when `/status` starts to say `ready`.
+        self.event(
+            tenant,
+            EventType::InfrastructureReady,
+            "app, database, secrets, volume, IP addresses and certificate are in place",
+        )
+        .await;
+        let msg =
+            Some("ready; awaiting the first deploy: push your image and deploy it".to_owned());
         let result = self
             .update_tenant(
                 tenant.id,
-                Some((EventType::InfrastructureReady, msg.clone())),
+                Some((EventType::TenantReady, msg.clone())),
                 |t| {
                     t.volume_id = done.volume_id.clone();
                     Ok(t.transition(TenantState::AwaitingDeploy, msg.clone())?)
@@ -161,16 +171,27 @@ impl TenantService {
         tenant: &Tenant,
         plan: &mgmt_domain::Plan,
     ) -> (Provisioned, Option<StepFailure>) {
-        let password = Arc::new(random_secret(32));
+        // The credentials are sealed and stored before anything uses them, and a rerun (retry, crash
+        // recovery) gets the stored ones back: it never changes the password behind an app that has it.
+        let creds = match self.provisioning_credentials(tenant).await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                return (
+                    Provisioned::default(),
+                    Some(StepFailure::new("credentials", e)),
+                );
+            }
+        };
         // The database runs as its own task: the cluster's DDL (and the password hashing before it) must
         // not hold up the Fly chain, which is the critical path.
         let db = {
-            let (admin, password) = (self.db_admin.clone(), password.clone());
+            let (admin, creds) = (self.db_admin.clone(), creds.clone());
             let (database, role) = (tenant.database_name.clone(), tenant.database_role.clone());
-            let task =
-                tokio::spawn(
-                    async move { admin.ensure_database(&database, &role, &password).await },
-                );
+            let task = tokio::spawn(async move {
+                admin
+                    .ensure_database(&database, &role, &creds.database_password)
+                    .await
+            });
             async move {
                 match task.await {
                     Ok(Ok(())) => {
@@ -198,10 +219,10 @@ impl TenantService {
         // database is still being created (no machine reads it before provisioning ends).
         let secrets = {
             let ready = app_ready("secrets");
-            let password = password.clone();
+            let creds = creds.clone();
             async move {
                 ready.await?;
-                self.step_secrets(tenant, &password).await
+                self.step_secrets(tenant, &creds).await
             }
         };
         let volume = {

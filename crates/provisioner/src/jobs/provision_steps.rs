@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use mgmt_domain::{EventType, Plan, Tenant};
 use mgmt_fly_client::{CreateVolumeRequest, FlyError, IpAssignment, IpKind};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::provision::{StepFailure, random_secret};
+use super::provision::StepFailure;
+use crate::credentials::ProvisionSecrets;
 use crate::service::TenantService;
 
 fn is_public_v6(ip: &IpAssignment) -> bool {
@@ -76,18 +77,14 @@ impl TenantService {
     pub(super) async fn step_secrets(
         &self,
         tenant: &Tenant,
-        db_password: &SecretString,
+        creds: &ProvisionSecrets,
     ) -> Result<u64, StepFailure> {
-        let database_url = format!(
-            "postgres://{}:{}@{}/{}",
-            tenant.database_role,
-            db_password.expose_secret(),
-            self.config.tenant_db_host,
-            tenant.database_name
-        );
         let mut secrets: BTreeMap<String, SecretString> = self.config.extra_secrets.clone();
-        secrets.insert("DATABASE_URL".into(), SecretString::from(database_url));
-        secrets.insert("JWT_SECRET".into(), random_secret(64));
+        secrets.insert(
+            "DATABASE_URL".into(),
+            self.internal_database_url(tenant, &creds.database_password),
+        );
+        secrets.insert("JWT_SECRET".into(), creds.jwt_secret.clone());
         let names: Vec<String> = secrets.keys().cloned().collect();
         let version = self
             .fly

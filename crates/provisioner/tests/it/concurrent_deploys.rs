@@ -60,7 +60,9 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
     assert_eq!(creates, 1);
 
     let history = h.repos.deployments.list_for_tenant(t.id).await.unwrap();
-    assert_eq!(history.len(), 9);
+    // The burst of identical deploys is one deployment when each finds the previous still pending
+    // (idempotent deploys), up to six when they race past each other; then one per new image.
+    assert!((4..=9).contains(&history.len()), "{history:?}");
     assert_eq!(
         history[0].status,
         DeploymentStatus::Succeeded,
@@ -71,11 +73,8 @@ async fn concurrent_deploys_make_one_machine_running_the_last_accepted_image() {
         history.iter().all(|d| d.status.is_finished()),
         "{history:?}"
     );
-    assert!(
-        history
-            .iter()
-            .any(|d| d.status == DeploymentStatus::Superseded)
-    );
+    // (Superseding is shown deterministically in secrets_rollout::three_puts_merge_and_cost_one_rollout:
+    // with idempotent deploys this burst may leave nothing pending to supersede.)
     assert_eq!(
         h.repos.tenants.get(t.id).await.unwrap().state,
         TenantState::Running

@@ -42,6 +42,9 @@ impl TenantDatabaseAdmin for FailOnceAfter {
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
         self.inner.drop_database(database, role).await
     }
+    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()> {
+        self.inner.set_password(role, password).await
+    }
     async fn database_exists(&self, database: &str) -> RepoResult<bool> {
         self.inner.database_exists(database).await
     }

@@ -4,9 +4,13 @@
 mod cleanup;
 mod common;
 mod concurrent_deploys;
+mod credentials;
+mod custom_domains;
+mod deploy_budget;
 mod fault_matrix;
 mod job_observer;
 mod lifecycle;
 mod provenance;
 mod resilience;
+mod secrets_rollout;
 mod shared_digest;

@@ -2,6 +2,7 @@
 //! counts, each in range), then the cross-field rules into [`Settings`]. Every error names the variable
 //! that is missing, malformed or out of range; nothing is silently clamped.
 
+mod credentials;
 mod de;
 mod gateway;
 pub mod raw;
@@ -54,6 +55,15 @@ pub struct Settings {
     pub customer_cache_ttl: Duration,
     /// `None` when `FLY_ENABLED=false`.
     pub fly: Option<FlySettings>,
+    /// `None` when `PADDLE_API_KEY` is unset (billing endpoints answer 503 `billing_disabled`).
+    pub billing: Option<BillingSettings>,
+}
+
+/// Paddle (`PADDLE_API_URL`, `PADDLE_API_KEY`). `Debug` redacts the key.
+#[derive(Debug, Clone)]
+pub struct BillingSettings {
+    pub paddle_api_url: String,
+    pub paddle_api_key: SecretString,
 }
 
 /// Fly and the registry gateway (both exist only when the cloud is enabled).
@@ -75,6 +85,10 @@ pub struct FlySettings {
     pub tenant_volume_mount_path: String,
     /// App secrets every tenant gets (from `TENANT_EXTRA_SECRETS_FILE`); values print redacted.
     pub tenant_extra_secrets: BTreeMap<String, SecretString>,
+    /// Seals the tenant credentials the server keeps (`SECRETS_ENCRYPTION_KEYS`); prints key ids only.
+    pub secrets_keyring: mgmt_provisioner::vault::Keyring,
+    /// `host:port` owners reach their database at from outside Fly (`TENANT_DB_PUBLIC_ENDPOINT`).
+    pub tenant_db_public_endpoint: Option<String>,
     pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: String,
     /// At least [`MIN_SIGNING_KEY_BYTES`], never equal to `JWT_SECRET`.
@@ -139,6 +153,10 @@ impl Settings {
             customer_policy: customer_policy(raw.auth_create_customers),
             customer_cache_ttl: raw.auth_customer_cache,
             fly,
+            billing: raw.paddle_api_key.map(|key| BillingSettings {
+                paddle_api_url: raw.paddle_api_url,
+                paddle_api_key: key,
+            }),
         })
     }
 }
@@ -207,6 +225,10 @@ fn fly(raw: &RawSettings, jwt_secret: Option<&SecretString>) -> Result<FlySettin
             Some(path) => tenant::extra_secrets(path)?,
             None => BTreeMap::new(),
         },
+        secrets_keyring: credentials::keyring(raw.secrets_encryption_keys.as_ref())?,
+        tenant_db_public_endpoint: credentials::public_endpoint(
+            raw.tenant_db_public_endpoint.as_deref(),
+        )?,
         gateway_listen_addr: raw.gateway_listen_addr,
         gateway_public_host: required(
             raw.gateway_public_host.clone(),

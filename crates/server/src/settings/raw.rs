@@ -88,6 +88,11 @@ pub struct RawSettings {
     )]
     pub auth_customer_cache: Duration,
 
+    /// Paddle Billing API base (`PADDLE_API_URL`).
+    pub paddle_api_url: String,
+    /// Paddle API key (`PADDLE_API_KEY`); billing is disabled without it.
+    pub paddle_api_key: Option<SecretString>,
+
     pub fly_enabled: bool,
     pub fly_api_token: Option<SecretString>,
     pub fly_org_slug: Option<String>,
@@ -109,6 +114,11 @@ pub struct RawSettings {
     pub tenant_volume_mount_path: String,
     /// A `KEY=VALUE` file of app secrets every tenant gets besides `DATABASE_URL` and `JWT_SECRET`.
     pub tenant_extra_secrets_file: Option<String>,
+    /// Keys that seal the tenant credentials the server keeps: `keyid:base64-32-bytes`, comma-separated,
+    /// the first seals (required with the cloud).
+    pub secrets_encryption_keys: Option<SecretString>,
+    /// `host:port` of the tenant cluster's public endpoint (external database access).
+    pub tenant_db_public_endpoint: Option<String>,
 
     pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: Option<String>,
@@ -146,6 +156,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jwt_leeway_secs", "30"),
     ("auth_create_customers", "true"),
     ("auth_customer_cache_secs", "30"),
+    ("paddle_api_url", "https://api.paddle.com"),
     ("fly_enabled", "false"),
     ("fly_machines_api_url", "https://api.machines.dev/v1"),
     ("fly_registry_url", "https://registry.fly.io"),

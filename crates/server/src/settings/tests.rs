@@ -33,7 +33,11 @@ const FLY: &[(&str, &str)] = &[
     ),
     ("GATEWAY_PUBLIC_HOST", "registry.acme.dev"),
     ("GATEWAY_SIGNING_KEY", GATEWAY_KEY),
+    ("SECRETS_ENCRYPTION_KEYS", SEALING_KEYS),
 ];
+
+/// Two 32-byte keys (the first seals).
+const SEALING_KEYS: &str = "k2:c2VhbGluZy1rZXktdHdvLTAxMjM0NTY3ODlhYmNkZWY=,k1:c2VhbGluZy1rZXktb25lLTAxMjM0NTY3ODlhYmNkZWY=";
 
 /// 40 bytes, distinct from `JWT_SECRET` above.
 const GATEWAY_KEY: &str = "gateway-key-0123456789-abcdefghijklmnopq";
@@ -58,6 +62,42 @@ fn the_seeds_variable_names_configure_fly() {
     assert_eq!(fly.machines_api_url, "https://api.machines.dev/v1");
     assert_eq!(fly.registry_password.expose_secret(), "fo1_secret_token");
     assert_eq!(fly.gateway_listen_addr.to_string(), "127.0.0.1:5000");
+    assert_eq!(fly.secrets_keyring.current_key_id(), "k2");
+    assert_eq!(
+        fly.secrets_keyring.key_ids().collect::<Vec<_>>(),
+        ["k2", "k1"]
+    );
+    assert_eq!(fly.tenant_db_public_endpoint, None);
+}
+
+#[test]
+fn credential_settings_are_checked_without_echoing_keys() {
+    let with = |pairs: &[(&'static str, &'static str)]| {
+        let mut all: Vec<(&str, &str)> = FLY
+            .iter()
+            .copied()
+            .filter(|(k, _)| !pairs.iter().any(|(p, _)| p == k))
+            .collect();
+        all.extend_from_slice(pairs);
+        Settings::load(None, env(&all))
+    };
+    let err = with(&[("SECRETS_ENCRYPTION_KEYS", "k1:c2hvcnQta2V5LW1hdGVyaWFs")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("SECRETS_ENCRYPTION_KEYS: "), "{err}");
+    assert!(!err.contains("c2hvcnQta2V5"), "{err}");
+    let err = with(&[("TENANT_DB_PUBLIC_ENDPOINT", "db.example.com")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TENANT_DB_PUBLIC_ENDPOINT"), "{err}");
+    let fly = with(&[("TENANT_DB_PUBLIC_ENDPOINT", "db.example.com:5432")])
+        .unwrap()
+        .fly
+        .unwrap();
+    assert_eq!(
+        fly.tenant_db_public_endpoint.as_deref(),
+        Some("db.example.com:5432")
+    );
 }
 
 #[test]
@@ -70,6 +110,7 @@ fn each_required_fly_setting_is_named_when_missing() {
         "TENANT_DB_ADMIN_URL",
         "GATEWAY_PUBLIC_HOST",
         "GATEWAY_SIGNING_KEY",
+        "SECRETS_ENCRYPTION_KEYS",
     ] {
         let pairs: Vec<_> = FLY.iter().copied().filter(|(k, _)| *k != missing).collect();
         let err = Settings::load(None, env(&pairs)).unwrap_err().to_string();
@@ -136,6 +177,7 @@ fn debug_output_redacts_every_secret() {
         "0123456789abcdef",
         GATEWAY_KEY,
         "admin:pw",
+        "c2VhbGluZy1rZXkt",
     ] {
         assert!(!dbg.contains(secret), "{secret} in {dbg}");
     }

@@ -61,6 +61,8 @@ pub struct Stack {
     started: Instant,
     step: Mutex<String>,
     failure_reported: AtomicBool,
+    /// Paddle's stand-in (in this process: it has no binary).
+    paddle: Option<mgmt_mock_paddle::MockPaddle>,
     // Torn down in this order (see `Drop`).
     api: Option<LoggedProcess>,
     mock: Option<LoggedProcess>,
@@ -86,6 +88,7 @@ impl Stack {
             started: Instant::now(),
             step: Mutex::new("setup".into()),
             failure_reported: AtomicBool::new(false),
+            paddle: None,
             api: None,
             mock: None,
             registry: None,
@@ -124,6 +127,9 @@ impl Stack {
             self.upstream_url = registry.url();
             self.registry = Some(registry);
         }
+
+        self.step("start mock-paddle");
+        self.paddle = Some(mgmt_mock_paddle::MockPaddle::start().await?);
 
         self.step("create an empty database, `management-api migrate`");
         let db = TestDatabase::empty().await?;
@@ -234,6 +240,7 @@ impl Stack {
             parsed.host_str().unwrap_or("127.0.0.1"),
             parsed.port().unwrap_or(5432)
         );
+        let paddle = self.paddle.as_ref().context("mock-paddle is not running")?;
         let vars = [
             ("RUST_LOG", "info,actix_server=warn".to_owned()),
             ("LOG_FORMAT", "json".to_owned()),
@@ -250,9 +257,14 @@ impl Stack {
             ("FLY_REGISTRY_URL", self.upstream_url.clone()),
             ("FLY_SUBDOMAIN_SUFFIX", "tenants.e2e.localhost".to_owned()),
             ("TENANT_DB_ADMIN_URL", admin),
+            // The same server stands in for the operator's public database endpoint.
+            ("TENANT_DB_PUBLIC_ENDPOINT", tenant_db_host.clone()),
             ("TENANT_DB_HOST", tenant_db_host),
             ("GATEWAY_PUBLIC_SCHEME", "http".to_owned()),
             ("GATEWAY_SIGNING_KEY", random_key()),
+            ("PADDLE_API_URL", paddle.url()),
+            ("PADDLE_API_KEY", paddle.api_key().to_owned()),
+            ("SECRETS_ENCRYPTION_KEYS", sealing_keys()),
         ];
         Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
@@ -300,7 +312,11 @@ impl Stack {
 
     /// `management-api token mint`: a user token for a new random user.
     pub async fn mint_token(&self) -> anyhow::Result<String> {
-        let sub = format!("e2e-{}", random_hex());
+        self.mint_token_for(&format!("e2e-{}", random_hex())).await
+    }
+
+    /// `management-api token mint` for the user `sub`.
+    pub async fn mint_token_for(&self, sub: &str) -> anyhow::Result<String> {
         let out = self
             .run_api_command(
                 &[],
@@ -308,7 +324,7 @@ impl Stack {
                     "token",
                     "mint",
                     "--sub",
-                    &sub,
+                    sub,
                     "--email",
                     "e2e@example.com",
                     "--ttl",
@@ -324,6 +340,52 @@ impl Stack {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
+    /// Gives the tenant a subscription, as a checkout would have: Paddle holds it (mock-paddle) and the
+    /// API's database links it to the tenant. Returns the subscription id.
+    pub async fn seed_subscription(&self, tenant_id: &str) -> anyhow::Result<String> {
+        use diesel::sql_types::Text;
+        use diesel_async::RunQueryDsl;
+
+        let paddle = self.paddle.as_ref().context("mock-paddle is not running")?;
+        let sub = paddle.seed_subscription(mgmt_mock_paddle::SeedSubscription {
+            id: None,
+            status: None,
+            customer_id: None,
+        });
+        let db = self.db.as_ref().context("the stack has no database")?;
+        let mut conn = mgmt_test_support::db::connect(db.url()).await?;
+        diesel::sql_query(
+            "INSERT INTO management.subscriptions (id, tenant_id, customer_id, status) \
+             SELECT $1, id, customer_id, 'active' FROM management.tenants WHERE id = $2::uuid",
+        )
+        .bind::<Text, _>(&sub.id)
+        .bind::<Text, _>(tenant_id)
+        .execute(&mut conn)
+        .await?;
+        Ok(sub.id)
+    }
+
+    /// How many deployments the API recorded for the tenant (read from its database).
+    pub async fn deployment_count(&self, tenant_id: &str) -> anyhow::Result<i64> {
+        use diesel::sql_types::{BigInt, Text};
+        use diesel_async::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let db = self.db.as_ref().context("the stack has no database")?;
+        let mut conn = mgmt_test_support::db::connect(db.url()).await?;
+        let row: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM management.deployments WHERE tenant_id = $1::uuid",
+        )
+        .bind::<Text, _>(tenant_id)
+        .get_result(&mut conn)
+        .await?;
+        Ok(row.n)
     }
 
     /// The API process's log so far.
@@ -453,6 +515,17 @@ pub fn random_hex() -> String {
 /// 64 random hex digits: a 32-byte key.
 fn random_key() -> String {
     format!("{}{}", random_hex(), random_hex())
+}
+
+/// `SECRETS_ENCRYPTION_KEYS` with one random key: 32 bytes (two UUIDs' worth) in base64.
+fn sealing_keys() -> String {
+    use base64::Engine;
+    let mut key = uuid::Uuid::new_v4().into_bytes().to_vec();
+    key.extend_from_slice(&uuid::Uuid::new_v4().into_bytes());
+    format!(
+        "e2e:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
 }
 
 /// A JSON log line as `timestamp LEVEL target: message key=value ...` (spans left out: the whole line

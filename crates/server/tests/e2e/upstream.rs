@@ -105,18 +105,6 @@ pub fn machine_image(state: &Value, app: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The names of `app`'s secrets.
-pub fn secret_names(state: &Value, app: &str) -> Vec<String> {
-    state["apps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["name"] == app)
-        .filter_map(|a| a["secrets"].as_object())
-        .flat_map(|secrets| secrets.keys().cloned())
-        .collect()
-}
-
 /// The digest the upstream registry serves for `repository:tag`, `None` on 404 (any other answer is
 /// an error). Asks with the org's credentials (user `x`, the Fly token) and every manifest type.
 pub async fn upstream_digest(
@@ -153,4 +141,38 @@ fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("an HTTP client")
+}
+
+/// The secrets `app`'s machine booted with: name → mock-fly's digest of the value (it never shows values).
+pub fn machine_env(state: &Value, app: &str) -> std::collections::BTreeMap<String, String> {
+    of_app(state, "machines", app)
+        .next()
+        .and_then(|m| m["secrets"].as_object())
+        .map(|secrets| {
+            secrets
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// mock-fly's digest of a secret value (the first 8 bytes of its SHA-256, in hex).
+pub fn value_digest(value: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(value.as_bytes())[..8])
+}
+
+/// Marks the certificate of `hostname` issued, as Fly does once DNS validates it.
+pub async fn issue_certificate(stack: &Stack, hostname: &str) -> anyhow::Result<()> {
+    http()
+        .post(format!(
+            "{}/__mock/certificates/{hostname}/issue",
+            stack.mock_url
+        ))
+        .send()
+        .await
+        .context("POST /__mock/certificates/…/issue")?
+        .error_for_status()?;
+    Ok(())
 }

@@ -27,6 +27,20 @@ pub struct Status {
     pub message: Option<String>,
     pub app_url: Option<String>,
     pub secrets_url: Option<String>,
+    // Ours, beyond what the CLI reads (it ignores unknown fields).
+    pub state: String,
+    pub deployed_digest: Option<String>,
+    pub last_deploy: Option<LastDeploy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastDeploy {
+    pub status: String,
+    pub image: String,
+    pub digest: Option<String>,
+    pub error: Option<String>,
+    pub requested_at: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +164,35 @@ pub const CLI_EVENT_TYPES: [&str; 11] = [
     "tenant_ready",
     "provisioning_failed",
 ];
+
+/// `GET <secrets_url>` (bare): every field a required string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSecrets {
+    pub jwt_secret: String,
+    pub database_url: String,
+    pub internal_database_url: String,
+    pub app_url: String,
+}
+
+/// `POST .../rotate-credentials` (bare): every field a required string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCredentials {
+    pub status: String,
+    pub message: String,
+    pub internal_database_url: String,
+    pub external_database_url: String,
+}
+
+/// `PUT .../external-db-access` (inside `{data: ...}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalDbAccess {
+    pub tenant_id: String,
+    pub external_db_access: bool,
+    pub database_url: String,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

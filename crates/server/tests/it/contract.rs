@@ -77,7 +77,11 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
             .await,
     )
     .await;
-    assert_ne!(status.data.status, "ready");
+    assert!(
+        ["pending", "provisioning", "ready"].contains(&status.data.status.as_str()),
+        "{}",
+        status.data.status
+    );
     app.wait_status(&token, &id, "awaiting_deploy", Duration::from_secs(30))
         .await;
 
@@ -120,7 +124,7 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     assert_ne!(deployed.data.status, "failed");
 
     let ready = app
-        .wait_status(&token, &id, "ready", Duration::from_secs(30))
+        .wait_status(&token, &id, "running", Duration::from_secs(30))
         .await;
     let ready: Data<Status> = serde_json::from_value(ready).unwrap();
     assert_eq!(
@@ -162,6 +166,10 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     )
     .await;
     assert!(!keys.keys.contains(&"API_KEY".to_owned()));
+    // Each secrets change is rolled out to the machine (a machine update held under its lease);
+    // restart once that has finished.
+    app.wait_status(&token, &id, "running", Duration::from_secs(30))
+        .await;
 
     let restarted: StatusOnly = decode(
         app.call(
@@ -175,22 +183,15 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     .await;
     assert_eq!(restarted.status, "ready");
 
+    // A ready tenant's stream is its current state, `tenant_ready`, and ends there.
     let events = read_events(&app, &token, &id, Duration::from_secs(10)).await;
-    assert!(!events.is_empty());
-    let mut types = Vec::new();
-    for (name, data) in &events {
-        assert_eq!(name, "provisioning");
-        let e: Event = serde_json::from_str(data).unwrap_or_else(|err| panic!("{err}: {data}"));
-        assert_eq!(e.tenant_id, id);
-        types.push(e.event_type);
-    }
-    for needed in ["tenant_created", "infrastructure_ready"] {
-        assert!(
-            types.iter().any(|t| t == needed),
-            "no {needed} in {types:?}"
-        );
-    }
-    assert!(types.iter().any(|t| CLI_EVENT_TYPES.contains(&t.as_str())));
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (name, data) = &events[0];
+    assert_eq!(name, "provisioning");
+    let e: Event = serde_json::from_str(data).unwrap_or_else(|err| panic!("{err}: {data}"));
+    assert_eq!(e.tenant_id, id);
+    assert_eq!(e.event_type, "tenant_ready");
+    assert!(CLI_EVENT_TYPES.contains(&e.event_type.as_str()));
 
     let list: Data<Vec<TenantListItem>> = decode(app.get("/api/v1/tenants", &token).await).await;
     assert_eq!(list.data.len(), 1);
@@ -199,13 +200,12 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
     let info = &me.tenants[0];
     assert_eq!(info.status, Some(TenantInfoStatus::Active));
     assert_eq!(info.plan.as_ref().map(|p| p.memory_mb), Some(256));
+    // Masked the one way the CLI recognises (any other masking it would push as a real URL).
     assert!(
         info.database_url.starts_with("postgres://tenant_")
-            && !info.database_url["postgres://".len()..]
-                .split('@')
-                .next()
-                .unwrap()
-                .contains(':')
+            && info.database_url.contains(":********@"),
+        "{}",
+        info.database_url
     );
 
     let resp = app
@@ -230,7 +230,7 @@ async fn the_cli_flow_matches_the_contract_end_to_end() {
         .await;
     for needle in [
         r#"job_outcomes_total{kind="provision",outcome="succeeded"} 1"#,
-        r#"job_outcomes_total{kind="deploy",outcome="succeeded"} 1"#,
+        r#"job_outcomes_total{kind="deploy",outcome="succeeded"}"#,
         r#"job_attempt_duration_seconds_count{kind="provision"} 1"#,
         r#"fly_calls_total{operation="machines.create_app",outcome="ok"}"#,
         r#"circuit_breaker_state{upstream="machines"} 0"#,

@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 pub const JWT_SECRET: &str = "jwt-secret-for-tests-0123456789-abcdefghij";
 pub const JWT_ISSUER: &str = "https://issuer.test";
 pub const GATEWAY_KEY: &str = "gateway-signing-key-for-tests-0123456789";
+/// `SECRETS_ENCRYPTION_KEYS`: one key of 32 bytes (`sealing-key-for-tests-0123456789`).
+pub const SEALING_KEYS: &str = "test:c2VhbGluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3ODk=";
 pub const REPOSITORY: &str = "tenant-images";
 
 /// What to start.
@@ -108,6 +110,7 @@ impl TestApp {
                 ("GATEWAY_PUBLIC_HOST", gw),
                 ("GATEWAY_PUBLIC_SCHEME", "http".to_owned()),
                 ("GATEWAY_SIGNING_KEY", GATEWAY_KEY.to_owned()),
+                ("SECRETS_ENCRYPTION_KEYS", SEALING_KEYS.to_owned()),
                 ("WORKERS_ENABLED", opts.workers.to_string()),
             ] {
                 env.insert(k.to_owned(), v);
@@ -188,7 +191,9 @@ impl TestApp {
         v["data"]["id"].as_str().unwrap().to_owned()
     }
 
-    /// Polls `/status` until it answers `want` (panics on `failed` unless wanted, or after `timeout`).
+    /// Polls `/status` until its CLI word (`status`: `ready`, `failed`, ...) or its lifecycle state
+    /// (`state`: `awaiting_deploy`, `running`, ...) is `want` (panics on `failed` unless wanted, or after
+    /// `timeout`). Remember `ready` holds from the end of provisioning on: wait for `running` after a deploy.
     pub async fn wait_status(&self, token: &str, id: &str, want: &str, timeout: Duration) -> Value {
         eventually(timeout, || async {
             let resp = self
@@ -196,8 +201,9 @@ impl TestApp {
                 .await;
             assert_eq!(resp.status(), 200);
             let v: Value = resp.json().await.unwrap();
+            let state = v["data"]["state"].as_str().unwrap_or_default();
             match v["data"]["status"].as_str().unwrap() {
-                status if status == want => Check::Done(v),
+                status if status == want || state == want => Check::Done(v),
                 "failed" => Check::Fail(anyhow::anyhow!("tenant failed: {v}")),
                 _ => Check::not_yet(v),
             }

@@ -72,7 +72,7 @@ async fn no_secret_reaches_any_log_line() {
         )
         .await;
     assert!(resp.status().is_success());
-    app.wait_status(&token, &id, "ready", Duration::from_secs(30))
+    app.wait_status(&token, &id, "running", Duration::from_secs(30))
         .await;
     let secret_value = "customer-secret-value-8d1f";
     let resp = app

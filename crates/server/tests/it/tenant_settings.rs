@@ -68,7 +68,7 @@ async fn extra_secrets_and_the_mount_path_come_from_configuration() {
         )
         .await;
     assert!(resp.status().is_success(), "deploy: {}", resp.status());
-    app.wait_status(&token, &id, "ready", Duration::from_secs(30))
+    app.wait_status(&token, &id, "running", Duration::from_secs(30))
         .await;
     let snapshot = mock.state();
     let machines = snapshot.machines_of(&app_name);

@@ -45,6 +45,7 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
         "SMTP_PASSWORD".into(),
         SecretString::from("extra-secret-value".to_owned()),
     );
+    c.keyring = Some(test_keyring());
     c.machine.start_timeout = Duration::from_secs(10);
     c.machine.app_visible_timeout = Duration::from_secs(10);
     c.worker.workers = 2;
@@ -53,6 +54,19 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
     c.worker.backoff_base = Duration::from_millis(50);
     c.worker.backoff_cap = Duration::from_millis(400);
     c
+}
+
+/// A keyring of one random key (`SECRETS_ENCRYPTION_KEYS` as an operator would set it).
+pub fn test_keyring() -> mgmt_provisioner::vault::Keyring {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    let spec = format!(
+        "test:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    mgmt_provisioner::vault::Keyring::parse(&SecretString::from(spec)).expect("test keyring")
 }
 
 /// The real clients on `mock`, with `breaker` for the Machines API.
