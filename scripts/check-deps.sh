@@ -132,6 +132,7 @@ ours mgmt-fly-client "fly-client is reusable by other services" mgmt-domain
 ours mgmt-mock-fly "mock-fly fakes Fly, not our client" mgmt-domain
 ours mgmt-test-support "test-support is a harness under every crate" mgmt-domain
 ours mgmt-mock-paddle "mock-paddle fakes Paddle, not our client"
+ours mgmt-mock-idp "mock-idp fakes GitHub and Google, not our login" mgmt-domain
 
 # Billing: a Paddle client and the subscription use cases over the domain's ports.
 ours mgmt-billing "billing sees storage through the domain's ports" mgmt-domain
@@ -149,10 +150,14 @@ forbid_except_via mgmt-provisioner mgmt-fly-client "the provisioner makes no HTT
 ours mgmt-registry-gateway "the gateway sees storage through the domain's ports" mgmt-domain mgmt-fly-client
 forbid mgmt-registry-gateway "the gateway sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence
 
+# Identity: the tokens we issue (keys, JWKS, minting); storage and HTTP reach it through ports.
+ours mgmt-identity "identity depends on the domain only among ours" mgmt-domain
+forbid mgmt-identity "identity mints tokens; storage and HTTP see it through ports" "${storage[@]}" mgmt-persistence actix-web
+
 # The HTTP layer: the domain and its own ports only; the server wires the rest in.
 ours mgmt-http "the HTTP layer depends on the domain only" mgmt-domain
 forbid mgmt-http "the HTTP layer reaches the layers below only through its ports" \
-  reqwest hyper "${storage[@]}" fly-client mgmt-provisioner registry-gateway mgmt-persistence mgmt-billing
+  reqwest hyper "${storage[@]}" fly-client mgmt-provisioner registry-gateway mgmt-persistence mgmt-billing mgmt-identity
 
 # Who may depend on whom.
 dependents mgmt-server normal,build,dev "nothing depends on the server: it only wires the others"
@@ -160,7 +165,8 @@ dependents mgmt-persistence normal,build "only the server wires persistence in (
 dependents mgmt-test-support normal,build "test harnesses are dev-dependencies only"
 dependents mgmt-mock-fly normal,build "the fake Fly is a dev-dependency only"
 dependents mgmt-mock-paddle normal,build "the fake Paddle is a dev-dependency only"
-forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle
+dependents mgmt-mock-idp normal,build "the fake GitHub and Google are a dev-dependency only"
+forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle mgmt-mock-idp
 
 if [ "$status" -eq 0 ]; then
   echo "check-deps: $rules dependency rules hold (scripts/check-deps.sh)"

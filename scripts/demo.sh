@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `just demo`: the whole system on this machine until Ctrl-C: mock-fly (an in-memory Fly with its own
-# registry), management-api with its registry gateway and workers, and PostgreSQL. Prints the API URL,
-# the registry host, a ready-to-use token and the commands of the CLI flow; leaves nothing running.
+# registry), mock-idp (GitHub and Google OAuth), management-api with its registry gateway and workers, and
+# PostgreSQL. Logs in as the CLI does (through mock GitHub, curl playing the browser), then prints the API
+# URL, the registry host, a ready-to-use token and the commands of the CLI flow; leaves nothing running.
 #
 # PostgreSQL, first that works:
 #   1. DATABASE_URL when set (used as is, migrated; tenant databases are created on its server);
@@ -87,7 +88,7 @@ start_initdb_cluster() {
 }
 
 mkdir -p "$RUN_DIR"
-stack_require cargo curl psql
+stack_require cargo curl psql openssl
 
 # Choose the database (see the header).
 if [ -n "${DATABASE_URL:-}" ]; then
@@ -124,8 +125,8 @@ else
   ADMIN_URL=$DB_URL
 fi
 
-echo "demo: building management-api and mock-fly (debug)…"
-cargo build -q -p mgmt-server -p mgmt-mock-fly
+echo "demo: building management-api, mock-fly and mock-idp (debug)…"
+cargo build -q -p mgmt-server -p mgmt-mock-fly -p mgmt-mock-idp
 BIN_DIR=$(stack_bin_dir debug)
 
 FLY_TOKEN="demo-fly-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -136,6 +137,18 @@ MOCK_FLY_TOKEN=$FLY_TOKEN "$BIN_DIR/mock-fly" --listen "127.0.0.1:$MOCK_PORT" >"
 STACK_PIDS+=($!)
 wait_for_line "$RUN_DIR/mock-fly.log" '^mock-fly machines API: ' "$!" >/dev/null || { cat "$RUN_DIR/mock-fly.log"; die "mock-fly did not start"; }
 MOCK_FLY_URL="http://127.0.0.1:$MOCK_PORT"
+
+echo "demo: starting mock-idp (GitHub and Google)"
+# It prints MOCK_IDP_URL and the GITHUB_*/GOOGLE_* settings the API needs on stdout, then serves.
+"$BIN_DIR/mock-idp" >"$RUN_DIR/mock-idp.env" 2>"$RUN_DIR/mock-idp.log" &
+STACK_PIDS+=($!)
+wait_for_line "$RUN_DIR/mock-idp.env" '^GOOGLE_ISSUER=' "$!" >/dev/null || { cat "$RUN_DIR/mock-idp.log"; die "mock-idp did not start"; }
+MOCK_IDP_URL=$(sed -n 's/^MOCK_IDP_URL=//p' "$RUN_DIR/mock-idp.env")
+mapfile -t IDP_ENV < <(grep -E '^(GITHUB|GOOGLE)_[A-Z_]+=' "$RUN_DIR/mock-idp.env")
+
+# The key that signs the login tokens (RS256, published in the JWKS), made as an operator would.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$RUN_DIR/token-signing-key.pem" 2>/dev/null ||
+  die "openssl genpkey failed"
 
 API_PORT=$(port_or_free 8080)
 GW_PORT=$(port_or_free 5000)
@@ -151,6 +164,9 @@ API_ENV=(
   "GATEWAY_LISTEN_ADDR=127.0.0.1:$GW_PORT" "GATEWAY_PUBLIC_HOST=127.0.0.1:$GW_PORT" "GATEWAY_PUBLIC_SCHEME=http"
   "GATEWAY_SIGNING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   "SECRETS_ENCRYPTION_KEYS=demo:$(head -c 32 /dev/urandom | base64 -w0)"
+  # The issuer of the tokens and the base of the OAuth callbacks the providers redirect to.
+  "PUBLIC_API_URL=http://127.0.0.1:$API_PORT" "TOKEN_SIGNING_KEYS=demo-1=$RUN_DIR/token-signing-key.pem"
+  "${IDP_ENV[@]}"
 )
 
 echo "demo: management-api migrate"
@@ -159,6 +175,28 @@ echo "demo: starting management-api"
 start_api "$BIN_DIR/management-api" "$RUN_DIR/management-api.log" || die "management-api did not start"
 TOKEN=$(env -i "${API_ENV[@]}" "$BIN_DIR/management-api" token mint --sub demo-user --email demo@example.com \
   --name "Demo User" --ttl 86400)
+
+# `cloud auth login` (contract §6.1) without a browser: curl follows the 302s the browser would, and stops
+# at the CLI's loopback redirect_uri (nothing listens there; its query is the result).
+CLI_REDIRECT=http://127.0.0.1:8765/callback
+echo "demo: CLI login through mock GitHub (signed in there as demo@example.com)"
+echo "   GET $API_URL/api/v1/auth/oauth/github?redirect_uri=$CLI_REDIRECT (no Authorization)"
+AUTHORIZE=$(curl -fsS -G --data-urlencode "redirect_uri=$CLI_REDIRECT" "$API_URL/api/v1/auth/oauth/github" | jq -er .authorize_url) ||
+  die "no authorize_url"
+URL=$AUTHORIZE
+for _ in 1 2 3; do
+  echo "   GET ${URL%%\?*}"
+  URL=$(curl -sS -o /dev/null -w '%{redirect_url}' "$URL")
+  [ -n "$URL" ] || die "login: no redirect (see $RUN_DIR/management-api.log)"
+  echo "     302 → $URL" | cut -c1-140
+  [[ $URL == "$CLI_REDIRECT?access_token="* ]] && break
+done
+[[ $URL == "$CLI_REDIRECT?access_token="* ]] || die "login did not end at the CLI's redirect_uri with a token: $URL"
+LOGIN_TOKEN=${URL#*access_token=}
+LOGIN_TOKEN=${LOGIN_TOKEN%%&*}
+echo "   the CLI now calls GET /api/v1/auth/me with the token:"
+curl -fsS -H "Authorization: Bearer $LOGIN_TOKEN" "$API_URL/api/v1/auth/me" | jq . | sed 's/^/     /' ||
+  die "/auth/me refused the login token"
 
 IMAGE_DIR="$RUN_DIR/image"
 build_oci_image "$IMAGE_DIR" demo "hello from the management-api demo" >/dev/null
@@ -178,6 +216,7 @@ cat <<EOF
    API base URL       $API_URL/api/v1          (OpenAPI: $API_URL/api/v1/openapi.json, metrics: $API_URL/metrics)
    registry gateway   127.0.0.1:$GW_PORT                (what registry-token hands out; plain HTTP)
    mock Fly           $MOCK_FLY_URL/v1   state: $MOCK_FLY_URL/__mock/state
+   mock GitHub/Google $MOCK_IDP_URL   (signed-in user: PUT $MOCK_IDP_URL/__mock/{github|google}/user)
    logs               $RUN_DIR/*.log  (removed at exit)
 
  In another shell:

@@ -88,6 +88,9 @@ pub struct Tenant {
     pub deployed_digest: Option<String>,
     /// Whether the owner asked for the database to be reachable from outside Fly (the public endpoint).
     pub external_db_access: bool,
+    /// The highest Fly secrets version our own set/unset calls produced: a machine booted by a rollout
+    /// must see at least this version (Fly's list endpoint does not say it).
+    pub secrets_version: Option<u64>,
     /// Incremented on every update; an update with a stale version is refused.
     pub row_version: i64,
     pub created_at: DateTime<Utc>,
@@ -463,6 +466,7 @@ mod tests {
             database_role: new.database_role,
             deployed_digest: None,
             external_db_access: false,
+            secrets_version: None,
             row_version: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::billing::{Activity, CancellationRecord, NewActivity, NewSubscription, Subscription};
 use crate::credentials::SealedCredential;
 use crate::custom_domain::{CustomDomain, NewCustomDomain};
+use crate::login::{LoggedInCustomer, LoginState, NewLoginIdentity, NewLoginState};
 use crate::model::*;
 use crate::tenant_id::{CustomerId, TenantId};
 
@@ -90,6 +91,9 @@ pub trait TenantRepository: Send + Sync {
         tenant: &Tenant,
         event: NewTenantEvent,
     ) -> RepoResult<(Tenant, TenantEvent)>;
+    /// Raises the tenant's recorded Fly secrets version to `version` (never lowers it). Outside the
+    /// optimistic `row_version` scheme on purpose: it only grows, so concurrent writers cannot lose it.
+    async fn raise_secrets_version(&self, id: TenantId, version: u64) -> RepoResult<()>;
 }
 
 #[async_trait]
@@ -159,6 +163,72 @@ pub trait JobQueue: Send + Sync {
     /// Jobs of a tenant, newest first.
     async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<Job>>;
     async fn stats(&self) -> RepoResult<QueueStats>;
+}
+
+/// Logins in flight: each `state` is recorded once and consumed at most once.
+#[async_trait]
+pub trait LoginStateRepository: Send + Sync {
+    /// Records a login in flight (and drops the expired ones, so the table stays small).
+    async fn insert(&self, new: NewLoginState) -> RepoResult<()>;
+    /// Deletes and returns the state with this hash, atomically: of two callbacks with the same state
+    /// at most one gets it. `None` for an unknown or already consumed state; an expired one is
+    /// returned (so the caller can still redirect to its `redirect_uri`) and must be refused by it.
+    async fn consume(&self, state_hash: &str) -> RepoResult<Option<LoginState>>;
+}
+
+/// What is revoked for one bearer token: its own id, and/or every token of its subject issued up to an
+/// instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Revocation {
+    /// The token's `jti` is revoked.
+    pub token_revoked: bool,
+    /// Tokens of the subject issued at or before this instant are revoked.
+    pub subject_revoked_before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Revocation {
+    /// Whether a token issued at `issued_at` (its `iat`, whole seconds; `None` when it has none) is
+    /// revoked. A token without `iat` cannot prove it came after a subject revocation, so it is refused.
+    pub fn revokes(&self, issued_at: Option<i64>) -> bool {
+        if self.token_revoked {
+            return true;
+        }
+        match (self.subject_revoked_before, issued_at) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            // `iat` has whole seconds: a token of the revocation's own second is refused too.
+            (Some(before), Some(iat)) => iat <= before.timestamp(),
+        }
+    }
+}
+
+/// Revoked tokens (by `jti`) and subjects (every token issued before an instant).
+#[async_trait]
+pub trait TokenRevocationRepository: Send + Sync {
+    /// Revokes one token until its own expiry (after which the row is purged); idempotent. Also purges
+    /// the revocations of tokens that have expired.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> RepoResult<()>;
+    /// Revokes every token of `subject` issued at or before `before` (a later call only moves it
+    /// forward).
+    async fn revoke_subject(
+        &self,
+        subject: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> RepoResult<()>;
+    /// What is revoked for a token of `subject` with id `jti` (one round trip).
+    async fn check(&self, subject: &str, jti: Option<&str>) -> RepoResult<Revocation>;
+}
+
+/// Provider identities and the customers they log in as.
+#[async_trait]
+pub trait LoginIdentityRepository: Send + Sync {
+    /// The customer of this (provider, provider user id), creating the customer and the identity on
+    /// the first login (safe under concurrency); records the email and the time of this login.
+    async fn login(&self, identity: NewLoginIdentity) -> RepoResult<LoggedInCustomer>;
 }
 
 /// What the registry gateway records about pushes, and what it asks before letting a tenant read.
@@ -341,6 +411,9 @@ pub struct Repositories {
     pub custom_domains: std::sync::Arc<dyn CustomDomainRepository>,
     pub subscriptions: std::sync::Arc<dyn SubscriptionRepository>,
     pub activity: std::sync::Arc<dyn ActivityRepository>,
+    pub login_states: std::sync::Arc<dyn LoginStateRepository>,
+    pub login_identities: std::sync::Arc<dyn LoginIdentityRepository>,
+    pub revocations: std::sync::Arc<dyn TokenRevocationRepository>,
 }
 
 impl std::fmt::Debug for Repositories {

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    activity, billing, credentials, custom_domains, deploy, events, health, me, secrets, tenants,
+    activity, billing, credentials, custom_domains, deploy, events, health, login, me, secrets,
+    tenants, token_exchange,
 };
 
 struct BearerAuth;
@@ -30,7 +31,7 @@ impl Modify for BearerAuth {
     info(title = "management-api", description = "Tenant control plane for the customer CLI"),
     paths(
         health::health, health::ready, health::metrics, document,
-        me::me,
+        me::me, login::authorize, login::callback,
         tenants::list, tenants::create, tenants::get, tenants::delete, tenants::status,
         events::stream,
         deploy::registry_token, deploy::deploy, deploy::restart, deploy::retry_provision,
@@ -38,6 +39,7 @@ impl Modify for BearerAuth {
         custom_domains::set, custom_domains::get, custom_domains::remove,
         billing::cancel, activity::record,
         credentials::get, credentials::rotate, credentials::set_external_db_access,
+        token_exchange::jwks, token_exchange::exchange,
     ),
     modifiers(&BearerAuth)
 )]

@@ -215,3 +215,90 @@ pub struct PushCredential {
 pub trait RegistryCredentials: Send + Sync {
     async fn issue(&self, tenant: &Tenant) -> CommandResult<PushCredential>;
 }
+
+/// The caller of an RFC 8693 token exchange, from its verified subject token.
+#[derive(Debug, Clone)]
+pub struct ExchangeRequest {
+    pub subject: String,
+    pub email: String,
+    pub username: String,
+    /// The tenants the caller owns now (each becomes an audience of the issued token).
+    pub tenant_ids: Vec<TenantId>,
+    /// The login time of the subject token.
+    pub auth_time: DateTime<Utc>,
+}
+
+/// A token issued by the exchange. `Debug` does not show the token.
+#[derive(Debug, Clone)]
+pub struct ExchangedToken {
+    pub token: SecretString,
+    /// Seconds until it expires (an integer, as the CLI requires).
+    pub expires_in: u64,
+}
+
+/// The tokens this server issues (the server implements it with `mgmt-identity`'s `TokenIssuer`).
+pub trait TokenIssuance: Send + Sync {
+    /// `iss` of our tokens, and the one `resource` the exchange accepts: `PUBLIC_API_URL`.
+    fn issuer(&self) -> &str;
+    /// The public keys, as served at `/.well-known/jwks.json`.
+    fn jwks_json(&self) -> &str;
+    /// Mints the short-lived token of an exchange.
+    fn exchange(&self, request: &ExchangeRequest) -> Result<ExchangedToken, BoxError>;
+}
+
+/// Why `GET /auth/oauth/{provider}` hands out no authorize URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginStartError {
+    /// Not `github` or `google` (404).
+    #[error("unknown login provider `{0}` (github or google)")]
+    UnknownProvider(String),
+    /// Known but without client id/secret on this server (503).
+    #[error("login with {0} is not configured on this server")]
+    NotConfigured(String),
+    /// The CLI's `redirect_uri` is not allowed (400); the message says what is.
+    #[error("{0}")]
+    RedirectRefused(String),
+    /// Storage failed (503); the cause is logged, never sent.
+    #[error("login unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// What the provider sent to `GET /auth/oauth/{provider}/callback`.
+#[derive(Debug, Clone, Default)]
+pub struct LoginCallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// The callback's answer.
+pub enum LoginCallbackOutcome {
+    /// 302 there (the CLI's `redirect_uri` with `access_token` or `error`): a secret, it holds the JWT.
+    Redirect(SecretString),
+    /// 400 with this error code and message (no `redirect_uri` is known).
+    Refused { code: &'static str, message: String },
+}
+
+impl std::fmt::Debug for LoginCallbackOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Redirect(_) => f.write_str("Redirect(..)"),
+            Self::Refused { code, .. } => f.debug_struct("Refused").field("code", code).finish(),
+        }
+    }
+}
+
+/// The CLI login through GitHub or Google (contract §6.1).
+#[async_trait]
+pub trait LoginFlow: Send + Sync {
+    /// The provider's authorize URL for a login ending at the CLI's `redirect_uri`.
+    async fn authorize_url(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+    ) -> Result<String, LoginStartError>;
+    /// Our callback: where the browser goes next.
+    async fn callback(&self, provider: &str, query: LoginCallbackQuery) -> LoginCallbackOutcome;
+}

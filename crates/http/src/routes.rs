@@ -5,7 +5,8 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::handlers::{
-    activity, billing, credentials, custom_domains, deploy, events, health, me, secrets, tenants,
+    activity, billing, credentials, custom_domains, deploy, events, health, login, me, secrets,
+    tenants, token_exchange,
 };
 use crate::input;
 use crate::request_context;
@@ -28,6 +29,8 @@ route_table! {
     get "/metrics" => health::metrics,
     get "/api/v1/openapi.json" => crate::openapi::document,
     get "/api/v1/auth/me" => me::me,
+    get "/api/v1/auth/oauth/{provider}" => login::authorize,
+    get "/api/v1/auth/oauth/{provider}/callback" => login::callback,
     get "/api/v1/tenants" => tenants::list,
     post "/api/v1/tenants" => tenants::create,
     get "/api/v1/tenants/{id}" => tenants::get,
@@ -49,6 +52,8 @@ route_table! {
     get "/api/v1/tenants/{id}/credentials" => credentials::get,
     post "/api/v1/tenants/{id}/rotate-credentials" => credentials::rotate,
     put "/api/v1/tenants/{id}/external-db-access" => credentials::set_external_db_access,
+    get "/.well-known/jwks.json" => token_exchange::jwks,
+    post "/api/v1/core/oauth/token" => token_exchange::exchange,
 }
 
 /// Registers the whole API on an app: state, extractor error handlers, request context, routes, and a

@@ -6,9 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mgmt_domain::Repositories;
 
-use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier};
+use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier, RevocationCache};
 use crate::metrics::Metrics;
-use crate::ports::{BillingCommands, BoxError, RegistryCredentials, TenantCommands};
+use crate::ports::{BillingCommands, BoxError, RegistryCredentials, TenantCommands, TokenIssuance};
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -23,6 +23,11 @@ pub struct ApiSettings {
     pub tenant_db_host: String,
     /// How long a `sub` → customer lookup is reused (a suspension takes effect within it); zero disables.
     pub customer_cache_ttl: Duration,
+    /// How long a token's revocation lookup is reused: a revocation takes effect within it; zero
+    /// disables.
+    pub revocation_cache_ttl: Duration,
+    /// Largest accepted form body (the token exchange), in bytes.
+    pub form_limit: usize,
 }
 
 impl Default for ApiSettings {
@@ -33,6 +38,8 @@ impl Default for ApiSettings {
             event_heartbeat: Duration::from_secs(15),
             tenant_db_host: "localhost:5432".to_owned(),
             customer_cache_ttl: Duration::from_secs(30),
+            revocation_cache_ttl: Duration::from_secs(5),
+            form_limit: 16 * 1024,
         }
     }
 }
@@ -58,6 +65,11 @@ pub struct AppState {
     pub verifier: Arc<JwtVerifier>,
     pub customer_policy: CustomerPolicy,
     pub customer_cache: Arc<CustomerCache>,
+    pub revocation_cache: Arc<RevocationCache>,
+    /// The tokens we issue (JWKS, exchange); `None` without signing keys (those endpoints answer 503).
+    pub tokens: Option<Arc<dyn TokenIssuance>>,
+    /// The CLI login through GitHub/Google; `None` when no provider is configured (503).
+    pub login: Option<Arc<dyn crate::ports::LoginFlow>>,
     pub metrics: Arc<Metrics>,
     pub readiness: Option<Arc<dyn ReadinessCheck>>,
     pub settings: ApiSettings,
@@ -88,6 +100,11 @@ impl AppState {
             customer_cache: Arc::new(CustomerCache::new(
                 ApiSettings::default().customer_cache_ttl,
             )),
+            revocation_cache: Arc::new(RevocationCache::new(
+                ApiSettings::default().revocation_cache_ttl,
+            )),
+            tokens: None,
+            login: None,
             metrics: Arc::new(Metrics::new()),
             readiness: None,
             settings: ApiSettings::default(),
@@ -101,6 +118,11 @@ impl AppState {
 
     pub fn with_credentials(mut self, credentials: Arc<dyn RegistryCredentials>) -> Self {
         self.credentials = Some(credentials);
+        self
+    }
+
+    pub fn with_login(mut self, login: Arc<dyn crate::ports::LoginFlow>) -> Self {
+        self.login = Some(login);
         self
     }
 
@@ -119,6 +141,11 @@ impl AppState {
         })
     }
 
+    pub fn with_tokens(mut self, tokens: Arc<dyn TokenIssuance>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
@@ -131,6 +158,7 @@ impl AppState {
 
     pub fn with_settings(mut self, settings: ApiSettings) -> Self {
         self.customer_cache = Arc::new(CustomerCache::new(settings.customer_cache_ttl));
+        self.revocation_cache = Arc::new(RevocationCache::new(settings.revocation_cache_ttl));
         self.settings = settings;
         self
     }

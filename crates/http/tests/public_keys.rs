@@ -21,6 +21,9 @@ fn claims(aud: Option<&str>) -> Claims {
         nbf: None,
         iss: Some("https://idp.test".into()),
         aud: aud.map(Into::into),
+        jti: None,
+        username: None,
+        auth_time: None,
     }
 }
 
@@ -76,7 +79,7 @@ fn rs256_and_es256_tokens_verify_with_pem_keys() {
 
 #[test]
 fn a_public_key_is_never_accepted_as_an_hmac_secret() {
-    let v = pem_verifier(None);
+    let v = pem_verifier(Some("management-api"));
     let forged = sign(
         Algorithm::HS256,
         None,
@@ -93,6 +96,8 @@ fn a_public_key_is_never_accepted_as_an_hmac_secret() {
 fn jwks_keys_are_matched_by_kid() {
     let v = JwtVerifier::new(JwtSettings {
         jwks_json: Some(JWKS.into()),
+        issuer: Some("https://idp.test".into()),
+        audience: Some("management-api".into()),
         leeway_secs: 5,
         ..Default::default()
     })
@@ -103,7 +108,7 @@ fn jwks_keys_are_matched_by_kid() {
             Algorithm::RS256,
             Some("test-rsa-1"),
             &rs,
-            &claims(None)
+            &claims(Some("management-api"))
         ))
         .unwrap()
         .sub,
@@ -114,7 +119,7 @@ fn jwks_keys_are_matched_by_kid() {
             Algorithm::RS256,
             Some("unknown-kid"),
             &rs,
-            &claims(None)
+            &claims(Some("management-api"))
         ))
         .is_err()
     );
@@ -124,6 +129,8 @@ fn jwks_keys_are_matched_by_kid() {
             "0123456789abcdef0123456789abcdef".to_owned(),
         )),
         jwks_json: Some(JWKS.into()),
+        issuer: Some("https://idp.test".into()),
+        audience: Some("management-api".into()),
         ..Default::default()
     })
     .unwrap();
@@ -132,5 +139,47 @@ fn jwks_keys_are_matched_by_kid() {
         both.verify(&sign(Algorithm::ES256, None, &es, &claims(None)))
             .unwrap_err(),
         AuthError::UnsupportedAlgorithm
+    );
+}
+
+#[test]
+fn external_public_keys_need_an_issuer_and_an_audience() {
+    for (issuer, audience) in [
+        (None, Some("management-api")),
+        (Some("https://idp.test"), None),
+    ] {
+        let settings = JwtSettings {
+            jwks_json: Some(JWKS.into()),
+            issuer: issuer.map(Into::into),
+            audience: audience.map(Into::into),
+            ..Default::default()
+        };
+        assert!(matches!(
+            JwtVerifier::new(settings),
+            Err(mgmt_http::auth::KeyError::ExternalWithoutIssuerOrAudience)
+        ));
+    }
+}
+
+#[test]
+fn an_array_audience_is_accepted_when_it_holds_ours() {
+    let rs = EncodingKey::from_rsa_pem(RS_PRIVATE.as_bytes()).unwrap();
+    let v = pem_verifier(Some("management-api"));
+    let mut c = claims(None);
+    c.aud = Some(mgmt_http::auth::Audience::Many(vec![
+        "other".into(),
+        "management-api".into(),
+    ]));
+    assert_eq!(
+        v.verify(&sign(Algorithm::RS256, None, &rs, &c))
+            .unwrap()
+            .sub,
+        "user-pk"
+    );
+    c.aud = Some(mgmt_http::auth::Audience::Many(vec!["other".into()]));
+    assert_eq!(
+        v.verify(&sign(Algorithm::RS256, None, &rs, &c))
+            .unwrap_err(),
+        AuthError::WrongIssuerOrAudience
     );
 }

@@ -16,8 +16,8 @@ use crate::schema::{customers, plans};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
-struct CustomerRow {
-    id: Uuid,
+pub(crate) struct CustomerRow {
+    pub(crate) id: Uuid,
     subject: String,
     email: String,
     name: Option<String>,

@@ -7,10 +7,12 @@ pub mod deployments;
 pub mod error;
 pub mod events;
 pub mod jobs;
+pub mod login;
 pub mod migrate;
 pub mod pool;
 pub mod registry_pushes;
 mod registry_uploads;
+mod revocations;
 pub mod schema;
 pub mod subscriptions;
 pub mod tenant_credentials;
@@ -29,9 +31,11 @@ pub use deployments::PgDeploymentRepository;
 pub use error::PersistenceError;
 pub use events::PgEventRepository;
 pub use jobs::PgJobQueue;
+pub use login::{PgLoginIdentityRepository, PgLoginStateRepository};
 pub use migrate::{MIGRATIONS, run_migrations, run_migrations_blocking};
 pub use pool::{PgPool, PoolConfig, PooledConnection, Recycle, build_pool, check_connection};
 pub use registry_pushes::PgRegistryPushRepository;
+pub use revocations::PgTokenRevocationRepository;
 pub use subscriptions::PgSubscriptionRepository;
 pub use tenant_credentials::PgTenantCredentialRepository;
 pub use tenant_db_admin::PgTenantDatabaseAdmin;
@@ -56,7 +60,10 @@ impl PgRepositories {
             tenant_credentials: Arc::new(PgTenantCredentialRepository::new(pool.clone())),
             custom_domains: Arc::new(PgCustomDomainRepository::new(pool.clone())),
             subscriptions: Arc::new(PgSubscriptionRepository::new(pool.clone())),
-            activity: Arc::new(PgActivityRepository::new(pool)),
+            activity: Arc::new(PgActivityRepository::new(pool.clone())),
+            login_states: Arc::new(PgLoginStateRepository::new(pool.clone())),
+            login_identities: Arc::new(PgLoginIdentityRepository::new(pool.clone())),
+            revocations: Arc::new(PgTokenRevocationRepository::new(pool)),
         }
     }
 }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mgmt_domain::{
     CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId,
@@ -36,6 +37,7 @@ struct TenantRow {
     database_role: String,
     deployed_digest: Option<String>,
     external_db_access: bool,
+    secrets_version: Option<i64>,
     row_version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -66,6 +68,7 @@ impl TryFrom<TenantRow> for Tenant {
             database_role: r.database_role,
             deployed_digest: r.deployed_digest,
             external_db_access: r.external_db_access,
+            secrets_version: r.secrets_version.and_then(|v| u64::try_from(v).ok()),
             row_version: r.row_version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -261,6 +264,29 @@ impl TenantRepository for PgTenantRepository {
             .map_err(|e| e.into_repo("tenant"))?;
         Ok((row.try_into()?, event_row.try_into()?))
     }
+
+    async fn raise_secrets_version(&self, id: TenantId, version: u64) -> RepoResult<()> {
+        let version = i64::try_from(version)
+            .map_err(|_| RepoError::Other(format!("secrets version {version} is out of range")))?;
+        let mut conn = get(&self.pool).await?;
+        let updated = diesel::update(tenants::table.filter(tenants::id.eq(id.as_uuid())))
+            .set(tenants::secrets_version.eq(greatest(
+                tenants::secrets_version,
+                version.into_sql::<BigInt>(),
+            )))
+            .execute(&mut conn)
+            .await
+            .map_err(db_error("tenant"))?;
+        if updated == 0 {
+            return Err(RepoError::NotFound { entity: "tenant" });
+        }
+        Ok(())
+    }
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `GREATEST` (NULLs ignored), for a value that only ever grows.
+    fn greatest(a: diesel::sql_types::Nullable<BigInt>, b: BigInt) -> diesel::sql_types::Nullable<BigInt>;
 }
 
 /// The insert itself, shared by the plain and the limited insert.

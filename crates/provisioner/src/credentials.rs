@@ -267,6 +267,10 @@ impl TenantService {
         let names: Vec<String> = secrets.keys().cloned().collect();
         let version = self.fly.set_secrets(&tenant.fly_app_name, secrets).await?;
         tracing::info!(tenant_id = %tenant.id, names = ?names, version, "rotated credentials set on the app");
+        self.repos
+            .tenants
+            .raise_secrets_version(tenant.id, version)
+            .await?;
         // 5. The machine boots with them (no-op before the first deploy, which boots with them anyway).
         self.roll_out_secrets(&tenant, "database password rotated")
             .await?;

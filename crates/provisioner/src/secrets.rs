@@ -95,6 +95,10 @@ impl TenantService {
         let names: Vec<String> = secrets.keys().cloned().collect();
         let version = self.fly.set_secrets(&tenant.fly_app_name, secrets).await?;
         tracing::info!(tenant_id = %id, names = ?names, version, "secrets set");
+        self.repos
+            .tenants
+            .raise_secrets_version(id, version)
+            .await?;
         self.roll_out_secrets(&tenant, &format!("secrets set: {}", names.join(", ")))
             .await
     }
@@ -136,6 +140,10 @@ impl TenantService {
         }
         let version = self.fly.unset_secrets(app, &[key.to_owned()]).await?;
         tracing::info!(tenant_id = %id, key, version, "secret unset");
+        self.repos
+            .tenants
+            .raise_secrets_version(id, version)
+            .await?;
         self.roll_out_secrets(&tenant, &format!("secret unset: {key}"))
             .await
     }

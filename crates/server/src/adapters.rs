@@ -303,3 +303,97 @@ mod tests {
         assert!(ErrorChain(&e).to_string().ends_with("retries exhausted"));
     }
 }
+
+/// The HTTP layer's [`mgmt_http::ports::TokenIssuance`] on `mgmt-identity`'s issuer.
+pub struct IdentityTokens {
+    issuer: Arc<mgmt_identity::TokenIssuer>,
+    jwks: String,
+}
+
+impl IdentityTokens {
+    pub fn new(issuer: Arc<mgmt_identity::TokenIssuer>) -> Self {
+        let jwks = issuer.keys().jwks_json();
+        Self { issuer, jwks }
+    }
+}
+
+impl std::fmt::Debug for IdentityTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityTokens")
+            .field("issuer", &self.issuer.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl mgmt_http::ports::TokenIssuance for IdentityTokens {
+    fn issuer(&self) -> &str {
+        self.issuer.issuer()
+    }
+
+    fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+
+    fn exchange(
+        &self,
+        request: &mgmt_http::ports::ExchangeRequest,
+    ) -> Result<mgmt_http::ports::ExchangedToken, mgmt_http::ports::BoxError> {
+        let issued = self
+            .issuer
+            .mint_exchanged(&mgmt_identity::ExchangeSubject {
+                subject: request.subject.clone(),
+                email: request.email.clone(),
+                username: request.username.clone(),
+                tenant_ids: request.tenant_ids.clone(),
+                auth_time: request.auth_time,
+            })?;
+        Ok(mgmt_http::ports::ExchangedToken {
+            token: issued.token,
+            expires_in: self.issuer.exchange_ttl().as_secs(),
+        })
+    }
+}
+
+/// The CLI login (GitHub/Google), run by the identity crate's `LoginService`.
+#[derive(Debug)]
+pub struct IdentityLogin(pub Arc<mgmt_identity::oauth::LoginService>);
+
+#[async_trait]
+impl mgmt_http::ports::LoginFlow for IdentityLogin {
+    async fn authorize_url(
+        &self,
+        provider: &str,
+        redirect_uri: &str,
+    ) -> Result<String, mgmt_http::ports::LoginStartError> {
+        use mgmt_http::ports::LoginStartError as E;
+        use mgmt_identity::oauth::StartError;
+        self.0
+            .start(provider, redirect_uri)
+            .await
+            .map_err(|e| match e {
+                StartError::UnknownProvider(p) => E::UnknownProvider(p),
+                StartError::NotConfigured(p) => E::NotConfigured(p.to_string()),
+                StartError::RedirectRefused(r) => E::RedirectRefused(r.to_string()),
+                e @ StartError::Unavailable(_) => E::Unavailable(Box::new(e)),
+            })
+    }
+
+    async fn callback(
+        &self,
+        provider: &str,
+        q: mgmt_http::ports::LoginCallbackQuery,
+    ) -> mgmt_http::ports::LoginCallbackOutcome {
+        use mgmt_http::ports::LoginCallbackOutcome as O;
+        use mgmt_identity::oauth::{CallbackOutcome, CallbackQuery};
+        let query = CallbackQuery {
+            code: q.code,
+            state: q.state,
+            error: q.error,
+            error_description: q.error_description,
+        };
+        match self.0.finish(provider, query).await {
+            CallbackOutcome::Redirect(location) => O::Redirect(location),
+            CallbackOutcome::Refused { code, message } => O::Refused { code, message },
+        }
+    }
+}

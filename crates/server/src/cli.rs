@@ -31,7 +31,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Print a bearer token signed with the configured HS256 secret (JWT_SECRET), for local use.
+    /// Print a bearer token: RS256 like a login when TOKEN_SIGNING_KEYS and PUBLIC_API_URL are set,
+    /// else HS256 with JWT_SECRET (local use).
     Mint {
         /// The user id (`sub`).
         #[arg(long)]
@@ -43,5 +44,16 @@ pub enum TokenCommand {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+    },
+    /// Revoke one token (`--jti`, until its expiry `--expires-at`, default 1 year) or every token of a
+    /// user issued until now (`--sub`). Takes effect within AUTH_REVOCATION_CACHE_SECS.
+    Revoke {
+        #[arg(long, conflicts_with = "sub", required_unless_present = "sub")]
+        jti: Option<String>,
+        #[arg(long)]
+        sub: Option<String>,
+        /// RFC 3339 expiry of the revoked token (its `exp`); the row is purged after it.
+        #[arg(long, requires = "jti")]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
     },
 }

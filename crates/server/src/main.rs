@@ -43,6 +43,28 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token::mint(&settings, &sub, &email, name, ttl)?);
             Ok(())
         }
+        Command::Token {
+            command:
+                TokenCommand::Revoke {
+                    jti,
+                    sub,
+                    expires_at,
+                },
+        } => {
+            let settings = TokenSettings::load(file, None).context("configuration")?;
+            let what = match (jti, sub) {
+                (Some(jti), _) => token::Revoke::Token {
+                    jti,
+                    expires_at: expires_at
+                        .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(366)),
+                },
+                (None, Some(sub)) => token::Revoke::Subject(sub),
+                (None, None) => anyhow::bail!("--jti or --sub is required"),
+            };
+            token::revoke(&settings, what).await?;
+            println!("revoked");
+            Ok(())
+        }
     }
 }
 

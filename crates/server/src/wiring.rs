@@ -67,6 +67,8 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         event_poll_interval: settings.event_poll_interval,
         event_heartbeat: settings.event_heartbeat,
         customer_cache_ttl: settings.customer_cache_ttl,
+        revocation_cache_ttl: settings.revocation_cache_ttl,
+        form_limit: 16 * 1024,
         tenant_db_host: settings
             .fly
             .as_ref()
@@ -78,6 +80,14 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         .with_readiness(Arc::new(PoolReadiness(pool.clone())))
         .with_customer_policy(settings.customer_policy)
         .with_settings(api_settings);
+    if let Some(identity) = &settings.identity {
+        state = state.with_tokens(Arc::new(crate::adapters::IdentityTokens::new(
+            identity.issuer.clone(),
+        )));
+        if let Some(login) = login_service(settings, identity.issuer.clone(), &repos)? {
+            state = state.with_login(Arc::new(crate::adapters::IdentityLogin(Arc::new(login))));
+        }
+    }
     if let Some(billing) = &settings.billing {
         let paddle = HttpPaddle::new(PaddleConfig::new(
             &billing.paddle_api_url,
@@ -191,4 +201,42 @@ fn cloud(
         gateway = gateway.with_public_scheme(scheme.clone());
     }
     Ok((service, issuer, gateway))
+}
+
+/// The CLI login over the configured providers (`None` when neither GitHub nor Google is). Our
+/// callback is `{PUBLIC_API_URL}/api/v1/auth/oauth/{provider}/callback`.
+fn login_service(
+    settings: &Settings,
+    issuer: Arc<mgmt_identity::TokenIssuer>,
+    repos: &mgmt_domain::Repositories,
+) -> anyhow::Result<Option<mgmt_identity::oauth::LoginService>> {
+    use mgmt_domain::LoginProvider;
+    use mgmt_identity::oauth::{Http, LoginService, Provider, RedirectPolicy, STATE_TTL_DEFAULT};
+    let configured = [
+        (LoginProvider::Github, &settings.login.github),
+        (LoginProvider::Google, &settings.login.google),
+    ];
+    if configured.iter().all(|(_, c)| c.is_none()) {
+        return Ok(None);
+    }
+    let base = issuer.issuer().trim_end_matches('/').to_owned();
+    let http = Http::new().context("the login's HTTP client")?;
+    let mut providers = Vec::new();
+    for (kind, config) in configured {
+        if let Some(config) = config {
+            let callback = format!("{base}/api/v1/auth/oauth/{kind}/callback");
+            providers.push(
+                Provider::new(kind, config.clone(), &callback, http.clone())
+                    .map_err(anyhow::Error::msg)?,
+            );
+        }
+    }
+    let redirects = RedirectPolicy::new(&settings.login.redirect_origins)?;
+    Ok(Some(LoginService::new(
+        providers,
+        redirects,
+        repos,
+        issuer,
+        STATE_TTL_DEFAULT,
+    )))
 }

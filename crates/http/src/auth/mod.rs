@@ -2,6 +2,7 @@
 
 mod cache;
 mod caller;
+mod revocation;
 mod verifier;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -9,8 +10,9 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use cache::CustomerCache;
-pub use caller::{Caller, CustomerPolicy};
-pub use verifier::{Claims, JwtSettings, JwtVerifier, KeyError};
+pub use caller::{Caller, CustomerPolicy, authenticate};
+pub use revocation::RevocationCache;
+pub use verifier::{Audience, Claims, JwtSettings, JwtVerifier, KeyError, OwnTokens};
 
 /// Why a request is not authenticated (401), or its user has no customer (403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum AuthError {
     UnsupportedAlgorithm,
     #[error("invalid token: {0}")]
     Invalid(String),
+    #[error("token has been revoked")]
+    Revoked,
     #[error("no customer exists for this user")]
     UnknownCustomer,
     #[error("storage error")]
@@ -44,6 +48,7 @@ impl AuthError {
         match self {
             Self::Missing => "missing_token",
             Self::Expired => "token_expired",
+            Self::Revoked => "token_revoked",
             Self::UnknownCustomer => "customer_not_found",
             Self::Storage(_) => "storage_error",
             _ => "invalid_token",
@@ -93,6 +98,9 @@ mod tests {
             nbf: None,
             iss: Some("issuer-a".into()),
             aud: None,
+            jti: None,
+            username: None,
+            auth_time: None,
         }
     }
 

@@ -45,15 +45,18 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
     let mut body = Me {
         user: MeUser {
             id: caller.claims.sub.clone(),
+            // Only an address the CLI accepts (it panics otherwise, §3.1): the stored one was checked.
             email: caller
                 .claims
                 .email
                 .clone()
+                .filter(|e| mgmt_domain::email::is_valid_email(e))
                 .unwrap_or_else(|| caller.customer.email.clone()),
             name: caller
                 .claims
                 .name
                 .clone()
+                .or_else(|| caller.claims.username.clone())
                 .or_else(|| caller.customer.name.clone()),
         },
         customer: Some(MeCustomer {

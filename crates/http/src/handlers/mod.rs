@@ -7,6 +7,8 @@ pub mod custom_domains;
 pub mod deploy;
 pub mod events;
 pub mod health;
+pub mod login;
 pub mod me;
 pub mod secrets;
 pub mod tenants;
+pub mod token_exchange;

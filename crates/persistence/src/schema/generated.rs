@@ -71,6 +71,29 @@ pub mod management {
     }
 
     diesel::table! {
+        management.login_identities (provider, provider_user_id) {
+            provider -> Text,
+            provider_user_id -> Text,
+            customer_id -> Uuid,
+            email -> Text,
+            created_at -> Timestamptz,
+            last_login_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.login_states (state_hash) {
+            state_hash -> Text,
+            provider -> Text,
+            redirect_uri -> Text,
+            pkce_verifier -> Text,
+            nonce -> Text,
+            created_at -> Timestamptz,
+            expires_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         management.plans (id) {
             id -> Text,
             name -> Text,
@@ -117,6 +140,21 @@ pub mod management {
             bytes -> Int8,
             started_at -> Timestamptz,
             last_active_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.revoked_subjects (subject) {
+            subject -> Text,
+            revoked_before -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        management.revoked_tokens (jti) {
+            jti -> Text,
+            expires_at -> Timestamptz,
+            revoked_at -> Timestamptz,
         }
     }
 
@@ -179,6 +217,7 @@ pub mod management {
             updated_at -> Timestamptz,
             deleted_at -> Nullable<Timestamptz>,
             external_db_access -> Bool,
+            secrets_version -> Nullable<Int8>,
         }
     }
 
@@ -186,6 +225,7 @@ pub mod management {
     diesel::joinable!(custom_domains -> tenants (tenant_id));
     diesel::joinable!(deployments -> tenants (tenant_id));
     diesel::joinable!(jobs -> tenants (tenant_id));
+    diesel::joinable!(login_identities -> customers (customer_id));
     diesel::joinable!(registry_manifest_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_tenant_digests -> tenants (tenant_id));
@@ -203,11 +243,15 @@ pub mod management {
         customers,
         deployments,
         jobs,
+        login_identities,
+        login_states,
         plans,
         registry_manifest_pushes,
         registry_pushes,
         registry_tenant_digests,
         registry_uploads,
+        revoked_subjects,
+        revoked_tokens,
         subscriptions,
         tenant_credentials,
         tenant_events,

@@ -141,12 +141,15 @@ impl TenantService {
         digest: &str,
     ) -> Result<Machine, RollOut> {
         let app = &tenant.fly_app_name;
-        let secrets_version = self
+        // Fly's list answer carries no version (the real API's list has none); the versions our own
+        // set/unset calls got back are recorded on the tenant, so the machine boots with at least those.
+        let listed = self
             .fly
             .list_secret_names(app)
             .await
             .map_err(classify)?
             .version;
+        let secrets_version = listed.max(tenant.secrets_version);
         let req = machine_request(
             &self.config,
             tenant,

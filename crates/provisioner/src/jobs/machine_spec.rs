@@ -144,6 +144,7 @@ mod tests {
             database_role: new.database_role,
             deployed_digest: None,
             external_db_access: false,
+            secrets_version: None,
             row_version: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),

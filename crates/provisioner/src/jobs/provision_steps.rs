@@ -91,6 +91,11 @@ impl TenantService {
             .set_secrets(&tenant.fly_app_name, secrets)
             .await
             .map_err(|e| StepFailure::new("secrets", e))?;
+        self.repos
+            .tenants
+            .raise_secrets_version(tenant.id, version)
+            .await
+            .map_err(|e| StepFailure::new("secrets", e))?;
         self.event(
             tenant,
             EventType::SecretsConfigured,

@@ -93,6 +93,12 @@ async fn a_put_reaches_the_running_machine_on_the_same_image() {
     let after = wait_machine_has(&h, &t, &["DATABASE_URL", "API_KEY"]).await;
     assert_ne!(after.secrets["DATABASE_URL"], platform_db_url);
     assert!(after.secrets_version > before.secrets_version);
+    // The version Fly answered to the PUT is recorded (Fly's list does not say it) and the machine
+    // booted with at least it.
+    let app_version = h.mock.state().app(&t.fly_app_name).unwrap().secrets_version;
+    let recorded = h.repos.tenants.get(t.id).await.unwrap().secrets_version;
+    assert_eq!(recorded, Some(app_version));
+    assert!(after.secrets_version >= app_version);
     assert_eq!(after.id, before.id, "the same machine, updated");
     assert_eq!(after.image, images::pinned(&h.mock, &digest), "same digest");
     let t = h.wait_deployed(t.id, &digest, T).await;
@@ -374,5 +380,40 @@ async fn names_the_cli_sends_are_accepted_and_platform_names_refused_whole() {
         "nothing written"
     );
     assert!(!after.secrets.contains_key("NEW_OK"));
+    h.stop_workers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_asks_fly_for_at_least_the_recorded_secrets_version() {
+    let mut h = Harness::start().await;
+    h.start_workers();
+    let (t, digest) = deployed(&h, "min-version").await;
+    // As if Fly's secret store had not yet caught up with a version we were told about: the machine
+    // update must carry `min_secrets_version`, which Fly (and mock-fly) refuses to boot below.
+    let app_version = h.mock.state().app(&t.fly_app_name).unwrap().secrets_version;
+    h.repos
+        .tenants
+        .raise_secrets_version(t.id, app_version + 5)
+        .await
+        .unwrap();
+    // Lowering is never possible: a stale, smaller version is ignored.
+    h.repos
+        .tenants
+        .raise_secrets_version(t.id, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.repos.tenants.get(t.id).await.unwrap().secrets_version,
+        Some(app_version + 5)
+    );
+    h.service
+        .roll_out_secrets(&t, "test: a version Fly does not have yet")
+        .await
+        .unwrap();
+    let failed = h.wait_state(t.id, TenantState::Failed, T).await;
+    let reason = failed.status_message.unwrap_or_default();
+    assert!(reason.contains("secrets"), "{reason}");
+    // The machine still runs the image it ran, with what it booted with.
+    assert_eq!(machine(&h, &t).image, images::pinned(&h.mock, &digest));
     h.stop_workers().await;
 }

@@ -53,10 +53,132 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub customer_policy: CustomerPolicy,
     pub customer_cache_ttl: Duration,
+    pub revocation_cache_ttl: Duration,
+    /// `PUBLIC_API_URL` without a trailing slash.
+    pub public_api_url: Option<String>,
+    /// The tokens we issue; `None` without `TOKEN_SIGNING_KEYS`.
+    pub identity: Option<IdentitySettings>,
     /// `None` when `FLY_ENABLED=false`.
     pub fly: Option<FlySettings>,
     /// `None` when `PADDLE_API_KEY` is unset (billing endpoints answer 503 `billing_disabled`).
     pub billing: Option<BillingSettings>,
+    /// The CLI login's providers and allowed redirect origins.
+    pub login: LoginSettings,
+}
+
+/// `GITHUB_*`, `GOOGLE_*`, `LOGIN_REDIRECT_ORIGINS`. A provider is `None` without its client id and
+/// secret (its login answers 503 `provider_not_configured`). `Debug` redacts the secrets.
+#[derive(Debug, Clone, Default)]
+pub struct LoginSettings {
+    pub github: Option<mgmt_identity::oauth::ProviderConfig>,
+    pub google: Option<mgmt_identity::oauth::ProviderConfig>,
+    pub redirect_origins: Vec<String>,
+}
+
+/// The login settings: a provider needs both its client id and secret, or neither.
+fn login(raw: &RawSettings) -> Result<LoginSettings, SettingsError> {
+    use mgmt_identity::oauth::ProviderConfig;
+    fn pair(
+        id: &Option<String>,
+        secret: &Option<SecretString>,
+        prefix: &str,
+    ) -> Result<Option<(String, SecretString)>, SettingsError> {
+        match (id.as_deref().filter(|s| !s.is_empty()), secret) {
+            (Some(id), Some(secret)) => Ok(Some((id.to_owned(), secret.clone()))),
+            (None, None) => Ok(None),
+            _ => Err(SettingsError::new(format!(
+                "{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET are set together or not at all"
+            ))),
+        }
+    }
+    let github = pair(&raw.github_client_id, &raw.github_client_secret, "GITHUB")?.map(
+        |(client_id, client_secret)| ProviderConfig {
+            client_id,
+            client_secret,
+            authorize_url: raw.github_authorize_url.clone(),
+            token_url: raw.github_token_url.clone(),
+            api_url: raw.github_api_url.clone(),
+            issuer: String::new(),
+        },
+    );
+    let google = pair(&raw.google_client_id, &raw.google_client_secret, "GOOGLE")?.map(
+        |(client_id, client_secret)| ProviderConfig {
+            client_id,
+            client_secret,
+            authorize_url: raw.google_authorize_url.clone(),
+            token_url: raw.google_token_url.clone(),
+            api_url: raw.google_jwks_url.clone(),
+            issuer: raw.google_issuer.clone(),
+        },
+    );
+    let redirect_origins: Vec<String> = raw
+        .login_redirect_origins
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    mgmt_identity::oauth::RedirectPolicy::new(&redirect_origins)
+        .map_err(|e| SettingsError::new(e.to_string()))?;
+    Ok(LoginSettings {
+        github,
+        google,
+        redirect_origins,
+    })
+}
+
+/// The tokens we issue: the loaded signing keys and the issuer built on them. `Debug` shows key ids only.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    pub issuer: std::sync::Arc<mgmt_identity::TokenIssuer>,
+}
+
+/// `PUBLIC_API_URL`, `TOKEN_SIGNING_KEYS` and the token lifetimes: the issuer, and how the verifier
+/// recognises our own tokens.
+fn identity(
+    raw: &RawSettings,
+) -> Result<(Option<String>, Option<IdentitySettings>), SettingsError> {
+    let public_api_url = match raw.public_api_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) => {
+            let parsed = url::Url::parse(u).map_err(|e| {
+                SettingsError::new(format!("PUBLIC_API_URL: `{u}` is not a URL: {e}"))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(SettingsError::new(
+                    "PUBLIC_API_URL must be an http(s) URL with a host",
+                ));
+            }
+            Some(u.trim_end_matches('/').to_owned())
+        }
+    };
+    let Some(spec) = raw
+        .token_signing_keys
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return Ok((public_api_url, None));
+    };
+    let issuer_url = public_api_url.clone().ok_or_else(|| {
+        SettingsError::new("PUBLIC_API_URL is required when TOKEN_SIGNING_KEYS is set")
+    })?;
+    let keys = mgmt_identity::SigningKeys::from_setting(spec, None)
+        .map_err(|e| SettingsError::new(mgmt_domain::ErrorChain(&e).to_string()))?;
+    let issuer = mgmt_identity::TokenIssuer::new(
+        keys,
+        mgmt_identity::IssuerConfig {
+            issuer: issuer_url,
+            login_ttl: raw.login_token_ttl,
+            exchange_ttl: raw.exchange_token_ttl,
+        },
+    );
+    Ok((
+        public_api_url,
+        Some(IdentitySettings {
+            issuer: std::sync::Arc::new(issuer),
+        }),
+    ))
 }
 
 /// Paddle (`PADDLE_API_URL`, `PADDLE_API_KEY`). `Debug` redacts the key.
@@ -129,7 +251,13 @@ impl Settings {
 
     /// The cross-field rules; single values were typed and range-checked as they were read.
     pub fn from_raw(raw: RawSettings) -> Result<Self, SettingsError> {
-        let jwt = jwt(&raw)?;
+        let (public_api_url, identity) = identity(&raw)?;
+        let mut jwt = jwt(&raw)?;
+        let login = login(&raw)?;
+        jwt.own = identity.as_ref().map(|i| mgmt_http::auth::OwnTokens {
+            jwks_json: i.issuer.keys().jwks_json(),
+            issuer: i.issuer.issuer().to_owned(),
+        });
         let fly = if raw.fly_enabled {
             Some(fly(&raw, jwt.hs256_secret.as_ref())?)
         } else {
@@ -152,7 +280,11 @@ impl Settings {
             jwt,
             customer_policy: customer_policy(raw.auth_create_customers),
             customer_cache_ttl: raw.auth_customer_cache,
+            revocation_cache_ttl: raw.auth_revocation_cache,
+            public_api_url,
+            identity,
             fly,
+            login,
             billing: raw.paddle_api_key.map(|key| BillingSettings {
                 paddle_api_url: raw.paddle_api_url,
                 paddle_api_key: key,
@@ -176,6 +308,7 @@ fn jwt(raw: &RawSettings) -> Result<JwtSettings, SettingsError> {
         issuer: raw.jwt_issuer.clone(),
         audience: raw.jwt_audience.clone(),
         leeway_secs: raw.jwt_leeway_secs,
+        own: None,
     })
 }
 

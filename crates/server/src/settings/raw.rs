@@ -87,11 +87,50 @@ pub struct RawSettings {
         deserialize_with = "de::secs::<_, 0, UNBOUNDED>"
     )]
     pub auth_customer_cache: Duration,
+    /// `AUTH_REVOCATION_CACHE_SECS`: how long a revocation lookup is reused; zero disables.
+    #[serde(
+        rename = "auth_revocation_cache_secs",
+        deserialize_with = "de::secs::<_, 0, 300>"
+    )]
+    pub auth_revocation_cache: Duration,
+    /// `PUBLIC_API_URL`: the API's base URL as clients use it (`iss` of our tokens, the exchange's
+    /// `resource`, the OAuth callbacks' base).
+    pub public_api_url: Option<String>,
+    /// `TOKEN_SIGNING_KEYS`: `kid=<path to RSA private key PEM>`, comma-separated; the first signs.
+    pub token_signing_keys: Option<String>,
+    /// `LOGIN_TOKEN_TTL_SECS`: lifetime of a login token (the CLI has no refresh).
+    #[serde(
+        rename = "login_token_ttl_secs",
+        deserialize_with = "de::secs::<_, 60, 31_622_400>"
+    )]
+    pub login_token_ttl: Duration,
+    /// `EXCHANGE_TOKEN_TTL_SECS`: lifetime of an exchanged token.
+    #[serde(
+        rename = "exchange_token_ttl_secs",
+        deserialize_with = "de::secs::<_, 31, 3600>"
+    )]
+    pub exchange_token_ttl: Duration,
 
     /// Paddle Billing API base (`PADDLE_API_URL`).
     pub paddle_api_url: String,
     /// Paddle API key (`PADDLE_API_KEY`); billing is disabled without it.
     pub paddle_api_key: Option<SecretString>,
+
+    /// CLI login through GitHub (`GITHUB_*`); not configured without client id and secret.
+    pub github_client_id: Option<String>,
+    pub github_client_secret: Option<SecretString>,
+    pub github_authorize_url: String,
+    pub github_token_url: String,
+    pub github_api_url: String,
+    /// CLI login through Google (`GOOGLE_*`); not configured without client id and secret.
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<SecretString>,
+    pub google_authorize_url: String,
+    pub google_token_url: String,
+    pub google_jwks_url: String,
+    pub google_issuer: String,
+    /// Comma-separated https origins a login may end at besides loopback (`LOGIN_REDIRECT_ORIGINS`).
+    pub login_redirect_origins: Option<String>,
 
     pub fly_enabled: bool,
     pub fly_api_token: Option<SecretString>,
@@ -156,7 +195,29 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jwt_leeway_secs", "30"),
     ("auth_create_customers", "true"),
     ("auth_customer_cache_secs", "30"),
+    ("auth_revocation_cache_secs", "5"),
+    ("login_token_ttl_secs", "2592000"),
+    ("exchange_token_ttl_secs", "300"),
     ("paddle_api_url", "https://api.paddle.com"),
+    (
+        "github_authorize_url",
+        "https://github.com/login/oauth/authorize",
+    ),
+    (
+        "github_token_url",
+        "https://github.com/login/oauth/access_token",
+    ),
+    ("github_api_url", "https://api.github.com"),
+    (
+        "google_authorize_url",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+    ),
+    ("google_token_url", "https://oauth2.googleapis.com/token"),
+    (
+        "google_jwks_url",
+        "https://www.googleapis.com/oauth2/v3/certs",
+    ),
+    ("google_issuer", "https://accounts.google.com"),
     ("fly_enabled", "false"),
     ("fly_machines_api_url", "https://api.machines.dev/v1"),
     ("fly_registry_url", "https://registry.fly.io"),
@@ -265,6 +326,11 @@ pub struct TokenSettings {
     pub jwt_secret: Option<SecretString>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    /// With `PUBLIC_API_URL`, `token mint` mints RS256 like a login.
+    pub token_signing_keys: Option<String>,
+    pub public_api_url: Option<String>,
+    /// `token revoke` records revocations in the database.
+    pub database_url: Option<SecretString>,
 }
 
 impl RawSettings {

@@ -11,6 +11,7 @@
 //! their ends).
 
 mod contract;
+mod login;
 mod stack;
 mod upstream;
 
@@ -45,4 +46,30 @@ async fn cli_revision_h_with_docker_registry_upstream() {
     let stack = Stack::start(Upstream::DockerRegistry).await;
     let outcome = contract::h::run(&stack).await;
     report(&stack, "CLI H", started, outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_with_github() {
+    let started = Instant::now();
+    let stack = Stack::start_with_idp(Upstream::MockFly).await;
+    let outcome = login::run(
+        &stack,
+        mgmt_mock_idp::Provider::Github,
+        "e2e-gh@example.com",
+    )
+    .await;
+    report(&stack, "CLI login (GitHub)", started, outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_with_google() {
+    let started = Instant::now();
+    let stack = Stack::start_with_idp(Upstream::MockFly).await;
+    let outcome = login::run(
+        &stack,
+        mgmt_mock_idp::Provider::Google,
+        "e2e-google@example.com",
+    )
+    .await;
+    report(&stack, "CLI login (Google)", started, outcome);
 }

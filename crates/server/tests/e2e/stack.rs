@@ -63,6 +63,9 @@ pub struct Stack {
     failure_reported: AtomicBool,
     /// Paddle's stand-in (in this process: it has no binary).
     paddle: Option<mgmt_mock_paddle::MockPaddle>,
+    /// GitHub's and Google's stand-in (in this process, like Paddle's), when the stack was started with
+    /// [`Stack::start_with_idp`]: the API's `GITHUB_*`/`GOOGLE_*` settings point at it.
+    idp: Option<mgmt_mock_idp::MockIdp>,
     // Torn down in this order (see `Drop`).
     api: Option<LoggedProcess>,
     mock: Option<LoggedProcess>,
@@ -74,6 +77,16 @@ pub struct Stack {
 impl Stack {
     /// Starts everything; a failure is reported (logs included) and panics.
     pub async fn start(upstream: Upstream) -> Stack {
+        Self::start_inner(upstream, false).await
+    }
+
+    /// [`Stack::start`] plus mock-idp, started before the API, which is configured for its GitHub and
+    /// Google (the CLI login, contract §6.1).
+    pub async fn start_with_idp(upstream: Upstream) -> Stack {
+        Self::start_inner(upstream, true).await
+    }
+
+    async fn start_inner(upstream: Upstream, with_idp: bool) -> Stack {
         let dir = tempfile::Builder::new()
             .prefix(&format!("e2e-{}-", upstream.name()))
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -89,19 +102,20 @@ impl Stack {
             step: Mutex::new("setup".into()),
             failure_reported: AtomicBool::new(false),
             paddle: None,
+            idp: None,
             api: None,
             mock: None,
             registry: None,
             db: None,
             dir: Some(dir),
         };
-        if let Err(e) = stack.start_processes().await {
+        if let Err(e) = stack.start_processes(with_idp).await {
             stack.fail(e);
         }
         stack
     }
 
-    async fn start_processes(&mut self) -> anyhow::Result<()> {
+    async fn start_processes(&mut self, with_idp: bool) -> anyhow::Result<()> {
         self.step("build mock-fly (cargo build -p mgmt-mock-fly --bin mock-fly)");
         let mock_bin = tokio::task::spawn_blocking(|| {
             mgmt_test_support::cargo_bin::cargo_bin("mgmt-mock-fly", "mock-fly")
@@ -130,6 +144,10 @@ impl Stack {
 
         self.step("start mock-paddle");
         self.paddle = Some(mgmt_mock_paddle::MockPaddle::start().await?);
+        if with_idp {
+            self.step("start mock-idp (GitHub and Google)");
+            self.idp = Some(mgmt_mock_idp::MockIdp::start().await?);
+        }
 
         self.step("create an empty database, `management-api migrate`");
         let db = TestDatabase::empty().await?;
@@ -183,12 +201,18 @@ impl Stack {
         Ok(())
     }
 
-    /// `serve`. The gateway's port is part of `GATEWAY_PUBLIC_HOST`, so it is chosen before the start;
-    /// when another process takes it in between, another one is tried.
+    /// `serve`. The gateway's port is part of `GATEWAY_PUBLIC_HOST` and the API's of `PUBLIC_API_URL`
+    /// (the issuer of the tokens it signs and the `resource` the CLI's exchange names), so both are chosen
+    /// before the start; when another process takes one in between, others are tried.
     async fn start_api(&mut self) -> anyhow::Result<()> {
         for attempt in 1..=3 {
             let gateway = format!("127.0.0.1:{}", free_port()?);
-            self.step(&format!("start management-api (gateway on {gateway})"));
+            let api = format!("127.0.0.1:{}", free_port()?);
+            self.set_env("LISTEN_ADDR", &api);
+            self.set_env("PUBLIC_API_URL", &format!("http://{api}"));
+            self.step(&format!(
+                "start management-api (API on {api}, gateway on {gateway})"
+            ));
             let mut command = self.api_command(&[
                 ("GATEWAY_LISTEN_ADDR", gateway.as_str()),
                 ("GATEWAY_PUBLIC_HOST", gateway.as_str()),
@@ -209,7 +233,7 @@ impl Stack {
                     break;
                 }
                 Err(e) if attempt < 3 && api.log().contains("cannot listen") => {
-                    println!("    the gateway port was taken ({e:#}); another one");
+                    println!("    a port was taken ({e:#}); others");
                     self.api = None;
                     std::fs::rename(
                         &log,
@@ -231,6 +255,36 @@ impl Stack {
         .context("GET /api/v1/ready never answered 2xx")
     }
 
+    /// Sets (or replaces) one variable of the API's environment.
+    fn set_env(&mut self, key: &str, value: &str) {
+        self.api_env.retain(|(k, _)| k != key);
+        self.api_env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// A fresh RSA key for the tokens the API signs (`TOKEN_SIGNING_KEYS`), made by openssl as an
+    /// operator would.
+    fn signing_key(&self) -> anyhow::Result<String> {
+        let path = self.log_path("token-signing-key.pem");
+        let out = Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&path)
+            .output()
+            .context("running openssl genpkey")?;
+        ensure!(
+            out.status.success(),
+            "openssl genpkey failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(format!("e2e-1={}", path.display()))
+    }
+
     /// The whole environment of `management-api serve` (nothing leaks in from the test's own).
     fn api_env(&self, db_url: &str) -> anyhow::Result<Vec<(String, String)>> {
         let admin = mgmt_test_support::db::admin_url();
@@ -246,7 +300,6 @@ impl Stack {
             ("LOG_FORMAT", "json".to_owned()),
             ("DATABASE_URL", db_url.to_owned()),
             ("MIGRATE_ON_START", "false".to_owned()),
-            ("LISTEN_ADDR", "127.0.0.1:0".to_owned()),
             ("SHUTDOWN_TIMEOUT_SECS", "5".to_owned()),
             ("JWT_SECRET", random_key()),
             ("FLY_ENABLED", "true".to_owned()),
@@ -262,11 +315,24 @@ impl Stack {
             ("TENANT_DB_HOST", tenant_db_host),
             ("GATEWAY_PUBLIC_SCHEME", "http".to_owned()),
             ("GATEWAY_SIGNING_KEY", random_key()),
+            ("TOKEN_SIGNING_KEYS", self.signing_key()?),
             ("PADDLE_API_URL", paddle.url()),
             ("PADDLE_API_KEY", paddle.api_key().to_owned()),
             ("SECRETS_ENCRYPTION_KEYS", sealing_keys()),
         ];
-        Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        let idp = self.idp.iter().flat_map(mgmt_mock_idp::MockIdp::settings);
+        Ok(vars
+            .into_iter()
+            .chain(idp)
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect())
+    }
+
+    /// mock-idp, when the stack was started with [`Stack::start_with_idp`].
+    pub fn idp(&self) -> anyhow::Result<&mgmt_mock_idp::MockIdp> {
+        self.idp
+            .as_ref()
+            .context("mock-idp is not running (use Stack::start_with_idp)")
     }
 
     /// `management-api` with the API's environment plus `extra`, from an empty environment.

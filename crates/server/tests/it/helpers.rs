@@ -21,6 +21,14 @@ use tokio_util::sync::CancellationToken;
 
 pub const JWT_SECRET: &str = "jwt-secret-for-tests-0123456789-abcdefghij";
 pub const JWT_ISSUER: &str = "https://issuer.test";
+/// `PUBLIC_API_URL`: `iss` of the tokens we issue and the exchange's `resource` (a fixed value: the
+/// API's port is only known after start, and nothing fetches this URL).
+pub const PUBLIC_API_URL: &str = "https://api.example.test";
+
+/// A test signing key (PKCS#8 PEM) under `crates/identity/testdata`.
+pub fn signing_key_path(name: &str) -> String {
+    format!("{}/../identity/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
 pub const GATEWAY_KEY: &str = "gateway-signing-key-for-tests-0123456789";
 /// `SECRETS_ENCRYPTION_KEYS`: one key of 32 bytes (`sealing-key-for-tests-0123456789`).
 pub const SEALING_KEYS: &str = "test:c2VhbGluZy1rZXktZm9yLXRlc3RzLTAxMjM0NTY3ODk=";
@@ -72,12 +80,17 @@ pub fn base_env(db_url: &SecretString) -> HashMap<String, String> {
         ("JWT_SECRET", JWT_SECRET),
         ("JWT_ISSUER", JWT_ISSUER),
         ("JWT_LEEWAY_SECS", "5"),
+        ("PUBLIC_API_URL", PUBLIC_API_URL),
         ("LOG_FORMAT", "json"),
         ("EVENT_POLL_INTERVAL_MS", "50"),
         ("SHUTDOWN_TIMEOUT_SECS", "5"),
     ] {
         env.insert(k.to_owned(), v.to_owned());
     }
+    env.insert(
+        "TOKEN_SIGNING_KEYS".to_owned(),
+        format!("k1={}", signing_key_path("key-a.pem")),
+    );
     env
 }
 
@@ -263,6 +276,9 @@ pub fn token_with(sub: &str, secret: &str, issuer: Option<&str>, ttl: i64) -> St
         nbf: None,
         iss: issuer.map(Into::into),
         aud: None,
+        jti: None,
+        username: None,
+        auth_time: None,
     };
     mint_hs256(&SecretString::from(secret.to_owned()), &claims).unwrap()
 }

@@ -189,6 +189,62 @@ impl CliClient {
         self.no_content(Method::DELETE, path, Body::None).await
     }
 
+    /// §7 (H): the RFC 8693 exchange of the login JWT at `POST {api_url}/api/v1/core/oauth/token`, form
+    /// encoded, no Authorization; `resource` is the API URL exactly as stored; `client_id=sp_web` from
+    /// v0.23 on, absent before. Returns the issued token and its lifetime (an integer, or the CLI's 300 s
+    /// default when absent).
+    pub async fn exchange(&self, client_id: Option<&str>) -> Result<(String, u64), CliError> {
+        #[derive(serde::Deserialize)]
+        struct Issued {
+            access_token: String,
+            expires_in: Option<u64>,
+        }
+        let mut form = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", self.token.as_str()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("resource", self.api_url.as_str()),
+        ];
+        if let Some(id) = client_id {
+            form.push(("client_id", id));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/core/oauth/token", self.api_url))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CliError::Transport(e.to_string()))?;
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(CliError::Auth);
+        }
+        if !status.is_success() {
+            // The CLI does not parse the OAuth error body: status and text only.
+            return Err(CliError::Status {
+                status,
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        let issued: Issued =
+            serde_json::from_slice(&bytes).map_err(|e| CliError::Decode(e.to_string()))?;
+        Ok((issued.access_token, issued.expires_in.unwrap_or(300)))
+    }
+
     /// §3.4: a `secrets_url` that starts with the API URL loses that prefix; the rest is appended to it.
     pub async fn get_secrets_url<T: DeserializeOwned>(
         &self,

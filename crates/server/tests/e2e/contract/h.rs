@@ -1,9 +1,9 @@
 //! Revision H of the CLI (current): no signup, restart, domain or cancel commands; the tenant exists
 //! server-side and arrives through `/auth/me`; `profile create` reads `secrets_url`; `cloud deploy` PUTs the
 //! secrets (with `SIGNING_KEY_PEM` and `OAUTH_AT_REST_PEPPER`) *before* the deploy call and re-sends the
-//! deploy once after a 401; then rotate-credentials and delete. Tenant-scoped calls carry the token of the
-//! RFC 8693 exchange at H; that exchange is the identity issue's, so this flow sends the login JWT there,
-//! which the brief (§7) notes the CLI accepts as an exchange answer.
+//! deploy once after a 401; then rotate-credentials and delete. Every tenant-scoped call carries the token
+//! of the RFC 8693 exchange (§7), `/auth/me` and `/tenants` the login JWT; a 401 on a tenant call makes the
+//! CLI exchange again and resend once.
 
 use std::collections::BTreeMap;
 
@@ -37,9 +37,34 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     let me = auth_me(&cli).await?;
 
     let tenant = create_tenant(stack, &cli, "h shop").await?;
+
+    stack.step("token exchange (§7): without client_id (v0.11–v0.22), then with client_id=sp_web");
+    let (_, old_lifetime) = cli.exchange(None).await?;
+    let (token, lifetime) = cli.exchange(Some("sp_web")).await?;
+    ensure!(
+        old_lifetime > 30 && lifetime > 30,
+        "a lifetime of 30 s or less makes the CLI exchange before every call"
+    );
+    ensure!(token != jwt, "the exchange handed back the subject token");
+    let xch = cli.with_token(&token);
+
+    stack.step("a 401 on a tenant call: the CLI exchanges again and resends once");
+    let stale = cli.with_token("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c3RhbGU");
+    match stale
+        .get::<Data<TenantStatus>>(&format!("{}/status", tenant.path))
+        .await
+    {
+        Err(super::client::CliError::Auth) => {}
+        other => anyhow::bail!("a stale token was not a 401: {other:?}"),
+    }
+    let (fresh, _) = cli.exchange(Some("sp_web")).await?;
+    cli.with_token(&fresh)
+        .get::<Data<TenantStatus>>(&format!("{}/status", tenant.path))
+        .await?;
+
     stack.step("the tenant becomes ready server-side (H does not wait; `status` shows it)");
     eventually(SETTLE_TIMEOUT, || async {
-        match cli
+        match xch
             .get::<Data<TenantStatus>>(&format!("{}/status", tenant.path))
             .await
         {
@@ -57,7 +82,7 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     let info = listed_in_me(&cli, &tenant).await?;
     let list: Data<Vec<TenantListItem>> = cli.get("/api/v1/tenants").await?;
     ensure!(list.data.iter().any(|t| t.id == tenant.id));
-    let status: Data<TenantStatus> = cli.get(&format!("{}/status", tenant.path)).await?;
+    let status: Data<TenantStatus> = xch.get(&format!("{}/status", tenant.path)).await?;
     println!(
         "    {}: {}",
         status.data.status,
@@ -70,12 +95,12 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
         .data
         .secrets_url
         .context("profile create needs secrets_url")?;
-    let secrets: TenantSecretsH = cli.get_secrets_url(&secrets_url).await?;
+    let secrets: TenantSecretsH = xch.get_secrets_url(&secrets_url).await?;
     let internal_url = secrets.internal_database_url.clone();
     let db_password = password_of(&internal_url)?;
 
     stack.step("cloud deploy: registry-token, push");
-    let (cred, digest) = registry_token_and_push(stack, &cli, &tenant).await?;
+    let (cred, digest) = registry_token_and_push(stack, &xch, &tenant).await?;
     let image = format!("{}/{}:{}", cred.registry, cred.repository, cred.tag);
 
     stack.step("the secrets PUTs, before the deploy (the tenant has no machine yet)");
@@ -83,7 +108,7 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     let pem = signing_key_pem();
     ensure!(pem.len() > 2048, "the PEM should be several KB");
     let secrets_path = format!("{}/secrets", tenant.path);
-    cli.put_no_content(
+    xch.put_no_content(
         &secrets_path,
         &json!({"secrets": {
             "DATABASE_URL": internal_url,
@@ -93,7 +118,7 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
         }}),
     )
     .await?;
-    cli.put_no_content(
+    xch.put_no_content(
         &secrets_path,
         &json!({"secrets": {
             "SYSTEMPROMPT_API_TOKEN": jwt,
@@ -103,7 +128,7 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     )
     .await?;
     let profile = "/app/services/profiles/cloud/profile.yaml";
-    cli.put_no_content(
+    xch.put_no_content(
         &secrets_path,
         &json!({"secrets": {"SYSTEMPROMPT_PROFILE": profile}}),
     )
@@ -111,8 +136,8 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
 
     stack.step("POST deploy, then the same POST again (the CLI's resend after a 401)");
     let body = json!({"image": image});
-    let first: Data<DeployResponse> = cli.post(&format!("{}/deploy", tenant.path), &body).await?;
-    let second: Data<DeployResponse> = cli.post(&format!("{}/deploy", tenant.path), &body).await?;
+    let first: Data<DeployResponse> = xch.post(&format!("{}/deploy", tenant.path), &body).await?;
+    let second: Data<DeployResponse> = xch.post(&format!("{}/deploy", tenant.path), &body).await?;
     println!("    {} then {}", first.data.status, second.data.status);
 
     stack.step("the first boot already has every value");
@@ -136,7 +161,7 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     );
 
     stack.step("tenant rotate-credentials");
-    let rotated: RotateCredentials = cli
+    let rotated: RotateCredentials = xch
         .post_empty(&format!("{}/rotate-credentials", tenant.path))
         .await?;
     let new_password = password_of(&rotated.internal_database_url)?;
@@ -145,15 +170,22 @@ pub async fn run(stack: &Stack) -> anyhow::Result<()> {
     machine_runs_with(stack, &tenant, &digest, &expected).await?;
 
     stack.step("tenant delete, then gone from /auth/me");
-    cli.delete_no_content(&tenant.path).await?;
+    xch.delete_no_content(&tenant.path).await?;
     gone_from_me(&cli, &tenant).await?;
 
     nothing_left_and_no_secret_logged(
         stack,
-        &cli,
+        &xch,
         &tenant,
         &cred.repository,
-        &[&cred.token, &db_password, &new_password, &pepper, &pem],
+        &[
+            &cred.token,
+            &db_password,
+            &new_password,
+            &pepper,
+            &pem,
+            &token,
+        ],
     )
     .await
 }

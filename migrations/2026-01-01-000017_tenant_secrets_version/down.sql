@@ -1,0 +1,1 @@
+ALTER TABLE management.tenants DROP COLUMN secrets_version;

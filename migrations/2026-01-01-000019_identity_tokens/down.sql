@@ -1,0 +1,2 @@
+DROP TABLE management.revoked_subjects;
+DROP TABLE management.revoked_tokens;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS management.login_states;
+DROP TABLE IF EXISTS management.login_identities;
