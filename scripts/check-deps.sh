@@ -133,6 +133,11 @@ ours mgmt-mock-fly "mock-fly fakes Fly, not our client" mgmt-domain
 ours mgmt-test-support "test-support is a harness under every crate" mgmt-domain
 ours mgmt-mock-paddle "mock-paddle fakes Paddle, not our client"
 ours mgmt-mock-idp "mock-idp fakes GitHub and Google, not our login" mgmt-domain
+ours mgmt-mock-cloudflare "mock-cloudflare fakes Cloudflare, not our client"
+
+# DNS: the domain's DNS port over Cloudflare's API; the provisioner sees it only through that port.
+ours mgmt-dns "mgmt-dns implements the domain's DNS port" mgmt-domain
+forbid mgmt-dns "mgmt-dns is an HTTP client, not storage or a web server" "${storage[@]}" actix-web
 
 # Billing: a Paddle client and the subscription use cases over the domain's ports.
 ours mgmt-billing "billing sees storage through the domain's ports" mgmt-domain
@@ -166,7 +171,9 @@ dependents mgmt-test-support normal,build "test harnesses are dev-dependencies o
 dependents mgmt-mock-fly normal,build "the fake Fly is a dev-dependency only"
 dependents mgmt-mock-paddle normal,build "the fake Paddle is a dev-dependency only"
 dependents mgmt-mock-idp normal,build "the fake GitHub and Google are a dev-dependency only"
-forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle mgmt-mock-idp
+dependents mgmt-mock-cloudflare normal,build "the fake Cloudflare is a dev-dependency only"
+dependents mgmt-dns normal,build "only the server wires the Cloudflare client in (tests use it as a dev-dependency)" mgmt-server
+forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle mgmt-mock-idp mgmt-mock-cloudflare
 
 if [ "$status" -eq 0 ]; then
   echo "check-deps: $rules dependency rules hold (scripts/check-deps.sh)"

@@ -4,10 +4,12 @@ pub mod billing;
 pub mod credentials;
 pub mod custom_domain;
 pub mod deploy_rule;
+pub mod dns;
 pub mod email;
 pub mod error_chain;
 pub mod events;
 pub mod image_ref;
+pub mod isolation;
 pub mod lifecycle;
 pub mod login;
 pub mod manifest;
@@ -27,9 +29,13 @@ pub use custom_domain::{
     normalize_custom_domain,
 };
 pub use deploy_rule::{DeployImage, DeployImageError, RegistryTarget};
+pub use dns::{DnsDeleted, DnsEnsured, DnsError, DnsRecords};
 pub use error_chain::ErrorChain;
 pub use events::EventType;
 pub use image_ref::{Digest, ImageRef, ImageRefError, ManifestReference};
+pub use isolation::{
+    DEFAULT_VOLUME_MOUNT_PATH, IMAGE_POPULATED_PATHS, TenantDbLimits, check_volume_mount_path,
+};
 pub use lifecycle::{CliStatus, TenantInfoStatus, TenantState, TransitionError};
 pub use login::{LoggedInCustomer, LoginProvider, LoginState, NewLoginIdentity, NewLoginState};
 pub use manifest::{ManifestError, ManifestKind, ParsedManifest, media_type, parse_manifest};

@@ -64,6 +64,13 @@ pub struct Plan {
     pub cpus: i32,
     pub volume_gb: i32,
     pub max_tenants: i32,
+    /// Where the tenant's volume is mounted; `None`: the operator's default (`TENANT_VOLUME_MOUNT_PATH`).
+    /// Checked with [`crate::check_volume_mount_path`] (the plans table has the same check).
+    #[serde(default)]
+    pub volume_mount_path: Option<String>,
+    /// Limits of the tenant's database role.
+    #[serde(default)]
+    pub db_limits: crate::TenantDbLimits,
 }
 
 /// A tenant and every name and resource id it owns.

@@ -29,6 +29,12 @@ pub fn internal_hostname(id: &TenantId) -> String {
     format!("{}.internal", fly_app_name(id))
 }
 
+/// The tenant app's own Fly private network: `tenant-{12hex}` (apps in different networks cannot reach
+/// each other over 6PN).
+pub fn fly_network_name(id: &TenantId) -> String {
+    format!("tenant-{}", id.short_hex())
+}
+
 /// Tenant database on the shared cluster: `site_{12hex}`.
 pub fn tenant_database_name(id: &TenantId) -> String {
     format!("site_{}", id.short_hex())

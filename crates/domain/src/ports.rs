@@ -304,14 +304,17 @@ pub trait RegistryPushRepository: Send + Sync {
 #[async_trait]
 pub trait TenantDatabaseAdmin: Send + Sync {
     /// Creates the role with `password` and the database owned by it; when they exist already (a retry),
-    /// sets the role's password to `password` and keeps the database. Idempotent.
+    /// sets the role's password to `password` and keeps the database. Either way the role gets `limits`
+    /// and only it (not PUBLIC) may connect to the database. Idempotent.
     async fn ensure_database(
         &self,
         database: &str,
         role: &str,
         password: &SecretString,
+        limits: &crate::TenantDbLimits,
     ) -> RepoResult<()>;
-    /// Drops the database (terminating its connections) and the role; absent ones count as done.
+    /// Drops the database (terminating its connections) and the role; absent ones count as done. The
+    /// role loses LOGIN first, so a role whose drop fails cannot be used any more.
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()>;
     /// Sets the existing role's password (credential rotation); `NotFound` when the role is missing.
     /// Setting the password it already has is a no-op, so a retried rotation converges.

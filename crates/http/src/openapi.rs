@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
         me::me, login::authorize, login::callback,
         tenants::list, tenants::create, tenants::get, tenants::delete, tenants::status,
         events::stream,
-        deploy::registry_token, deploy::deploy, deploy::restart, deploy::retry_provision,
+        deploy::registry_token, deploy::deploy, deploy::deployments, deploy::restart, deploy::retry_provision,
         secrets::set, secrets::list, secrets::unset,
         custom_domains::set, custom_domains::get, custom_domains::remove,
         billing::cancel, activity::record,

@@ -39,6 +39,7 @@ route_table! {
     get "/api/v1/tenants/{id}/events" => events::stream,
     get "/api/v1/tenants/{id}/registry-token" => deploy::registry_token,
     post "/api/v1/tenants/{id}/deploy" => deploy::deploy,
+    get "/api/v1/tenants/{id}/deployments" => deploy::deployments,
     post "/api/v1/tenants/{id}/restart" => deploy::restart,
     post "/api/v1/tenants/{id}/retry-provision" => deploy::retry_provision,
     put "/api/v1/tenants/{id}/secrets" => secrets::set,

@@ -13,11 +13,13 @@ mod activity;
 mod billing;
 mod credentials;
 mod custom_domains;
+mod deployments;
 mod login;
 mod token_exchange;
 pub use activity::*;
 pub use credentials::*;
 pub use custom_domains::*;
+pub use deployments::*;
 pub use login::*;
 pub use token_exchange::*;
 

@@ -41,6 +41,10 @@ pub struct MockFlyConfig {
     pub monolithic_post_upload: bool,
     /// Largest manifest accepted, like distribution's 4 MiB limit.
     pub max_manifest_bytes: usize,
+    /// Deletes are asynchronous on Fly: for this long a deleted app still answers (status
+    /// `suspended`, its name still taken), a deleted volume is listed as `pending_destroy` and a
+    /// destroyed machine is `destroying` before it becomes `destroyed`.
+    pub destroy_delay: Duration,
 }
 
 impl Default for MockFlyConfig {
@@ -56,6 +60,7 @@ impl Default for MockFlyConfig {
             org_slugs: Vec::new(),
             monolithic_post_upload: true,
             max_manifest_bytes: 4 * 1024 * 1024,
+            destroy_delay: Duration::from_millis(50),
         }
     }
 }

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     unknown: Mutex<Vec<String>>,
     /// Blobs and upload sessions live here, on disk; removed when the mock is dropped.
     pub dir: tempfile::TempDir,
+    /// Digest → how machines running it behave (see `machines::health`); unlisted digests are healthy.
+    behaviours: Mutex<std::collections::HashMap<String, crate::machines::health::ImageBehaviour>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,12 +58,28 @@ impl Shared {
             log: Mutex::new(Vec::new()),
             unknown: Mutex::new(Vec::new()),
             dir,
+            behaviours: Mutex::default(),
         })
     }
 
     /// The world, locked. Never hold the guard across an `.await`.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
+    }
+
+    pub(crate) fn image_behaviour(&self, digest: &str) -> crate::machines::health::ImageBehaviour {
+        lock(&self.behaviours)
+            .get(digest)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_image_behaviour(
+        &self,
+        digest: &str,
+        b: crate::machines::health::ImageBehaviour,
+    ) {
+        lock(&self.behaviours).insert(digest.to_owned(), b);
     }
 
     pub(crate) fn registry_host(&self) -> &str {

@@ -30,6 +30,7 @@ use actix_web::{App, HttpServer, web};
 pub use config::{MockFlyConfig, TagDeleteSupport};
 pub use ctx::RecordedRequest;
 pub use faults::Faults;
+pub use machines::health::ImageBehaviour;
 pub use ops::Op;
 pub use snapshot::StateSnapshot;
 pub use state::{
@@ -151,6 +152,12 @@ impl MockFly {
     /// when no app holds a certificate for it. (`POST /__mock/certificates/{hostname}/issue` does the same.)
     pub fn issue_certificate(&self, hostname: &str) -> bool {
         machines::certs::mark_issued(&self.shared, hostname).is_some()
+    }
+
+    /// Machines booting `digest` from now on behave as `behaviour` (checks, exits); the rest are
+    /// healthy. (`POST /__mock/images/{digest}/{healthy|fails-health-check|crash-loop|oom}` does the same.)
+    pub fn set_image_behaviour(&self, digest: &str, behaviour: ImageBehaviour) {
+        self.shared.set_image_behaviour(digest, behaviour);
     }
 
     /// Latency added to every request.

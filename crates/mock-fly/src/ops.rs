@@ -72,6 +72,7 @@ ops! {
     MockState => "mock_state",
     MockRequests => "mock_requests",
     MockIssueCertificate => "mock_issue_certificate",
+    MockImageBehaviour => "mock_image_behaviour",
 }
 
 impl Op {

@@ -20,6 +20,8 @@ pub(crate) enum Route {
     Inspect(Op),
     /// `POST /__mock/certificates/{hostname}/issue`: the hostname's certificate becomes issued.
     IssueCertificate(String),
+    /// `POST /__mock/images/{digest}/{behaviour}`: machines running the digest behave so.
+    ImageBehaviour(String, String),
 }
 
 impl Route {
@@ -27,6 +29,7 @@ impl Route {
         match self {
             Route::Machines { op, .. } | Route::Registry { op, .. } | Route::Inspect(op) => *op,
             Route::IssueCertificate(_) => Op::MockIssueCertificate,
+            Route::ImageBehaviour(..) => Op::MockImageBehaviour,
         }
     }
 }
@@ -71,6 +74,14 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Route> {
             .filter(|h| !h.is_empty() && !h.contains('/'))
     {
         return Some(Route::IssueCertificate(decode(host)));
+    }
+    if method == Method::POST
+        && let Some((digest, behaviour)) = path
+            .strip_prefix("/__mock/images/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(d, b)| !d.is_empty() && !b.is_empty() && !b.contains('/'))
+    {
+        return Some(Route::ImageBehaviour(decode(digest), decode(behaviour)));
     }
     match (method.as_str(), path) {
         ("GET", "/__mock/state") => Some(Route::Inspect(Op::MockState)),

@@ -26,6 +26,7 @@ pub(crate) async fn entry(
         None => unknown(&ctx, req.method(), req.path()),
         Some(Route::Inspect(op)) => inspect(&ctx, op),
         Some(Route::IssueCertificate(host)) => machines::certs::issue(&ctx, &host),
+        Some(Route::ImageBehaviour(digest, b)) => machines::health::mark(&ctx, &digest, &b),
         Some(route) => gated(&ctx, &req, route, payload).await,
     };
     ctx.record(RecordedRequest {
@@ -103,6 +104,7 @@ async fn gated(
         Route::Registry { op, path } => registry::dispatch(ctx, req, op, path, payload).await,
         Route::Inspect(op) => inspect(ctx, op),
         Route::IssueCertificate(host) => machines::certs::issue(ctx, &host),
+        Route::ImageBehaviour(digest, b) => machines::health::mark(ctx, &digest, &b),
     };
     if action == Some(Action::Drop) {
         tracing::warn!(op = %op, "mock-fly: dropping the connection as injected");

@@ -51,6 +51,9 @@ pub struct AppRecord {
     pub secrets_version: u64,
     pub ips: Vec<IpRecord>,
     pub certificates: BTreeMap<String, CertRecord>,
+    /// Deleted (202) but not yet gone: `GET` shows it `suspended`, its name stays taken, every other
+    /// app-scoped route answers 404, until `destroy_delay` has passed.
+    pub destroying: bool,
     #[serde(skip)]
     pub(crate) visible_at: Instant,
 }
@@ -106,6 +109,8 @@ pub struct VolumeRecord {
     pub encrypted: bool,
     pub created_at: DateTime<Utc>,
     pub attached_machine_id: Option<String>,
+    /// Deleted and lingering as `pending_destroy` until `destroy_delay` has passed.
+    pub pending_destroy: bool,
 }
 
 /// A stored manifest: its media type, and the raw bytes (skipped in snapshots).
@@ -140,17 +145,17 @@ pub(crate) struct World {
 }
 
 impl World {
-    /// An app that exists and is past its visibility delay.
+    /// An app that exists, is past its visibility delay and is not being deleted.
     pub(crate) fn visible_app(&self, name: &str) -> Option<&AppRecord> {
         self.apps
             .get(name)
-            .filter(|a| a.visible_at <= Instant::now())
+            .filter(|a| a.visible_at <= Instant::now() && !a.destroying)
     }
 
     pub(crate) fn visible_app_mut(&mut self, name: &str) -> Option<&mut AppRecord> {
         self.apps
             .get_mut(name)
-            .filter(|a| a.visible_at <= Instant::now())
+            .filter(|a| a.visible_at <= Instant::now() && !a.destroying)
     }
 
     /// A machine of `app` (destroyed ones included).

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use mgmt_domain::{
     Customer, CustomerId, CustomerRepository, CustomerStatus, NewCustomer, Plan, PlanRepository,
-    RepoError, RepoResult,
+    RepoError, RepoResult, TenantDbLimits,
 };
 use uuid::Uuid;
 
@@ -137,6 +137,10 @@ struct PlanRow {
     cpus: i32,
     volume_gb: i32,
     max_tenants: i32,
+    volume_mount_path: Option<String>,
+    db_connection_limit: i32,
+    db_statement_timeout_ms: i32,
+    db_idle_in_transaction_timeout_ms: i32,
 }
 
 impl From<PlanRow> for Plan {
@@ -148,6 +152,12 @@ impl From<PlanRow> for Plan {
             cpus: r.cpus,
             volume_gb: r.volume_gb,
             max_tenants: r.max_tenants,
+            volume_mount_path: r.volume_mount_path,
+            db_limits: TenantDbLimits {
+                connection_limit: r.db_connection_limit,
+                statement_timeout_ms: r.db_statement_timeout_ms,
+                idle_in_transaction_timeout_ms: r.db_idle_in_transaction_timeout_ms,
+            },
         }
     }
 }

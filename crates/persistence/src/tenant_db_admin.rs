@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use diesel::sql_types::{Bool, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use mgmt_domain::{RepoError, RepoResult, TenantDatabaseAdmin};
+use mgmt_domain::{RepoError, RepoResult, TenantDatabaseAdmin, TenantDbLimits};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::map_diesel;
@@ -106,6 +106,20 @@ async fn exists(conn: &mut AsyncPgConnection, sql: &str, name: &str) -> RepoResu
     Ok(row.exists)
 }
 
+/// Databases every cluster has that no tenant may connect to (`template0` allows no connections at all).
+const HARDEN_CLUSTER: &str = "REVOKE CONNECT ON DATABASE postgres FROM PUBLIC; REVOKE CONNECT ON DATABASE template1 FROM PUBLIC";
+
+/// The role's connection limit and timeouts (`ALTER ROLE … SET`: applied to each new session of the
+/// role, in milliseconds). The values are integers, so nothing needs quoting.
+fn limits_sql(role: &str, limits: &TenantDbLimits) -> String {
+    format!(
+        "ALTER ROLE \"{role}\" WITH CONNECTION LIMIT {}; \
+         ALTER ROLE \"{role}\" SET statement_timeout = {}; \
+         ALTER ROLE \"{role}\" SET idle_in_transaction_session_timeout = {}",
+        limits.connection_limit, limits.statement_timeout_ms, limits.idle_in_transaction_timeout_ms
+    )
+}
+
 const ROLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists";
 const DATABASE_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists";
@@ -127,10 +141,16 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         database: &str,
         role: &str,
         password: &SecretString,
+        limits: &TenantDbLimits,
     ) -> RepoResult<()> {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let password = password_literal(password)?;
+        if !limits.is_valid() {
+            return Err(RepoError::Other(format!(
+                "tenant database limits must all be positive: {limits:?}"
+            )));
+        }
         let mut conn = self.connect_locked(role).await?;
         // Create-or-alter rather than `IF NOT EXISTS`: a retry must leave the role with *this* password.
         let alter_role = format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD {password}");
@@ -161,14 +181,33 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
                 return Err(e);
             }
         }
-        // Other roles on the shared cluster must not connect to this tenant's database.
+        // Other roles on the shared cluster must not connect to this tenant's database: PUBLIC loses
+        // every right on it and only the tenant's role is granted CONNECT.
+        let restrict = format!(
+            "REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC; \
+             GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\""
+        );
+        ddl(&mut conn, &restrict, "restricting the tenant database").await?;
+        // The cluster's own databases are no tenant's: PUBLIC (so every tenant role) loses CONNECT on
+        // them. Repeated on every ensure, so a cluster created before this rule is hardened too.
         ddl(
             &mut conn,
-            &format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"),
-            "restricting the tenant database",
+            HARDEN_CLUSTER,
+            "hardening the cluster's databases",
         )
         .await?;
-        tracing::info!(database, role, "tenant database ensured");
+        ddl(
+            &mut conn,
+            &limits_sql(role, limits),
+            "limiting the tenant role",
+        )
+        .await?;
+        tracing::info!(
+            database,
+            role,
+            connection_limit = limits.connection_limit,
+            "tenant database ensured"
+        );
         Ok(())
     }
 
@@ -176,6 +215,16 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let mut conn = self.connect_locked(role).await?;
+        // LOGIN goes first: if a later step fails (the role still owns something, the cluster goes
+        // away), the role is left unusable rather than a live credential of a deleted tenant.
+        if exists(&mut conn, ROLE_EXISTS, role).await? {
+            ddl(
+                &mut conn,
+                &format!("ALTER ROLE \"{role}\" WITH NOLOGIN"),
+                "disabling the tenant role's login",
+            )
+            .await?;
+        }
         ddl(
             &mut conn,
             &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),

@@ -148,9 +148,12 @@ impl TenantDatabaseAdmin for TrackedTenantCluster {
         database: &str,
         role: &str,
         password: &SecretString,
+        limits: &mgmt_domain::TenantDbLimits,
     ) -> RepoResult<()> {
         lock(&self.live).insert((database.to_owned(), role.to_owned()));
-        self.inner.ensure_database(database, role, password).await
+        self.inner
+            .ensure_database(database, role, password, limits)
+            .await
     }
 
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {

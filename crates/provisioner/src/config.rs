@@ -82,6 +82,13 @@ pub struct MachineSettings {
     pub start_timeout: Duration,
     /// How long a restart (answered inline) waits for `started`.
     pub restart_timeout: Duration,
+    /// How long a deploy waits for the new version to be started with its health checks passing
+    /// before it rolls back.
+    pub health_timeout: Duration,
+    /// How often the health gate reads the machine.
+    pub health_poll: Duration,
+    /// Fly's `grace_period` of the health check: failures while the app boots do not count.
+    pub health_grace_period: Duration,
     /// How long provisioning waits for a new app to become visible (Fly is eventually consistent).
     pub app_visible_timeout: Duration,
     /// Machine lease held while updating or restarting.
@@ -92,7 +99,7 @@ impl Default for MachineSettings {
     fn default() -> Self {
         Self {
             volume_name: "services".to_owned(),
-            volume_mount_path: "/app/services".to_owned(),
+            volume_mount_path: mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH.to_owned(),
             internal_port: 8080,
             health_check_path: Some("/api/v1/health".to_owned()),
             cpu_kind: "shared".to_owned(),
@@ -102,6 +109,9 @@ impl Default for MachineSettings {
             api_external_url: "http://localhost:8080".to_owned(),
             start_timeout: Duration::from_secs(120),
             restart_timeout: Duration::from_secs(20),
+            health_timeout: Duration::from_secs(120),
+            health_poll: Duration::from_millis(500),
+            health_grace_period: Duration::from_secs(10),
             app_visible_timeout: Duration::from_secs(30),
             lease_ttl: Duration::from_secs(60),
         }

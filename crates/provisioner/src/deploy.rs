@@ -6,7 +6,9 @@
 //! answers in time, a missing image, a wrong pin or foreign content is refused at once (nothing is
 //! recorded). If it does not, the deployment is recorded without a digest and the deploy job resolves
 //! the tag and checks provenance itself (see `jobs::deploy`), failing the deployment with a readable
-//! reason when the image is missing or not the tenant's. Only reads are cut short by the budget; every
+//! reason when the image is missing or not the tenant's. An image pinned to the digest of an earlier
+//! successful deployment of this tenant is a rollback on request: that digest is deployed even if the
+//! tag has moved on; a pinned digest the tenant never recorded is refused as invalid input. Only reads are cut short by the budget; every
 //! write happens after it, so nothing runs on detached from the durable job.
 
 use mgmt_domain::{
@@ -44,14 +46,30 @@ impl TenantService {
                 tenant.state
             )));
         }
+        let earlier = self.earlier_digest(id, image).await?;
         // Read-only, so cutting it short at the budget leaves nothing half done.
-        let digest = match tokio::time::timeout(
-            self.config.deploy_resolve_within,
-            self.resolve_verified(id, image),
-        )
+        let digest = match tokio::time::timeout(self.config.deploy_resolve_within, async {
+            match &earlier {
+                Some(d) => self
+                    .verify_provenance(id, &self.config.deploy_target.repository, d)
+                    .await
+                    .map(|()| d.clone()),
+                None => self.resolve_verified(id, image).await,
+            }
+        })
         .await
         {
+            Ok(Err(ServiceError::Conflict(m))) if !self.ever_recorded(id, image).await? => {
+                return Err(ServiceError::InvalidInput(format!(
+                    "{m}; a pinned digest other than the tag's must be one this tenant deployed before"
+                )));
+            }
             Ok(result) => Some(result?),
+            Err(_) if earlier.is_some() => {
+                return Err(ServiceError::Unavailable(
+                    "the registry is slow; retry the rollback shortly".into(),
+                ));
+            }
             Err(_) => {
                 tracing::warn!(tenant_id = %id, "registry slow at deploy; the deploy job resolves the tag");
                 None
@@ -129,6 +147,46 @@ impl TenantService {
         self.verify_provenance(id, repository, &resolved.digest)
             .await?;
         Ok(resolved.digest)
+    }
+
+    /// Rollback on request: the digest pinned in `image` when an earlier deployment of this tenant
+    /// succeeded with it (the tag may have moved on since; the digest is deployed as it is).
+    async fn earlier_digest(
+        &self,
+        id: TenantId,
+        image: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let Some(pinned) = self.pinned_digest(id, image)? else {
+            return Ok(None);
+        };
+        let deployed = self.repos.deployments.list_for_tenant(id).await?;
+        Ok(deployed
+            .iter()
+            .any(|d| {
+                d.status == DeploymentStatus::Succeeded && d.digest.as_deref() == Some(&pinned)
+            })
+            .then_some(pinned))
+    }
+
+    /// Whether any deployment of this tenant (whatever its outcome) recorded the digest pinned in
+    /// `image`: a pin the tag moved away from is then a conflict, a never-seen one invalid input.
+    async fn ever_recorded(&self, id: TenantId, image: &str) -> Result<bool, ServiceError> {
+        let Some(pinned) = self.pinned_digest(id, image)? else {
+            return Ok(true);
+        };
+        let deployed = self.repos.deployments.list_for_tenant(id).await?;
+        Ok(deployed
+            .iter()
+            .any(|d| d.digest.as_deref() == Some(&pinned)))
+    }
+
+    fn pinned_digest(&self, id: TenantId, image: &str) -> Result<Option<String>, ServiceError> {
+        let accepted = self
+            .config
+            .deploy_target
+            .validate_deploy_image(&id, image)
+            .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
+        Ok(accepted.digest.map(|d| d.to_string()))
     }
 
     /// The newest deployment, if it is still pending or in progress for the same `image` and would

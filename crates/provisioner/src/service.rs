@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use mgmt_domain::{
-    CustomerId, EventType, NewTenantEvent, RepoError, Repositories, Tenant, TenantDatabaseAdmin,
-    TenantId, TenantState,
+    CustomerId, DnsRecords, EventType, NewTenantEvent, RepoError, Repositories, Tenant,
+    TenantDatabaseAdmin, TenantId, TenantState,
 };
 use mgmt_fly_client::{FlyMachines, Registry};
 
@@ -25,6 +25,8 @@ pub struct TenantService {
     pub(crate) db_admin: Arc<dyn TenantDatabaseAdmin>,
     pub(crate) config: ProvisionerConfig,
     pub(crate) job_observer: Arc<dyn JobObserver>,
+    /// Public DNS for tenant hostnames; `None` when the operator runs a wildcard record or front proxy.
+    pub(crate) dns: Option<Arc<dyn DnsRecords>>,
 }
 
 impl std::fmt::Debug for TenantService {
@@ -51,12 +53,20 @@ impl TenantService {
             db_admin,
             config,
             job_observer: Arc::new(NoopJobObserver),
+            dns: None,
         }
     }
 
     /// Reports every settled job attempt to `observer` (metrics); the default ignores them.
     pub fn with_job_observer(mut self, observer: Arc<dyn JobObserver>) -> Self {
         self.job_observer = observer;
+        self
+    }
+
+    /// Creates each tenant's public CNAME in provisioning and removes it in cleanup (`None`: nothing
+    /// to do, the default: a wildcard record or front proxy routes every tenant's hostname).
+    pub fn with_dns(mut self, dns: Option<Arc<dyn DnsRecords>>) -> Self {
+        self.dns = dns;
         self
     }
 

@@ -263,6 +263,17 @@ impl TenantService {
         self.fly
             .wait_machine(app, machine, MachineState::Started, version, left())
             .await?;
+        // Started is not up: the restart answers once the checks pass, as a deploy does.
+        crate::jobs::health_gate::wait_healthy(
+            self.fly.as_ref(),
+            app,
+            machine,
+            version,
+            left(),
+            self.config.machine.health_poll,
+        )
+        .await
+        .map_err(|e| ServiceError::Unavailable(format!("the machine restarted but {}", e.0)))?;
         Ok(())
     }
 

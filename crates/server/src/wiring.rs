@@ -58,6 +58,19 @@ pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     mgmt_persistence::build_pool(&config).context("DATABASE_URL: cannot build the connection pool")
 }
 
+/// The tenant CNAMEs' provider: Cloudflare, or none (`DNS_PROVIDER=none`: a wildcard record routes).
+fn dns_records(
+    fly: &crate::settings::FlySettings,
+) -> anyhow::Result<Option<Arc<dyn mgmt_domain::DnsRecords>>> {
+    let Some(cf) = &fly.dns else {
+        return Ok(None);
+    };
+    let config = mgmt_dns::CloudflareConfig::new(&cf.api_url, cf.api_token.clone(), &cf.zone_id);
+    let client = mgmt_dns::CloudflareDns::new(config)
+        .map_err(|e| anyhow::anyhow!("CLOUDFLARE_API_URL / CLOUDFLARE_ZONE_ID: {e}"))?;
+    Ok(Some(Arc::new(client)))
+}
+
 pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
     let repos = PgRepositories::new(pool.clone());
     let verifier = JwtVerifier::new(settings.jwt.clone()).context("JWT settings")?;
@@ -181,7 +194,8 @@ fn cloud(
     let db_admin = Arc::new(PgTenantDatabaseAdmin::new(fly.tenant_db_admin_url.clone()));
     let service = Arc::new(
         TenantService::new(repos.clone(), machines, registry, db_admin, config)
-            .with_job_observer(observer),
+            .with_job_observer(observer)
+            .with_dns(dns_records(fly)?),
     );
 
     let issuer = Arc::new(CredentialIssuer::new(

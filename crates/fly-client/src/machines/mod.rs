@@ -19,7 +19,9 @@ pub trait FlyMachines: Send + Sync {
     // Apps
     /// Creates the app in the configured org. A 422 `name_taken` is checked with a GET: if the app is
     /// visible in our org it is returned with `created: false`, otherwise `NameTaken`.
-    async fn create_app(&self, name: &str) -> FlyResult<AppCreated>;
+    /// `network`: the app's own private network (Fly's `network` field); `None` puts the app in the
+    /// organisation's default network, shared with every other app of the organisation.
+    async fn create_app(&self, name: &str, network: Option<&str>) -> FlyResult<AppCreated>;
     /// Gets an app; waits out Fly's eventual consistency only when asked through `wait_for_app`.
     async fn get_app(&self, name: &str) -> FlyResult<App>;
     /// Polls `GET /apps/{name}` until it is visible or `timeout` passes (a new app is eventually consistent).
@@ -48,6 +50,8 @@ pub trait FlyMachines: Send + Sync {
     async fn delete_ip(&self, app: &str, ip: &str) -> FlyResult<()>;
 
     // ACME certificates
+    /// Idempotent: an existing certificate for `hostname` on `app` is returned (Fly itself answers a
+    /// repeated add with 422).
     async fn add_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate>;
     async fn get_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate>;
     async fn delete_certificate(&self, app: &str, hostname: &str) -> FlyResult<()>;

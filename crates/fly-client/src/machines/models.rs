@@ -202,6 +202,11 @@ pub struct HealthCheck {
     pub interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// How long after boot a failing check does not count (the app is still starting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -259,6 +264,62 @@ pub struct Machine {
     pub config: Option<MachineConfig>,
     #[serde(default)]
     pub private_ip: Option<String>,
+    /// The machine's health checks as flyd last ran them (`CheckStatus` of the spec).
+    #[serde(default)]
+    pub checks: Vec<CheckStatus>,
+    /// Newest first: launch, update, start, exit (with the exit code / OOM in `request.exit_event`).
+    #[serde(default)]
+    pub events: Vec<MachineEvent>,
+}
+
+/// One health check's result on a machine: `status` is `passing`, `warning` or `critical`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CheckStatus {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// A machine event (`MachineEvent` of the spec).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MachineEvent {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    #[serde(default)]
+    pub request: Option<MachineEventRequest>,
+}
+
+/// The part of an event's `request` we read: a process exit (fly-go's `MachineRequest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MachineEventRequest {
+    #[serde(default)]
+    pub exit_event: Option<ExitEvent>,
+    #[serde(default)]
+    pub restart_count: Option<i64>,
+}
+
+/// How the machine's main process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExitEvent {
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub oom_killed: bool,
+    #[serde(default)]
+    pub requested_stop: bool,
+    #[serde(default)]
+    pub restarting: bool,
 }
 
 /// A machine lease (the response is wrapped in `{"status":"success","data":{...}}` on the wire).

@@ -31,7 +31,7 @@ async fn name_taken_is_adopted_when_the_app_is_ours() {
         ))
         .mount(&server)
         .await;
-    let created = client(&server).create_app("a1").await.unwrap();
+    let created = client(&server).create_app("a1", None).await.unwrap();
     assert!(!created.created);
     assert_eq!(created.app.name, "a1");
 }
@@ -59,11 +59,11 @@ async fn name_taken_by_another_org_or_invisible_is_name_taken() {
         .await;
     let c = client(&server);
     assert!(matches!(
-        c.create_app("theirs").await,
+        c.create_app("theirs", None).await,
         Err(FlyError::NameTaken(_))
     ));
     assert!(matches!(
-        c.create_app("hidden").await,
+        c.create_app("hidden", None).await,
         Err(FlyError::NameTaken(_))
     ));
 }
@@ -71,14 +71,22 @@ async fn name_taken_by_another_org_or_invisible_is_name_taken() {
 #[tokio::test]
 async fn created_app_body_is_returned() {
     let server = MockServer::start().await;
+    // The app's own network is sent (Fly's CreateAppRequest `network`); without it Fly would put the
+    // app in the organisation's shared default network.
     on("POST", "/v1/apps")
+        .and(wiremock::matchers::body_partial_json(
+            json!({"app_name": "a1", "network": "tenant-0123456789ab"}),
+        ))
         .respond_with(json_reply(
             201,
             json!({"id": "app_1", "name": "a1", "extra": 1}),
         ))
         .mount(&server)
         .await;
-    let created = client(&server).create_app("a1").await.unwrap();
+    let created = client(&server)
+        .create_app("a1", Some("tenant-0123456789ab"))
+        .await
+        .unwrap();
     assert!(created.created);
     assert_eq!(created.app.id.as_deref(), Some("app_1"));
 }

@@ -27,8 +27,13 @@ async fn provision_deploy_and_clean_up_against_mock_fly() {
     .unwrap();
 
     // Apps: created once, adopted on repeat.
-    assert!(fly.create_app(APP).await.unwrap().created);
-    let again = fly.create_app(APP).await.unwrap();
+    assert!(
+        fly.create_app(APP, Some("tenant-net"))
+            .await
+            .unwrap()
+            .created
+    );
+    let again = fly.create_app(APP, Some("tenant-net")).await.unwrap();
     assert!(!again.created, "a repeated create adopts our own app");
     assert_eq!(
         fly.wait_for_app(APP, Duration::from_secs(5))
@@ -72,6 +77,19 @@ async fn provision_deploy_and_clean_up_against_mock_fly() {
     let host = "0123456789ab.tenants.example.com";
     assert_eq!(fly.add_certificate(APP, host).await.unwrap().hostname, host);
     assert_eq!(fly.get_certificate(APP, host).await.unwrap().hostname, host);
+    // Fly answers a repeated add with 422; the client's add is idempotent: found first, or (when
+    // the look-up missed it, as in a race) the 422 is read as "already there".
+    assert_eq!(fly.add_certificate(APP, host).await.unwrap().hostname, host);
+    mock.faults().fail_next("get_certificate", 1, 404);
+    assert_eq!(fly.add_certificate(APP, host).await.unwrap().hostname, host);
+    let posts = |m: &MockFly| {
+        m.requests()
+            .iter()
+            .filter(|r| r.op.as_deref() == Some("create_certificate"))
+            .map(|r| r.status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(posts(&mock), [201, 422], "the race path met Fly's 422");
 
     // Deploy pinned by digest: push, resolve, create, wait.
     let dir = tempfile::tempdir().unwrap();
@@ -175,8 +193,13 @@ async fn provision_deploy_and_clean_up_against_mock_fly() {
         machine.id
     );
 
-    // Cleanup, in the order the durable job runs it; repeated deletes are NotFound ("done").
+    // Cleanup, in the order the durable job runs it; repeated deletes are NotFound ("done"). Fly's
+    // deletes are asynchronous: the machine holds its volume until it is `destroyed`, and the app
+    // lingers after its 202.
     fly.delete_machine(APP, &machine.id, true, None)
+        .await
+        .unwrap();
+    fly.wait_machine(APP, &machine.id, MachineState::Destroyed, None, wait)
         .await
         .unwrap();
     fly.delete_certificate(APP, host).await.unwrap();
@@ -184,6 +207,13 @@ async fn provision_deploy_and_clean_up_against_mock_fly() {
     fly.delete_ip(APP, &v6.ip).await.unwrap();
     fly.delete_volume(APP, &volume.id).await.unwrap();
     fly.delete_app(APP).await.unwrap();
+    let lingering = fly.get_app(APP).await.unwrap();
+    assert_eq!(lingering.status.as_deref(), Some("suspended"));
+    let deadline = tokio::time::Instant::now() + wait;
+    while fly.get_app(APP).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the app never went");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(fly.get_app(APP).await.unwrap_err().is_not_found());
     assert!(fly.delete_app(APP).await.unwrap_err().is_not_found());
 

@@ -1,4 +1,5 @@
-//! Push and deploy endpoints: registry-token, deploy, restart, retry-provision.
+//! Push and deploy endpoints: registry-token, deploy (also a rollback to an earlier digest),
+//! deployments, restart, retry-provision.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
@@ -7,7 +8,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::tenant_id;
 use crate::state::AppState;
-use crate::wire::{Data, DeployAccepted, DeployRequest, RegistryToken, StatusOnly};
+use crate::wire::{Data, DeployAccepted, DeployRequest, DeploymentView, RegistryToken, StatusOnly};
 
 /// A short-lived credential valid only for pushing and pulling this tenant's tag through the gateway.
 #[utoipa::path(get, path = "/api/v1/tenants/{id}/registry-token", tag = "deploy", security(("bearer" = [])),
@@ -83,6 +84,27 @@ pub async fn deploy(
         app_url: Some(tenant.app_url()),
     };
     Ok(HttpResponse::Accepted().json(Data::new(body)))
+}
+
+/// The tenant's deployments, newest first; a failed one carries its reason.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/deployments", tag = "deploy", security(("bearer" = [])),
+    params(("id" = String, Path, description = "tenant id")),
+    responses((status = 200, body = Data<Vec<DeploymentView>>), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn deployments(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let id = tenant_id(&req)?;
+    let tenant = state
+        .repos
+        .tenants
+        .get_for_customer(id, caller.customer.id)
+        .await?;
+    let list = state.repos.deployments.list_for_tenant(tenant.id).await?;
+    let body: Vec<DeploymentView> = list.iter().map(DeploymentView::from).collect();
+    Ok(HttpResponse::Ok().json(Data::new(body)))
 }
 
 /// The word a deploy answers: the rollout has been accepted and runs in the background.

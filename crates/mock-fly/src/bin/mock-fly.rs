@@ -28,6 +28,10 @@ struct Args {
     /// Milliseconds a machine spends in `starting`.
     #[arg(long, default_value_t = 500)]
     machine_start_delay_ms: u64,
+    /// Milliseconds a deleted app, volume or machine lingers (`suspended`, `pending_destroy`,
+    /// `destroying`) before it is gone, as Fly's deletes are asynchronous.
+    #[arg(long, default_value_t = 1000)]
+    destroy_delay_ms: u64,
     /// Enforce Fly-like rate limits.
     #[arg(long)]
     rate_limits: bool,
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         app_visibility_delay: Duration::from_millis(args.app_visibility_delay_ms),
         machine_start_delay: Duration::from_millis(args.machine_start_delay_ms),
         rate_limits: args.rate_limits,
+        destroy_delay: Duration::from_millis(args.destroy_delay_ms),
         tag_delete,
         ..MockFlyConfig::default()
     };

@@ -1,8 +1,9 @@
-//! Apps: create (201 with the app, 422 `name_taken`), show (eventually consistent), list, delete.
+//! Apps: create (201 with the app, 422 `name_taken`), show (eventually consistent), list, delete
+//! (202, then the app lingers as `suspended` for `destroy_delay` before it and everything in it is gone).
 
 use std::time::Instant;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +43,7 @@ pub(crate) fn json(world: &World, app: &AppRecord) -> Value {
         "id": app.id,
         "name": app.name,
         "network": app.network,
-        "status": "deployed",
+        "status": if app.destroying { "suspended" } else { "deployed" },
         "machine_count": machines.count(),
         "volume_count": world.volumes.values().filter(|v| v.app == app.name).count(),
         "organization": { "name": app.org_slug, "slug": app.org_slug },
@@ -85,6 +86,7 @@ pub(crate) fn create(ctx: &Shared, body: &[u8]) -> HttpResponse {
         secrets_version: 0,
         ips: Vec::new(),
         certificates: Default::default(),
+        destroying: false,
         visible_at: Instant::now() + ctx.config.app_visibility_delay,
     };
     let body = json(&world, &app);
@@ -94,7 +96,9 @@ pub(crate) fn create(ctx: &Shared, body: &[u8]) -> HttpResponse {
 
 pub(crate) fn get(ctx: &Shared, name: &str) -> HttpResponse {
     let world = ctx.world();
-    match world.visible_app(name) {
+    // A deleted app is still shown until it is really gone, as on Fly.
+    let lingering = world.apps.get(name).filter(|a| a.destroying);
+    match world.visible_app(name).or(lingering) {
         Some(app) => HttpResponse::Ok().json(json(&world, app)),
         None => errors::app_not_found(),
     }
@@ -115,16 +119,36 @@ pub(crate) fn list(ctx: &Shared, q: &Query) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "total_apps": apps.len(), "apps": apps }))
 }
 
-/// 202 with no body; machines, volumes, secrets, IPs and certificates go with the app.
-pub(crate) fn delete(ctx: &Shared, name: &str) -> HttpResponse {
+/// 202 with no body. The app lingers (`suspended`, name still taken) for `destroy_delay`, its
+/// machines `destroying` and volumes `pending_destroy`; then it and everything in it is gone. A repeated
+/// delete of a lingering app is answered 202 again and changes nothing.
+pub(crate) fn delete(ctx: &web::Data<Shared>, name: &str) -> HttpResponse {
     let mut world = ctx.world();
-    if world.visible_app(name).is_none() {
-        return errors::fly(404, "Could not find App");
+    match world.apps.get_mut(name) {
+        Some(a) if a.destroying => return HttpResponse::Accepted().finish(),
+        Some(a) if a.visible_at <= Instant::now() => a.destroying = true,
+        _ => return errors::fly(404, "Could not find App"),
     }
-    world.apps.remove(name);
-    world.machines.retain(|_, m| m.app != name);
-    world.volumes.retain(|_, v| v.app != name);
+    for m in world.machines.values_mut().filter(|m| m.app == name) {
+        if m.state != "destroyed" {
+            super::lifecycle::set_state(m, "destroying", "destroy", "user");
+        }
+    }
+    for v in world.volumes.values_mut().filter(|v| v.app == name) {
+        v.pending_destroy = true;
+    }
     drop(world);
     ctx.changed.notify_waiters();
+    let (ctx, name) = (ctx.clone(), name.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(ctx.config.destroy_delay).await;
+        {
+            let mut world = ctx.world();
+            world.apps.remove(&name);
+            world.machines.retain(|_, m| m.app != name);
+            world.volumes.retain(|_, v| v.app != name);
+        }
+        ctx.changed.notify_waiters();
+    });
     HttpResponse::Accepted().finish()
 }

@@ -1,4 +1,5 @@
-//! ACME certificates: `POST /certificates/acme {hostname}`, show, list, delete.
+//! ACME certificates: `POST /certificates/acme {hostname}` (422 when the hostname is already there,
+//! on this app or another), show, list, delete.
 
 use actix_web::HttpResponse;
 use chrono::Utc;
@@ -127,15 +128,19 @@ pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
         );
     }
     let a = world.visible_app_mut(app).expect("checked above");
-    let cert = a
-        .certificates
-        .entry(hostname.clone())
-        .or_insert_with(|| CertRecord {
-            hostname,
-            created_at: Utc::now(),
-            issued_at: None,
-        })
-        .clone();
+    if a.certificates.contains_key(&hostname) {
+        // Fly does not answer a repeated add with the existing certificate: it refuses it.
+        return errors::fly(
+            422,
+            format!("Hostname {hostname} already exists on app {app}"),
+        );
+    }
+    let cert = CertRecord {
+        hostname: hostname.clone(),
+        created_at: Utc::now(),
+        issued_at: None,
+    };
+    a.certificates.insert(hostname, cert.clone());
     HttpResponse::Created().json(detail(app, &cert))
 }
 

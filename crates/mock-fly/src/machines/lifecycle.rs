@@ -62,16 +62,10 @@ pub(crate) fn schedule(
 }
 
 /// Enter `starting` and become `started` after the configured delay.
+/// What happens once it runs depends on the image (see `health`: crash-looping images exit again).
 pub(crate) fn begin_start(ctx: &web::Data<Shared>, m: &mut MachineRecord, kind: &str) {
     let generation = set_state(m, "starting", kind, "user");
-    schedule(
-        ctx,
-        &m.id,
-        generation,
-        ctx.config.machine_start_delay,
-        "started",
-        "start",
-    );
+    super::health::run(ctx, &m.id, generation);
 }
 
 fn live<'a>(
@@ -84,7 +78,7 @@ fn live<'a>(
     }
     world
         .machine_mut(app, id)
-        .filter(|m| m.state != "destroyed")
+        .filter(|m| !matches!(m.state.as_str(), "destroyed" | "destroying"))
         .ok_or_else(|| errors::machine_not_found(id))
 }
 
@@ -230,8 +224,8 @@ pub(crate) fn restart(
     HttpResponse::Ok().json(json!({ "ok": true }))
 }
 
-/// Without `force`, a running machine is refused; the record stays as `destroyed` so `wait` and
-/// `GET` can still see it, and its volumes are detached.
+/// Without `force`, a running machine is refused; the machine is `destroying` for `destroy_delay`,
+/// then `destroyed` (the record stays so `wait` and `GET` can still see it) and its volumes detached.
 pub(crate) fn delete(
     ctx: &web::Data<Shared>,
     app: &str,
@@ -259,14 +253,31 @@ pub(crate) fn delete(
                 ),
             );
         }
-        set_state(m, "destroyed", "destroy", "user");
+        // Asynchronous as on Fly: `destroying` now, `destroyed` (volumes released) after the delay.
+        let generation = set_state(m, "destroying", "destroy", "user");
         m.lease = None;
-        let vols = std::mem::take(&mut m.volumes);
-        for v in vols {
-            if let Some(vol) = world.volumes.get_mut(&v) {
-                vol.attached_machine_id = None;
+        let (ctx2, id) = (ctx.clone(), id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(ctx2.config.destroy_delay).await;
+            {
+                let mut world = ctx2.world();
+                let Some(m) = world
+                    .machines
+                    .get_mut(&id)
+                    .filter(|m| m.generation == generation)
+                else {
+                    return;
+                };
+                set_state(m, "destroyed", "destroy", "flyd");
+                let vols = std::mem::take(&mut m.volumes);
+                for v in vols {
+                    if let Some(vol) = world.volumes.get_mut(&v) {
+                        vol.attached_machine_id = None;
+                    }
+                }
             }
-        }
+            ctx2.changed.notify_waiters();
+        });
     }
     ctx.changed.notify_waiters();
     HttpResponse::Ok().json(json!({ "ok": true }))

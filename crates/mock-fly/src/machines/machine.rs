@@ -55,8 +55,9 @@ fn boot_secrets(
     Ok((app.secrets_version, secrets))
 }
 
-pub(crate) fn machine_json(m: &MachineRecord) -> Value {
+pub(crate) fn machine_json(ctx: &Shared, m: &MachineRecord) -> Value {
     json!({
+        "checks": super::health::checks_json(ctx, m),
         "id": m.id, "name": m.name, "state": m.state, "region": m.region,
         "instance_id": m.instance_id, "private_ip": m.private_ip,
         "config": m.config, "image_ref": m.image_ref, "host_status": "ok",
@@ -73,11 +74,13 @@ fn check_config(
     world: &World,
     app: &str,
     id: &str,
+    region: &str,
     config: &Value,
 ) -> Result<Checked, HttpResponse> {
     if !config.is_object() {
         return Err(errors::fly(400, "config is required"));
     }
+    super::validate::config(config).map_err(|e| errors::fly(400, e))?;
     let image = config["image"].as_str().unwrap_or_default().to_owned();
     if image.is_empty() {
         return Err(errors::fly(
@@ -99,6 +102,21 @@ fn check_config(
                 format!("volume {vid:?} not found in app {app}"),
             ));
         };
+        if vol.pending_destroy {
+            return Err(errors::fly(
+                400,
+                format!("volume {vid} is pending_destroy and cannot be mounted"),
+            ));
+        }
+        if vol.region != region {
+            return Err(errors::fly(
+                400,
+                format!(
+                    "volume {vid} is in region {}, the machine in {region}",
+                    vol.region
+                ),
+            ));
+        }
         if vol.attached_machine_id.as_deref().is_some_and(|m| m != id) {
             return Err(errors::fly(
                 400,
@@ -120,8 +138,12 @@ pub(crate) fn create(ctx: &web::Data<Shared>, app: &str, body: &[u8]) -> HttpRes
         return errors::app_not_found();
     }
     let id = ids::machine_id();
+    let region = req.region.clone().unwrap_or_else(|| "iad".to_owned());
+    if !super::validate::known_region(&region) {
+        return errors::fly(400, format!("invalid region {region:?}"));
+    }
     let config = req.config.unwrap_or(Value::Null);
-    let (image, metadata, vols) = match check_config(&world, app, &id, &config) {
+    let (image, metadata, vols) = match check_config(&world, app, &id, &region, &config) {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -163,7 +185,7 @@ pub(crate) fn create(ctx: &web::Data<Shared>, app: &str, body: &[u8]) -> HttpRes
             vol.attached_machine_id = Some(id.clone());
         }
     }
-    let mut body = machine_json(&m);
+    let mut body = machine_json(ctx, &m);
     if let Some(ttl) = req.lease_ttl.filter(|t| *t > 0) {
         let lease = leases::new_lease(&m, ttl, String::new());
         body["nonce"] = json!(lease.nonce);
@@ -184,7 +206,7 @@ pub(crate) fn get(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
         return errors::app_not_found();
     }
     match world.machine_mut(app, id) {
-        Some(m) => HttpResponse::Ok().json(machine_json(m)),
+        Some(m) => HttpResponse::Ok().json(machine_json(ctx, m)),
         None => errors::machine_not_found(id),
     }
 }
@@ -226,7 +248,7 @@ pub(crate) fn list(ctx: &Shared, app: &str, q: &Query) -> HttpResponse {
             })
         })
         .map(|m| {
-            let mut j = machine_json(m);
+            let mut j = machine_json(ctx, m);
             if summary {
                 let o = j.as_object_mut().expect("object");
                 o.remove("config");
@@ -257,7 +279,7 @@ pub(crate) fn update(
     let Some(m) = world
         .machines
         .get(id)
-        .filter(|m| m.app == app && m.state != "destroyed")
+        .filter(|m| m.app == app && !matches!(m.state.as_str(), "destroyed" | "destroying"))
     else {
         return errors::machine_not_found(id);
     };
@@ -278,7 +300,8 @@ pub(crate) fn update(
         );
     }
     let config = req.config.unwrap_or(Value::Null);
-    let (image, metadata, vols) = match check_config(&world, app, id, &config) {
+    let region = m.region.clone();
+    let (image, metadata, vols) = match check_config(&world, app, id, &region, &config) {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -320,7 +343,7 @@ pub(crate) fn update(
     } else {
         lifecycle::begin_start(ctx, m, "update");
     }
-    let body = machine_json(m);
+    let body = machine_json(ctx, m);
     drop(world);
     ctx.changed.notify_waiters();
     HttpResponse::Ok().json(body)

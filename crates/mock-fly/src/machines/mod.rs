@@ -2,12 +2,14 @@
 
 mod apps;
 pub(crate) mod certs;
+pub mod health;
 mod image;
 mod ips;
 mod leases;
 mod lifecycle;
 mod machine;
 mod secrets;
+mod validate;
 mod volumes;
 mod wait;
 

@@ -1,6 +1,7 @@
-//! Volumes: create, list, get, delete (refused while a live machine has it mounted).
+//! Volumes: create, list, get, delete (refused while a live machine has it mounted; then the volume
+//! lingers as `pending_destroy` for `destroy_delay` before it disappears, as on Fly).
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,7 +29,12 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
-fn volume_json(v: &VolumeRecord, state: &str) -> Value {
+fn volume_json(v: &VolumeRecord) -> Value {
+    let state = if v.pending_destroy {
+        "pending_destroy"
+    } else {
+        "created"
+    };
     let mut j = json!({
         "id": v.id,
         "name": v.name,
@@ -67,6 +73,10 @@ pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
     if !(1..=500).contains(&size_gb) {
         return errors::fly(400, "size_gb must be between 1 and 500");
     }
+    let region = req.region.unwrap_or_else(|| "iad".to_owned());
+    if !super::validate::known_region(&region) {
+        return errors::fly(400, format!("invalid region {region:?}"));
+    }
     let mut world = ctx.world();
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
@@ -75,13 +85,14 @@ pub(crate) fn create(ctx: &Shared, app: &str, body: &[u8]) -> HttpResponse {
         id: ids::volume_id(),
         app: app.to_owned(),
         name,
-        region: req.region.unwrap_or_else(|| "iad".to_owned()),
+        region,
         size_gb,
         encrypted: req.encrypted.unwrap_or(true),
         created_at: Utc::now(),
         attached_machine_id: None,
+        pending_destroy: false,
     };
-    let body = volume_json(&vol, "created");
+    let body = volume_json(&vol);
     world.volumes.insert(vol.id.clone(), vol);
     HttpResponse::Ok().json(body)
 }
@@ -95,7 +106,7 @@ pub(crate) fn list(ctx: &Shared, app: &str) -> HttpResponse {
         .volumes
         .values()
         .filter(|v| v.app == app)
-        .map(|v| volume_json(v, "created"))
+        .map(volume_json)
         .collect();
     HttpResponse::Ok().json(vols)
 }
@@ -106,12 +117,12 @@ pub(crate) fn get(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
         return errors::app_not_found();
     }
     match world.volumes.get(id).filter(|v| v.app == app) {
-        Some(v) => HttpResponse::Ok().json(volume_json(v, "created")),
+        Some(v) => HttpResponse::Ok().json(volume_json(v)),
         None => errors::fly(404, "Volume not found"),
     }
 }
 
-pub(crate) fn delete(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
+pub(crate) fn delete(ctx: &web::Data<Shared>, app: &str, id: &str) -> HttpResponse {
     let mut world = ctx.world();
     if world.visible_app(app).is_none() {
         return errors::app_not_found();
@@ -119,6 +130,13 @@ pub(crate) fn delete(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
     let Some(vol) = world.volumes.get(id).filter(|v| v.app == app) else {
         return errors::fly(404, "Volume not found");
     };
+    if vol.pending_destroy {
+        // Fly refuses to destroy a volume twice; a caller must wait for it to go.
+        return errors::fly(
+            400,
+            format!("failed_precondition: volume {id} is already pending_destroy"),
+        );
+    }
     if let Some(m) = &vol.attached_machine_id {
         let live = world
             .machines
@@ -133,6 +151,14 @@ pub(crate) fn delete(ctx: &Shared, app: &str, id: &str) -> HttpResponse {
             );
         }
     }
-    let vol = world.volumes.remove(id).expect("checked above");
-    HttpResponse::Ok().json(volume_json(&vol, "pending_destroy"))
+    let vol = world.volumes.get_mut(id).expect("checked above");
+    vol.pending_destroy = true;
+    let body = volume_json(vol);
+    drop(world);
+    let (ctx, id) = (ctx.clone(), id.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(ctx.config.destroy_delay).await;
+        ctx.world().volumes.remove(&id);
+    });
+    HttpResponse::Ok().json(body)
 }

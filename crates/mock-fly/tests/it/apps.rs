@@ -20,6 +20,12 @@ async fn create_app_answers_201_with_the_app_and_422_name_taken() {
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(b["name"], "sp-abc");
     assert_eq!(b["organization"]["slug"], "personal");
+    // The app's own network is recorded and reported (tests check tenants are isolated by it).
+    assert_eq!(b["network"], "n1");
+    assert_eq!(
+        m.state().app("sp-abc").map(|a| a.network.as_str()),
+        Some("n1")
+    );
     let (s, b) = api
         .post(
             "/v1/apps",
@@ -257,12 +263,20 @@ async fn volumes_ips_and_certificates_round_trip() {
     )
     .await;
 
-    let (s, _) = api.delete(&format!("/v1/apps/sp-res/volumes/{vid}")).await;
-    assert_eq!(s, StatusCode::OK);
+    let (s, b) = api.delete(&format!("/v1/apps/sp-res/volumes/{vid}")).await;
     assert_eq!(
-        api.get(&format!("/v1/apps/sp-res/volumes/{vid}")).await.0,
-        StatusCode::NOT_FOUND
+        (s, b["state"].as_str()),
+        (StatusCode::OK, Some("pending_destroy"))
     );
+    // The volume lingers as `pending_destroy` (Fly destroys it asynchronously), then is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while api.get(&format!("/v1/apps/sp-res/volumes/{vid}")).await.0 != StatusCode::NOT_FOUND {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the volume never went"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let snap = m.state();
     assert_eq!(snap.app("sp-res").unwrap().ips.len(), 1);
     assert!(
@@ -287,6 +301,14 @@ async fn deleting_an_app_takes_everything_with_it() {
         .await;
     let (s, b) = api.delete("/v1/apps/sp-del").await;
     assert_eq!((s, b), (StatusCode::ACCEPTED, serde_json::Value::Null));
+    // Fly deletes asynchronously: a repeat while the app lingers is accepted again; once it is gone,
+    // 404.
+    assert_eq!(api.delete("/v1/apps/sp-del").await.0, StatusCode::ACCEPTED);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while api.get("/v1/apps/sp-del").await.0 != StatusCode::NOT_FOUND {
+        assert!(std::time::Instant::now() < deadline, "the app never went");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(api.delete("/v1/apps/sp-del").await.0, StatusCode::NOT_FOUND);
     let snap = m.state();
     assert!(

@@ -15,3 +15,4 @@ mod registry_uploads;
 mod registry_vs_distribution;
 mod skopeo;
 mod spec_checker;
+mod strict;

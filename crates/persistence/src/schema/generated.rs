@@ -101,6 +101,10 @@ pub mod management {
             cpus -> Int4,
             volume_gb -> Int4,
             max_tenants -> Int4,
+            volume_mount_path -> Nullable<Text>,
+            db_connection_limit -> Int4,
+            db_statement_timeout_ms -> Int4,
+            db_idle_in_transaction_timeout_ms -> Int4,
         }
     }
 

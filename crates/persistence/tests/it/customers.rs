@@ -73,3 +73,83 @@ async fn plans_are_read_by_id() {
         RepoError::NotFound { entity: "plan" }
     );
 }
+
+#[tokio::test]
+async fn plans_carry_isolation_settings_and_refuse_mounts_over_the_image() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use secrecy::ExposeSecret;
+
+    let t = test_database().await.unwrap();
+    let plans = t.repositories().plans;
+    let free = plans.get("free").await.unwrap();
+    assert_eq!(free.volume_mount_path, None, "the operator's default");
+    assert_eq!(
+        (
+            free.db_limits.connection_limit,
+            free.db_limits.statement_timeout_ms,
+            free.db_limits.idle_in_transaction_timeout_ms
+        ),
+        (5, 30_000, 60_000)
+    );
+    let mut conn = AsyncPgConnection::establish(t.url().expose_secret())
+        .await
+        .unwrap();
+    conn.batch_execute(
+        "INSERT INTO management.plans (id, name, memory_mb, cpus, volume_gb, max_tenants, \
+         volume_mount_path, db_connection_limit) VALUES ('big', 'Big', 2048, 2, 20, 3, '/data', 50)",
+    )
+    .await
+    .unwrap();
+    let big = plans.get("big").await.unwrap();
+    assert_eq!(big.volume_mount_path.as_deref(), Some("/data"));
+    assert_eq!(big.db_limits.connection_limit, 50);
+    // The same rule as the settings' check: nothing the image populates may be covered.
+    for (i, path) in [
+        "/app",
+        "/app/services",
+        "/app/services/profiles",
+        "/app/storage",
+        "/app/storage/files",
+        "/app/web",
+        "/app/bin",
+        "/a/../b",
+        "relative",
+        "/",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            mgmt_domain::check_volume_mount_path(path).is_err(),
+            "{path}"
+        );
+        let err = conn
+            .batch_execute(&format!(
+                "INSERT INTO management.plans (id, name, memory_mb, cpus, volume_gb, max_tenants, \
+                 volume_mount_path) VALUES ('bad{i}', 'Bad', 256, 1, 1, 1, '{path}')"
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("plans_volume_mount_path_check"),
+            "{path}: {err}"
+        );
+    }
+    for (i, path) in ["/app/storage/files/uploads", "/app/logs", "/srv/x"]
+        .iter()
+        .enumerate()
+    {
+        assert!(mgmt_domain::check_volume_mount_path(path).is_ok(), "{path}");
+        conn.batch_execute(&format!(
+            "INSERT INTO management.plans (id, name, memory_mb, cpus, volume_gb, max_tenants, \
+             volume_mount_path) VALUES ('ok{i}', 'Ok', 256, 1, 1, 1, '{path}')"
+        ))
+        .await
+        .unwrap();
+    }
+    let err = conn
+        .batch_execute("UPDATE management.plans SET db_connection_limit = 0 WHERE id = 'big'")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("db_connection_limit"), "{err}");
+}

@@ -1,7 +1,7 @@
 //! Tenant databases and roles, on a private cluster that really checks passwords.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use mgmt_domain::{RepoError, TenantDatabaseAdmin};
+use mgmt_domain::{RepoError, TenantDatabaseAdmin, TenantDbLimits};
 use mgmt_persistence::PgTenantDatabaseAdmin;
 use mgmt_persistence::testing::{ScratchCluster, random_tenant_db_names};
 use secrecy::SecretString;
@@ -11,6 +11,13 @@ use secrecy::SecretString;
 fn tenant_cluster_admin() -> PgTenantDatabaseAdmin {
     PgTenantDatabaseAdmin::new(secret(&mgmt_test_support::db::admin_url()))
 }
+
+/// Limits as a plan sets them; tests that check them use their own values.
+const LIMITS: TenantDbLimits = TenantDbLimits {
+    connection_limit: 10,
+    statement_timeout_ms: 30_000,
+    idle_in_transaction_timeout_ms: 60_000,
+};
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
@@ -25,7 +32,7 @@ async fn create_retry_login_and_drop() {
     assert!(!admin.role_exists(&role).await.unwrap());
 
     admin
-        .ensure_database(&db, &role, &secret("first-pass"))
+        .ensure_database(&db, &role, &secret("first-pass"), &LIMITS)
         .await
         .unwrap();
     assert!(admin.database_exists(&db).await.unwrap());
@@ -47,7 +54,7 @@ async fn create_retry_login_and_drop() {
 
     // A retry (the provisioner lost the password it generated) sets the new one and keeps the data.
     admin
-        .ensure_database(&db, &role, &secret("second-pass"))
+        .ensure_database(&db, &role, &secret("second-pass"), &LIMITS)
         .await
         .unwrap();
     let err = AsyncPgConnection::establish(&cluster.url(&role, "first-pass", &db))
@@ -66,7 +73,7 @@ async fn create_retry_login_and_drop() {
     // Another tenant's role cannot connect to this database.
     let (other_db, other_role) = random_tenant_db_names();
     admin
-        .ensure_database(&other_db, &other_role, &secret("other-pass"))
+        .ensure_database(&other_db, &other_role, &secret("other-pass"), &LIMITS)
         .await
         .unwrap();
     let err = AsyncPgConnection::establish(&cluster.url(&other_role, "other-pass", &db))
@@ -108,7 +115,10 @@ async fn bad_names_are_refused_before_reaching_the_server_and_errors_hide_the_pa
         ("site_x", "Tenant"),
         ("pg_site", "tenant_x"),
     ] {
-        let err = admin.ensure_database(db, role, &pass).await.unwrap_err();
+        let err = admin
+            .ensure_database(db, role, &pass, &LIMITS)
+            .await
+            .unwrap_err();
         assert!(matches!(err, RepoError::Other(_)), "{err:?}");
         assert!(!err.to_string().contains("s3cret"));
     }
@@ -120,7 +130,7 @@ async fn bad_names_are_refused_before_reaching_the_server_and_errors_hide_the_pa
         "postgres://postgres:s3cret-value@127.0.0.1:1/postgres",
     ));
     let err = unreachable
-        .ensure_database("site_a", "tenant_a", &pass)
+        .ensure_database("site_a", "tenant_a", &pass, &LIMITS)
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
@@ -133,11 +143,11 @@ async fn the_shared_test_server_works_as_a_tenant_cluster_with_random_names() {
     let admin = tenant_cluster_admin();
     let (db, role) = random_tenant_db_names();
     admin
-        .ensure_database(&db, &role, &secret("pw"))
+        .ensure_database(&db, &role, &secret("pw"), &LIMITS)
         .await
         .unwrap();
     admin
-        .ensure_database(&db, &role, &secret("pw2"))
+        .ensure_database(&db, &role, &secret("pw2"), &LIMITS)
         .await
         .unwrap();
     assert!(admin.database_exists(&db).await.unwrap() && admin.role_exists(&role).await.unwrap());
@@ -153,7 +163,7 @@ async fn concurrent_ensures_of_one_tenant_all_succeed() {
             let (db, role) = (db.clone(), role.clone());
             tokio::spawn(async move {
                 tenant_cluster_admin()
-                    .ensure_database(&db, &role, &secret(&format!("pw{i}")))
+                    .ensure_database(&db, &role, &secret(&format!("pw{i}")), &LIMITS)
                     .await
             })
         })
@@ -182,7 +192,7 @@ async fn set_password_replaces_the_roles_password_and_needs_the_role() {
     );
 
     admin
-        .ensure_database(&db, &role, &secret("old-pass"))
+        .ensure_database(&db, &role, &secret("old-pass"), &LIMITS)
         .await
         .unwrap();
     admin
@@ -207,4 +217,162 @@ async fn set_password_replaces_the_roles_password_and_needs_the_role() {
     assert!(admin.set_password("Bad Name", &secret("x")).await.is_err());
     assert!(admin.set_password(&role, &secret("")).await.is_err());
     admin.drop_database(&db, &role).await.unwrap();
+}
+
+/// Reads one text value as the superuser (the checks below read the catalogs).
+async fn catalog_text(su: &mut AsyncPgConnection, sql: &str) -> String {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        v: String,
+    }
+    let row: Row = diesel::sql_query(sql).get_result(su).await.unwrap();
+    row.v
+}
+
+#[tokio::test]
+async fn roles_get_the_plans_limits_and_reach_only_their_own_database() {
+    let cluster = ScratchCluster::start().unwrap();
+    let admin = PgTenantDatabaseAdmin::new(secret(&cluster.admin_url()));
+    let (db_a, role_a) = random_tenant_db_names();
+    let (db_b, role_b) = random_tenant_db_names();
+    let limits = TenantDbLimits {
+        connection_limit: 3,
+        statement_timeout_ms: 1500,
+        idle_in_transaction_timeout_ms: 2500,
+    };
+    admin
+        .ensure_database(&db_a, &role_a, &secret("pass-a"), &limits)
+        .await
+        .unwrap();
+    admin
+        .ensure_database(&db_b, &role_b, &secret("pass-b"), &LIMITS)
+        .await
+        .unwrap();
+
+    // The limits are on the role, as the catalogs show them.
+    let mut su = AsyncPgConnection::establish(&cluster.admin_url())
+        .await
+        .unwrap();
+    let limit = catalog_text(
+        &mut su,
+        &format!("SELECT rolconnlimit::text AS v FROM pg_roles WHERE rolname = '{role_a}'"),
+    )
+    .await;
+    assert_eq!(limit, "3");
+    let settings = catalog_text(
+        &mut su,
+        &format!(
+            "SELECT array_to_string(s.setconfig, ',') AS v FROM pg_db_role_setting s \
+             JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = '{role_a}' AND s.setdatabase = 0"
+        ),
+    )
+    .await;
+    assert!(
+        settings.contains("statement_timeout=1500")
+            && settings.contains("idle_in_transaction_session_timeout=2500"),
+        "{settings}"
+    );
+    // A session of the role runs under them.
+    let mut conn_a = AsyncPgConnection::establish(&cluster.url(&role_a, "pass-a", &db_a))
+        .await
+        .unwrap();
+    let err = conn_a
+        .batch_execute("SELECT pg_sleep(3)")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+
+    // A retry with other limits (the plan changed) applies them.
+    admin
+        .ensure_database(&db_a, &role_a, &secret("pass-a"), &LIMITS)
+        .await
+        .unwrap();
+    let limit = catalog_text(
+        &mut su,
+        &format!("SELECT rolconnlimit::text AS v FROM pg_roles WHERE rolname = '{role_a}'"),
+    )
+    .await;
+    assert_eq!(limit, LIMITS.connection_limit.to_string());
+
+    // Tenant A's credentials reach neither tenant B's database nor the cluster's own ones.
+    for other in [db_b.as_str(), "postgres", "template1"] {
+        let err = AsyncPgConnection::establish(&cluster.url(&role_a, "pass-a", other))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{role_a} connected to {other}"));
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{other}: {err}"
+        );
+    }
+    // PUBLIC holds no right on a tenant database; only the owner role is granted CONNECT.
+    let acl = catalog_text(
+        &mut su,
+        &format!("SELECT datacl::text AS v FROM pg_database WHERE datname = '{db_b}'"),
+    )
+    .await;
+    assert!(
+        !acl.contains("{=") && !acl.contains(",="),
+        "PUBLIC in {acl}"
+    );
+    assert!(acl.contains(&format!("{role_b}=")), "{acl}");
+
+    // Invalid limits are refused before anything is touched.
+    let zero = TenantDbLimits {
+        connection_limit: 0,
+        ..LIMITS
+    };
+    let (db_c, role_c) = random_tenant_db_names();
+    assert!(
+        admin
+            .ensure_database(&db_c, &role_c, &secret("pass-c"), &zero)
+            .await
+            .is_err()
+    );
+    assert!(!admin.role_exists(&role_c).await.unwrap());
+    drop(conn_a);
+    admin.drop_database(&db_a, &role_a).await.unwrap();
+    admin.drop_database(&db_b, &role_b).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_role_whose_drop_fails_can_no_longer_log_in() {
+    let cluster = ScratchCluster::start().unwrap();
+    let admin = PgTenantDatabaseAdmin::new(secret(&cluster.admin_url()));
+    let (db, role) = random_tenant_db_names();
+    admin
+        .ensure_database(&db, &role, &secret("pass"), &LIMITS)
+        .await
+        .unwrap();
+    // The role owns something outside its database (a table in the cluster's `postgres` database),
+    // so DROP ROLE fails; the drop must still leave the role unable to log in.
+    let mut su = AsyncPgConnection::establish(&cluster.admin_url())
+        .await
+        .unwrap();
+    su.batch_execute(&format!(
+        "CREATE TABLE stray_{role} (x int); ALTER TABLE stray_{role} OWNER TO \"{role}\""
+    ))
+    .await
+    .unwrap();
+    let err = admin.drop_database(&db, &role).await.unwrap_err();
+    assert!(
+        err.to_string().contains("dropping the tenant role"),
+        "{err}"
+    );
+    assert!(admin.role_exists(&role).await.unwrap());
+    let login = catalog_text(
+        &mut su,
+        &format!("SELECT rolcanlogin::text AS v FROM pg_roles WHERE rolname = '{role}'"),
+    )
+    .await;
+    assert_eq!(login, "false");
+    // Once the stray object is gone, a retried drop completes.
+    su.batch_execute(&format!("DROP TABLE stray_{role}"))
+        .await
+        .unwrap();
+    admin.drop_database(&db, &role).await.unwrap();
+    assert!(!admin.role_exists(&role).await.unwrap());
 }

@@ -4,18 +4,31 @@
 //! after a crash another worker claims it once the lease expires. The tenant becomes `deleted` only when
 //! every step is done. Fly resources are touched only if the app is provably ours (see `ownership`).
 //! The registry tag goes only once no manifest push of the tenant is in flight through the gateway.
+//! Fly deletes asynchronously (machines `destroying`, volumes `pending_destroy`, apps linger after
+//! their 202): each Fly step asks for the delete once per attempt, skips what is already going, and
+//! waits (bounded) until it is gone; what is still going when the wait ends is waited for on the next
+//! attempt, never deleted again.
 
 use std::time::Duration;
 
 use mgmt_domain::{EventType, Tenant, TenantState, naming};
 use mgmt_fly_client::{FlyError, TagDeletion};
 
+use super::compensate::{GONE_TIMEOUT, poll_until_gone};
 use super::{JobContext, JobError};
 use crate::service::TenantService;
 
 /// How long a manifest push begun through the gateway and never ended (a gateway that died mid-push)
 /// holds the tag's removal back: well beyond the gateway's own timeout for a manifest push upstream.
 const MANIFEST_PUSH_WINDOW: Duration = Duration::from_secs(120);
+
+/// A volume Fly is already removing: deleting it again is refused, waiting is what is left to do.
+fn volume_going(v: &mgmt_fly_client::Volume) -> bool {
+    matches!(
+        v.state.as_deref(),
+        Some("destroyed" | "destroying" | "pending_destroy")
+    )
+}
 
 fn done_if_gone(r: Result<(), FlyError>) -> Result<(), String> {
     match r {
@@ -48,7 +61,7 @@ impl TenantService {
                 let r = match step {
                     "machines" => self.cleanup_machines(&tenant).await,
                     "volumes" => self.cleanup_volumes(&tenant).await,
-                    _ => done_if_gone(self.fly.delete_app(&tenant.fly_app_name).await),
+                    _ => self.cleanup_app(&tenant).await,
                 };
                 if !self.report_step(&tenant, step, r).await {
                     failed.push(step.to_owned());
@@ -57,6 +70,27 @@ impl TenantService {
             }
         } else {
             tracing::info!(tenant_id = %tenant.id, app = %tenant.fly_app_name, "no Fly app of ours to remove");
+        }
+        if let Some(dns) = &self.dns {
+            // Independent of the app's ownership: only a CNAME to this tenant's app name is removed
+            // (the port leaves any other record alone), and a missing record is done.
+            ctx.checkpoint()?;
+            let r = dns
+                .delete_cname(
+                    &tenant.hostname,
+                    &super::provision_steps::dns_target(&tenant),
+                )
+                .await;
+            if !self
+                .report_step(
+                    &tenant,
+                    "dns record",
+                    r.map(drop).map_err(|e| e.to_string()),
+                )
+                .await
+            {
+                failed.push("dns record".into());
+            }
         }
         ctx.checkpoint()?;
         let r = self
@@ -111,10 +145,21 @@ impl TenantService {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
-        for m in machines.iter().filter(|m| m.state != "destroyed") {
+        for m in machines
+            .iter()
+            .filter(|m| !matches!(m.state.as_str(), "destroyed" | "destroying"))
+        {
             done_if_gone(self.fly.delete_machine(app, &m.id, true, None).await)?;
         }
-        Ok(())
+        // A machine holds its volume until it is `destroyed`.
+        poll_until_gone(&format!("a machine of {app}"), GONE_TIMEOUT, || async {
+            match self.fly.list_machines(app, None).await {
+                Ok(ms) => Ok(ms.iter().all(|m| m.state == "destroyed")),
+                Err(FlyError::NotFound(_)) => Ok(true),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     async fn cleanup_volumes(&self, tenant: &Tenant) -> Result<(), String> {
@@ -124,13 +169,29 @@ impl TenantService {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
-        for v in volumes
-            .iter()
-            .filter(|v| !matches!(v.state.as_deref(), Some("destroyed" | "destroying")))
-        {
+        for v in volumes.iter().filter(|v| !volume_going(v)) {
             done_if_gone(self.fly.delete_volume(app, &v.id).await)?;
         }
-        Ok(())
+        poll_until_gone(&format!("a volume of {app}"), GONE_TIMEOUT, || async {
+            match self.fly.list_volumes(app).await {
+                Ok(vs) => Ok(vs.iter().all(|v| v.state.as_deref() == Some("destroyed"))),
+                Err(FlyError::NotFound(_)) => Ok(true),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// Deletes the app unless it is already going, then waits until Fly no longer shows it.
+    async fn cleanup_app(&self, tenant: &Tenant) -> Result<(), String> {
+        let app = &tenant.fly_app_name;
+        match self.fly.get_app(app).await {
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+            Ok(a) if super::compensate::app_is_lingering(&a) => {}
+            Ok(_) => done_if_gone(self.fly.delete_app(app).await)?,
+        }
+        self.wait_app_gone(app).await
     }
 
     /// Removes the tenant's tag, once no manifest push of the tenant is still in flight through the

@@ -1,8 +1,16 @@
-//! Undoing a failed provisioning run, in reverse order of creation: certificate, IPs, volume, app, then
-//! the tenant database and role. Only what is ours is touched; "not found" counts as removed.
+//! Undoing a failed provisioning run, in reverse order of creation: certificate, IPs, volume, app, the
+//! public DNS record (only if this run created it), then the tenant database and role. Only what is
+//! ours is touched; "not found" counts as removed. Fly's
+//! deletes are asynchronous (an app lingers after its 202, a volume as `pending_destroy`), so the app
+//! is waited for until it is gone: a retry must not find (and adopt) an app that is being deleted.
+//! The waiting helpers here are shared with cleanup and the app step.
+
+use std::future::Future;
+use std::time::Duration;
 
 use mgmt_domain::Tenant;
-use mgmt_fly_client::FlyResult;
+use mgmt_fly_client::{App, FlyError, FlyResult};
+use tokio::time::{Instant, sleep};
 
 use super::provision::Provisioned;
 use crate::service::TenantService;
@@ -44,7 +52,25 @@ impl TenantService {
                     gone(self.fly.delete_volume(app, v).await),
                 );
             }
-            note(format!("app {app}"), gone(self.fly.delete_app(app).await));
+            let r = match gone(self.fly.delete_app(app).await) {
+                Ok(()) => self.wait_app_gone(app).await,
+                Err(e) => Err(e),
+            };
+            note(format!("app {app}"), r);
+        }
+        if done.dns_record
+            && let Some(dns) = &self.dns
+        {
+            let r = dns
+                .delete_cname(
+                    &tenant.hostname,
+                    &super::provision_steps::dns_target(tenant),
+                )
+                .await;
+            note(
+                format!("dns record {}", tenant.hostname),
+                r.map(drop).map_err(|e| e.to_string()),
+            );
         }
         // Always: a step that failed half-way may have made the role without the database. Dropping is
         // idempotent and the names are this tenant's alone (unique for ever in our database).
@@ -57,5 +83,59 @@ impl TenantService {
             r.map_err(|e| e.to_string()),
         );
         leftovers
+    }
+}
+
+/// How long one attempt waits for a deleted Fly resource to disappear before giving up until the next
+/// attempt (Fly usually takes seconds; the job is retried with backoff after this).
+pub(crate) const GONE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether an app answered by Fly is one being deleted (after the 202 of `DELETE /apps/{name}` Fly
+/// keeps showing it, suspended, for a while).
+pub(crate) fn app_is_lingering(app: &App) -> bool {
+    matches!(
+        app.status.as_deref(),
+        Some("suspended" | "destroying" | "destroyed" | "pending_destroy")
+    )
+}
+
+/// Polls `gone` (true once the resource no longer exists) with growing pauses for at most `timeout`.
+/// `Err` names what is still there, for the retry message.
+pub(crate) async fn poll_until_gone<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut gone: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = FlyResult<bool>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if gone().await.map_err(|e| e.to_string())? {
+            return Ok(());
+        }
+        if Instant::now() + pause > deadline {
+            return Err(format!(
+                "{what} is still being deleted by Fly after {timeout:?}; waiting for it on the next attempt"
+            ));
+        }
+        sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+impl TenantService {
+    /// Waits until `GET /apps/{app}` is a 404 (an app deleted on Fly lingers after the 202).
+    pub(crate) async fn wait_app_gone(&self, app: &str) -> Result<(), String> {
+        poll_until_gone(&format!("app {app}"), GONE_TIMEOUT, || async {
+            match self.fly.get_app(app).await {
+                Ok(_) => Ok(false),
+                Err(FlyError::NotFound(_)) => Ok(true),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 }

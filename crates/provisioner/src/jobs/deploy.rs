@@ -3,15 +3,18 @@
 //! Jobs of one tenant never run concurrently (the queue serializes them), so two deploys never create
 //! two machines; each run deploys the newest accepted deployment and supersedes older pending ones, so
 //! the last accepted wins. The machine is found by `tenant.machine_id`, else by our metadata (a crash
-//! after create), else created. Updates hold the machine's lease until the machine has started.
+//! after create), else created. Updates hold the machine's lease until the new version is healthy:
+//! started with its health checks passing (`health_gate`); otherwise the machine is rolled back to
+//! the last good digest and the deployment fails with the reason (check output, exit code, OOM).
 //! A deployment accepted while the registry was slow has no digest yet: the run resolves the tag and
 //! verifies the image's provenance first (transient registry errors retry with the job's backoff; a
 //! missing or foreign image fails the deployment with the reason). The machine request carries the
 //! app's secrets version read at rollout time, so the machine boots with the secrets as they are then.
 
 use mgmt_domain::{EventType, Plan, Tenant, TenantState};
-use mgmt_fly_client::{FlyError, Machine, MachineState};
+use mgmt_fly_client::{FlyError, Machine};
 
+use super::health_gate;
 use super::machine_spec::{TENANT_METADATA_KEY, machine_request};
 use super::{JobContext, JobError};
 use crate::error::ServiceError;
@@ -23,6 +26,8 @@ enum RollOut {
     Retry(String),
     /// The deployment failed.
     Failed(String),
+    /// The new version is on the machine but did not come up healthy (see `health_gate`).
+    Unhealthy(String),
 }
 
 fn classify(e: FlyError) -> RollOut {
@@ -127,8 +132,57 @@ impl TenantService {
             Err(RollOut::Retry(e)) if !is_last_attempt(ctx) => {
                 Err(JobError::Retry(format!("deploy: {e}")))
             }
+            Err(RollOut::Unhealthy(why)) => {
+                let reason = self
+                    .roll_back(&tenant, &plan, &volume_id, &digest, why)
+                    .await;
+                self.deployment_failed(&tenant, &latest, reason).await
+            }
             Err(RollOut::Retry(e) | RollOut::Failed(e)) => {
                 self.deployment_failed(&tenant, &latest, e).await
+            }
+        }
+    }
+
+    /// After `digest` failed its health gate: put the last good digest (the tenant's
+    /// `deployed_digest`, written only by a successful deploy) back on the machine, so the tenant keeps
+    /// serving the old image. With none (a first deploy, or a redeploy of the same digest) the machine
+    /// is stopped instead: a crash-looping or unhealthy process should not burn restarts or answer
+    /// errors, and the next deploy's update starts it again. Returns the deployment's failure reason.
+    async fn roll_back(
+        &self,
+        tenant: &Tenant,
+        plan: &Plan,
+        volume_id: &str,
+        digest: &str,
+        why: String,
+    ) -> String {
+        let reason = format!("{digest} did not become healthy: {why}");
+        let previous = tenant
+            .deployed_digest
+            .clone()
+            .filter(|d| d.as_str() != digest);
+        let Some(previous) = previous else {
+            // The machine id is recorded by `roll_out` as soon as it exists.
+            let machine = self
+                .repos
+                .tenants
+                .get(tenant.id)
+                .await
+                .ok()
+                .and_then(|t| t.machine_id);
+            if let Some(id) = machine
+                && let Err(e) = self.fly.stop_machine(&tenant.fly_app_name, &id, None).await
+            {
+                tracing::warn!(tenant_id = %tenant.id, error = %e, "could not stop the unhealthy machine");
+            }
+            return format!("{reason}; no earlier good image to roll back to, machine stopped");
+        };
+        tracing::warn!(tenant_id = %tenant.id, digest, previous = %previous, "rolling back");
+        match self.roll_out(tenant, plan, volume_id, &previous).await {
+            Ok(_) => format!("{reason}; rolled back to {previous}"),
+            Err(RollOut::Retry(e) | RollOut::Failed(e) | RollOut::Unhealthy(e)) => {
+                format!("{reason}; rolling back to {previous} failed too: {e}")
             }
         }
     }
@@ -173,7 +227,6 @@ impl TenantService {
                     .map(|m| m.id)
             }
         };
-        let timeout = self.config.machine.start_timeout;
         let Some(machine_id) = existing else {
             let machine = self
                 .fly
@@ -181,7 +234,7 @@ impl TenantService {
                 .await
                 .map_err(classify)?;
             self.remember_machine(tenant, &machine.id).await;
-            self.wait_started(app, &machine, timeout).await?;
+            self.gate(app, &machine).await?;
             return Ok(machine);
         };
         let ttl = self.config.machine.lease_ttl;
@@ -199,7 +252,7 @@ impl TenantService {
                     .await
                     .map_err(classify)?;
                 self.remember_machine(tenant, &machine.id).await;
-                self.wait_started(app, &machine, timeout).await?;
+                self.gate(app, &machine).await?;
                 return Ok(machine);
             }
             Err(e) => return Err(classify(e)),
@@ -210,7 +263,7 @@ impl TenantService {
                 .update_machine(app, &machine_id, &req, Some(&lease.nonce))
                 .await
                 .map_err(classify)?;
-            self.wait_started(app, &machine, timeout).await?;
+            self.gate(app, &machine).await?;
             Ok(machine)
         }
         .await;
@@ -220,28 +273,19 @@ impl TenantService {
         result
     }
 
-    async fn wait_started(
-        &self,
-        app: &str,
-        machine: &Machine,
-        timeout: std::time::Duration,
-    ) -> Result<(), RollOut> {
-        self.fly
-            .wait_machine(
-                app,
-                &machine.id,
-                MachineState::Started,
-                machine.instance_id.as_deref(),
-                timeout,
-            )
-            .await
-            .map_err(|e| {
-                RollOut::Failed(format!(
-                    "machine {} did not start within {}s: {e}",
-                    machine.id,
-                    timeout.as_secs()
-                ))
-            })
+    /// The new version (the instance id of the create/update answer) started with passing checks.
+    async fn gate(&self, app: &str, machine: &Machine) -> Result<(), RollOut> {
+        let m = &self.config.machine;
+        health_gate::wait_healthy(
+            self.fly.as_ref(),
+            app,
+            &machine.id,
+            machine.instance_id.as_deref(),
+            m.health_timeout,
+            m.health_poll,
+        )
+        .await
+        .map_err(|e| RollOut::Unhealthy(e.0))
     }
 
     /// Writes the machine id at once, so a crash before the end still finds (and never duplicates) it.

@@ -14,6 +14,39 @@ use crate::config::ProvisionerConfig;
 /// Metadata key that marks a machine as the tenant's (found again after an ambiguous create).
 pub const TENANT_METADATA_KEY: &str = "tenant_id";
 
+/// The tenant image's process (cli-contract §8.1): the generated Dockerfile's command, run as `app`.
+pub const TENANT_PROCESS: &[&str] = &[
+    "/app/bin/systemprompt",
+    "infra",
+    "services",
+    "serve",
+    "--foreground",
+];
+
+/// The uid (and gid) the tenant image's process runs as (§8.1, user `app`).
+pub const TENANT_UID: u32 = 1000;
+
+/// The machine's process, started as root to hand the volume to the tenant's uid, then the image's
+/// command with root dropped. Fly mounts a volume root-owned and its mount config has no owner or mode
+/// option (`fly.MachineMount`: size, encryption, name, path, volume), and the image's own user (uid
+/// 1000) cannot chown it; so the process (`config.processes[0]`, whose `user` overrides the image's
+/// `USER`) runs `chown` on the mount point only (not recursive: the volume's content already belongs
+/// to the tenant) and `exec`s the command through `setpriv` (util-linux, essential in the Debian bases
+/// the CLI builds on), so the tenant's process keeps PID 1's signals and never runs as root.
+fn volume_owner_process(mount_path: &str) -> BTreeMap<String, serde_json::Value> {
+    let uid = TENANT_UID;
+    // `$0` is the mount path, passed as an argument rather than spliced into the script.
+    let script = format!(
+        "chown {uid}:{uid} \"$0\" && exec setpriv --reuid={uid} --regid={uid} --clear-groups -- {}",
+        TENANT_PROCESS.join(" ")
+    );
+    let process = serde_json::json!({
+        "user": "root",
+        "exec": ["/bin/sh", "-c", script, mount_path],
+    });
+    BTreeMap::from([("processes".to_owned(), serde_json::json!([process]))])
+}
+
 /// The create/update request for `tenant`'s machine running `digest`.
 pub fn machine_request(
     config: &ProvisionerConfig,
@@ -30,6 +63,10 @@ pub fn machine_request(
         digest,
     );
     let port = m.internal_port;
+    let mount_path = plan
+        .volume_mount_path
+        .clone()
+        .unwrap_or_else(|| m.volume_mount_path.clone());
     let env: BTreeMap<String, String> = [
         ("HOST", "0.0.0.0".to_owned()),
         ("PORT", port.to_string()),
@@ -71,6 +108,8 @@ pub fn machine_request(
                 path: Some(path.clone()),
                 interval: Some("15s".into()),
                 timeout: Some("5s".into()),
+                grace_period: Some(format!("{}s", m.health_grace_period.as_secs())),
+                method: Some("GET".into()),
             };
             ("health".to_owned(), check)
         })
@@ -88,7 +127,7 @@ pub fn machine_request(
             }),
             mounts: vec![MountConfig {
                 volume: volume_id.to_owned(),
-                path: m.volume_mount_path.clone(),
+                path: mount_path.clone(),
                 name: Some(m.volume_name.clone()),
             }],
             services,
@@ -97,7 +136,7 @@ pub fn machine_request(
             restart: Some(RestartPolicy {
                 policy: "always".into(),
             }),
-            extra: BTreeMap::new(),
+            extra: volume_owner_process(&mount_path),
         },
         min_secrets_version,
     }
@@ -157,6 +196,8 @@ mod tests {
             cpus: 1,
             volume_gb: 10,
             max_tenants: 5,
+            volume_mount_path: None,
+            db_limits: mgmt_domain::TenantDbLimits::default(),
         };
         let digest = format!("sha256:{}", "a".repeat(64));
         let req = machine_request(&config, &tenant, &plan, "vol_1", &digest, Some(7));
@@ -168,8 +209,33 @@ mod tests {
         );
         assert_eq!(
             (c.mounts[0].volume.as_str(), c.mounts[0].path.as_str()),
-            ("vol_1", "/app/services")
+            ("vol_1", mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH)
         );
+        // The mount is handed to uid 1000 before the image's command runs without root.
+        let process = &c.extra["processes"][0];
+        assert_eq!(process["user"], "root");
+        let exec: Vec<&str> = process["exec"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(exec.len(), 4, "{exec:?}");
+        assert_eq!(exec[3], mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH);
+        assert!(
+            exec[2].starts_with("chown 1000:1000 \"$0\" && exec setpriv --reuid=1000 --regid=1000")
+                && exec[2].ends_with("/app/bin/systemprompt infra services serve --foreground"),
+            "{}",
+            exec[2]
+        );
+        // A plan's own mount path wins over the operator's default.
+        let plan_data = Plan {
+            volume_mount_path: Some("/data".into()),
+            ..plan.clone()
+        };
+        let on_data = machine_request(&config, &tenant, &plan_data, "vol_1", &digest, None);
+        assert_eq!(on_data.config.mounts[0].path, "/data");
+        assert_eq!(on_data.config.extra["processes"][0]["exec"][3], "/data");
         let ports: Vec<u16> = c.services[0].ports.iter().map(|p| p.port).collect();
         assert_eq!((c.services[0].internal_port, ports), (8080, vec![80, 443]));
         assert_eq!(
@@ -198,6 +264,12 @@ mod tests {
             "secrets come from the app, never the config"
         );
         assert_eq!(req.min_secrets_version, Some(7));
+        let check = &c.checks["health"];
+        assert_eq!(
+            (check.kind.as_str(), check.port, check.path.as_deref()),
+            ("http", 8080, Some("/api/v1/health"))
+        );
+        assert_eq!(check.grace_period.as_deref(), Some("10s"));
         assert_eq!(req.region.as_deref(), Some("fra"));
     }
 }

@@ -4,6 +4,7 @@ mod cleanup;
 mod compensate;
 mod deploy;
 mod deploy_outcome;
+pub(crate) mod health_gate;
 mod machine_spec;
 mod provision;
 mod provision_steps;

@@ -51,6 +51,8 @@ pub(crate) struct Provisioned {
     pub volume_id: Option<String>,
     pub ips: Vec<String>,
     pub certificate: bool,
+    /// This run created the tenant's public DNS record.
+    pub dns_record: bool,
 }
 
 impl TenantService {
@@ -187,9 +189,10 @@ impl TenantService {
         let db = {
             let (admin, creds) = (self.db_admin.clone(), creds.clone());
             let (database, role) = (tenant.database_name.clone(), tenant.database_role.clone());
+            let limits = plan.db_limits;
             let task = tokio::spawn(async move {
                 admin
-                    .ensure_database(&database, &role, &creds.database_password)
+                    .ensure_database(&database, &role, &creds.database_password, &limits)
                     .await
             });
             async move {
@@ -242,13 +245,15 @@ impl TenantService {
             let ready = app_ready("certificate");
             async move { self.step_certificate(tenant, ready.await?).await }
         };
-        let (db_r, app_r, secrets_r, volume_r, (ips_v, ips_r), cert_r) =
-            futures::join!(db, app.clone(), secrets, volume, ips, cert);
+        let dns = self.step_dns(tenant);
+        let (db_r, app_r, secrets_r, volume_r, (ips_v, ips_r), cert_r, dns_r) =
+            futures::join!(db, app.clone(), secrets, volume, ips, cert, dns);
         let done = Provisioned {
             app_ours: app_r.0,
             volume_id: volume_r.as_ref().ok().cloned(),
             ips: ips_v,
             certificate: matches!(cert_r, Ok(true)),
+            dns_record: matches!(dns_r, Ok(true)),
         };
         let failure = [
             db_r.err(),
@@ -257,6 +262,7 @@ impl TenantService {
             volume_r.err(),
             ips_r.err(),
             cert_r.err(),
+            dns_r.err(),
         ]
         .into_iter()
         .flatten()

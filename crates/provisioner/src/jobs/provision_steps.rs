@@ -1,15 +1,21 @@
 //! The individual provisioning steps. Each is safe to rerun: on an app that existed before this run
-//! (`fresh == false`) it first looks for what an earlier attempt made and reuses it.
+//! (`fresh == false`) it first looks for what an earlier attempt made and reuses it, except what Fly
+//! is still deleting (a lingering app, a `pending_destroy` volume).
 
 use std::collections::BTreeMap;
 
-use mgmt_domain::{EventType, Plan, Tenant};
+use mgmt_domain::{DnsEnsured, EventType, Plan, Tenant};
 use mgmt_fly_client::{CreateVolumeRequest, FlyError, IpAssignment, IpKind};
 use secrecy::SecretString;
 
 use super::provision::StepFailure;
 use crate::credentials::ProvisionSecrets;
 use crate::service::TenantService;
+
+/// The name Fly answers for the tenant's app: what its public hostname is a CNAME to.
+pub(crate) fn dns_target(tenant: &Tenant) -> String {
+    format!("{}.fly.dev", tenant.fly_app_name)
+}
 
 fn is_public_v6(ip: &IpAssignment) -> bool {
     // Fly's private IPv6 (6PN) addresses live in fdaa::/16.
@@ -32,7 +38,21 @@ impl TenantService {
         )
         .await;
         let fail = |e: &dyn std::fmt::Display| StepFailure::new("app", e);
-        let created = match self.fly.create_app(app).await {
+        // Each tenant gets its own private network, so its machine cannot reach other tenants' apps.
+        let network = mgmt_domain::naming::fly_network_name(&tenant.id);
+        let mut created = self.fly.create_app(app, Some(&network)).await;
+        // An app of ours still being deleted (a compensation or cleanup whose delete Fly has not
+        // finished) must not be adopted: wait for it to go, then create it afresh.
+        let lingering = created
+            .as_ref()
+            .is_ok_and(|c| !c.created && super::compensate::app_is_lingering(&c.app));
+        if lingering {
+            if let Err(e) = self.wait_app_gone(app).await {
+                return (false, Err(fail(&e)));
+            }
+            created = self.fly.create_app(app, Some(&network)).await;
+        }
+        let created = match created {
             Ok(c) => c,
             Err(FlyError::NameTaken(_)) => {
                 return (
@@ -198,6 +218,32 @@ impl TenantService {
         )
         .await;
         (ips, Ok(()))
+    }
+
+    /// Points the tenant's public hostname at its Fly app (`{12hex}.{suffix}` → `sp-{12hex}.fly.dev`).
+    /// Needs nothing else to exist (a CNAME may name an app not created yet), so it runs from the start.
+    /// Returns whether this run created the record (compensation removes only that; an adopted one,
+    /// identical to what we want, is left for cleanup). Without a DNS provider it does nothing.
+    pub(super) async fn step_dns(&self, tenant: &Tenant) -> Result<bool, StepFailure> {
+        let Some(dns) = &self.dns else {
+            return Ok(false);
+        };
+        let target = dns_target(tenant);
+        let outcome = dns
+            .ensure_cname(&tenant.hostname, &target)
+            .await
+            .map_err(|e| StepFailure::new("dns record", e))?;
+        let verb = match outcome {
+            DnsEnsured::Created => "created",
+            DnsEnsured::Adopted => "already in place",
+        };
+        self.event(
+            tenant,
+            EventType::VmProvisioningProgress,
+            format!("DNS record {} → {target} {verb}", tenant.hostname),
+        )
+        .await;
+        Ok(outcome == DnsEnsured::Created)
     }
 
     /// Returns whether a certificate exists for the tenant's hostname (false when certificates are off).

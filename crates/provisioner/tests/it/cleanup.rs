@@ -324,3 +324,65 @@ async fn the_tag_waits_for_a_manifest_push_in_flight() {
     assert!(h.mock.state().tag(common::REPO, &tag).is_none());
     h.stop_workers().await;
 }
+
+/// Fly deletes asynchronously: machines linger `destroying`, volumes `pending_destroy`, the app after
+/// its 202. Cleanup waits for each to go (never deleting again what is already going) and ends with
+/// nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lingering_volumes_and_slow_app_deletion_complete_with_nothing_left() {
+    use mgmt_fly_client::FlyMachines;
+    let mock_cfg = mgmt_mock_fly::MockFlyConfig {
+        destroy_delay: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let mut h = Harness::build(mock_cfg, common::default_breaker(), |_| {}).await;
+    h.start_workers();
+    let t = running_tenant(&h).await;
+    // A second volume already `pending_destroy` when cleanup starts (an earlier attempt's delete).
+    let extra = h
+        .fly
+        .create_volume(
+            &t.fly_app_name,
+            &mgmt_fly_client::CreateVolumeRequest {
+                name: "old_data".into(),
+                region: t.region.clone(),
+                size_gb: 1,
+                encrypted: None,
+            },
+        )
+        .await
+        .unwrap();
+    h.fly
+        .delete_volume(&t.fly_app_name, &extra.id)
+        .await
+        .unwrap();
+    let listed = h.fly.list_volumes(&t.fly_app_name).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|v| v.id == extra.id && v.state.as_deref() == Some("pending_destroy"))
+    );
+
+    h.service.delete_tenant(h.customer.id, t.id).await.unwrap();
+    let gone = h.wait_state(t.id, TenantState::Deleted, T).await;
+    assert_eq!(h.fly_leftovers(&gone), Vec::<String>::new());
+    let s = h.mock.state();
+    assert!(s.app(&t.fly_app_name).is_none(), "the app is really gone");
+    assert!(s.volumes_of(&t.fly_app_name).is_empty());
+    assert!(s.machines_of(&t.fly_app_name).is_empty());
+    let statuses = |op: &str| {
+        h.mock
+            .requests()
+            .iter()
+            .filter(|r| r.op.as_deref() == Some(op))
+            .map(|r| r.status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        statuses("delete_volume"),
+        [200, 200],
+        "each volume deleted once, the pending_destroy one never again"
+    );
+    assert_eq!(statuses("delete_app"), [202], "the app deleted once");
+    h.stop_workers().await;
+}

@@ -37,8 +37,11 @@ impl TenantDatabaseAdmin for DiesAfterSetPassword {
         database: &str,
         role: &str,
         password: &SecretString,
+        limits: &mgmt_domain::TenantDbLimits,
     ) -> RepoResult<()> {
-        self.inner.ensure_database(database, role, password).await
+        self.inner
+            .ensure_database(database, role, password, limits)
+            .await
     }
     async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
         self.inner.drop_database(database, role).await

@@ -30,8 +30,11 @@ impl TenantDatabaseAdmin for FailOnceAfter {
         database: &str,
         role: &str,
         password: &SecretString,
+        limits: &mgmt_domain::TenantDbLimits,
     ) -> RepoResult<()> {
-        self.inner.ensure_database(database, role, password).await?;
+        self.inner
+            .ensure_database(database, role, password, limits)
+            .await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             return Err(RepoError::Other(
                 "injected: cluster refused the grant".into(),
@@ -169,7 +172,7 @@ async fn an_app_that_is_not_the_tenants_is_never_adopted_nor_deleted() {
     let mut h = Harness::start().await;
     let t = h.create("squatted", "basic").await;
     // Someone else made an app of that name in the org before our worker ran.
-    mgmt_fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name)
+    mgmt_fly_client::FlyMachines::create_app(&*h.fly, &t.fly_app_name, None)
         .await
         .unwrap();
     h.start_workers();

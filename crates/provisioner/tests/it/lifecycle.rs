@@ -26,6 +26,11 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
         .await;
     let s = h.mock.state();
     let app = s.app(&t.fly_app_name).expect("app created");
+    assert_eq!(
+        app.network,
+        mgmt_domain::naming::fly_network_name(&t.id),
+        "each tenant app has its own private network"
+    );
     let names: Vec<&str> = app.secrets.keys().map(String::as_str).collect();
     assert_eq!(names, ["DATABASE_URL", "JWT_SECRET", "SMTP_PASSWORD"]);
     let ip_types: Vec<&str> = app.ips.iter().map(|i| i.ip_type.as_str()).collect();
@@ -91,7 +96,10 @@ async fn full_lifecycle_provision_deploy_restart_secrets_delete() {
     assert_eq!(env["APP_URL"], t.app_url());
     assert_eq!(env["DATABASE_TYPE"], "postgres");
     assert_eq!(m.config["guest"]["memory_mb"], 1024);
-    assert_eq!(m.config["mounts"][0]["path"], "/app/services");
+    assert_eq!(
+        m.config["mounts"][0]["path"],
+        mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH
+    );
     assert_eq!(
         m.config["mounts"][0]["volume"],
         t.volume_id.clone().unwrap()

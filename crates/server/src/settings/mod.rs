@@ -29,6 +29,24 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Who creates each tenant's public DNS record (`DNS_PROVIDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProvider {
+    /// Nobody: the operator runs a wildcard record (or a front proxy) for the subdomain suffix.
+    None,
+    /// A CNAME per tenant in a Cloudflare zone (`CLOUDFLARE_*`).
+    Cloudflare,
+}
+
+/// `CLOUDFLARE_API_URL`, `CLOUDFLARE_API_TOKEN`, `CLOUDFLARE_ZONE_ID`. `Debug` redacts the token.
+#[derive(Debug, Clone)]
+pub struct CloudflareSettings {
+    pub api_url: String,
+    pub api_token: SecretString,
+    pub zone_id: String,
+}
+
 /// Everything the server needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -221,6 +239,8 @@ pub struct FlySettings {
     /// Per-tenant quotas and fairness limits (`GATEWAY_MAX_*`, `GATEWAY_UPLOAD_IDLE_TIMEOUT_SECS`,
     /// `GATEWAY_REQUESTS_PER_SECOND`, `GATEWAY_REQUEST_BURST`).
     pub gateway_limits: GatewayLimits,
+    /// `None` with `DNS_PROVIDER=none`.
+    pub dns: Option<CloudflareSettings>,
 }
 
 impl MigrateSettings {
@@ -379,7 +399,47 @@ fn fly(raw: &RawSettings, jwt_secret: Option<&SecretString>) -> Result<FlySettin
         gateway_credential_ttl: gateway::credential_ttl(raw.gateway_credential_ttl_secs)?,
         gateway_public_scheme: raw.gateway_public_scheme.clone(),
         gateway_limits: gateway::limits(raw)?,
+        dns: dns(raw)?,
     })
+}
+
+/// `DNS_PROVIDER` and, for Cloudflare, its token, zone and API URL (all required then).
+fn dns(raw: &RawSettings) -> Result<Option<CloudflareSettings>, SettingsError> {
+    if raw.dns_provider == DnsProvider::None {
+        return Ok(None);
+    }
+    const WHY: &str = " when DNS_PROVIDER=cloudflare";
+    let api_token = required(
+        raw.cloudflare_api_token.clone(),
+        "CLOUDFLARE_API_TOKEN",
+        WHY,
+    )?;
+    let zone_id = required(
+        raw.cloudflare_zone_id
+            .clone()
+            .filter(|z| !z.trim().is_empty()),
+        "CLOUDFLARE_ZONE_ID",
+        WHY,
+    )?;
+    if !zone_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(SettingsError::new(
+            "CLOUDFLARE_ZONE_ID must be the zone's id (letters and digits)",
+        ));
+    }
+    let api_url = raw.cloudflare_api_url.trim_end_matches('/').to_owned();
+    match url::Url::parse(&api_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => {
+            return Err(SettingsError::new(
+                "CLOUDFLARE_API_URL must be an http(s) URL",
+            ));
+        }
+    }
+    Ok(Some(CloudflareSettings {
+        api_url,
+        api_token,
+        zone_id,
+    }))
 }
 
 /// `TENANT_DB_HOST`, else `{FLY_POSTGRES_APP}.internal:5432`.

@@ -158,6 +158,12 @@ pub struct RawSettings {
     pub secrets_encryption_keys: Option<SecretString>,
     /// `host:port` of the tenant cluster's public endpoint (external database access).
     pub tenant_db_public_endpoint: Option<String>,
+    /// `DNS_PROVIDER`: who makes each tenant's public CNAME (`none`: a wildcard record or front proxy).
+    pub dns_provider: super::DnsProvider,
+    /// `CLOUDFLARE_*`: read only with `DNS_PROVIDER=cloudflare`.
+    pub cloudflare_api_token: Option<SecretString>,
+    pub cloudflare_zone_id: Option<String>,
+    pub cloudflare_api_url: String,
 
     pub gateway_listen_addr: SocketAddr,
     pub gateway_public_host: Option<String>,
@@ -199,6 +205,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("login_token_ttl_secs", "2592000"),
     ("exchange_token_ttl_secs", "300"),
     ("paddle_api_url", "https://api.paddle.com"),
+    ("dns_provider", "none"),
+    ("cloudflare_api_url", "https://api.cloudflare.com/client/v4"),
     (
         "github_authorize_url",
         "https://github.com/login/oauth/authorize",
@@ -223,7 +231,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("fly_registry_url", "https://registry.fly.io"),
     ("fly_registry_username", "x"),
     ("fly_certificates_enabled", "true"),
-    ("tenant_volume_mount_path", "/app/services"),
+    (
+        "tenant_volume_mount_path",
+        mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH,
+    ),
     ("gateway_listen_addr", "127.0.0.1:5000"),
     ("gateway_credential_ttl_secs", "3600"),
     // `GatewayLimits::default()` (a test checks they agree).

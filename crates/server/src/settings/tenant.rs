@@ -9,19 +9,12 @@ use secrecy::SecretString;
 
 use super::SettingsError;
 
-/// `TENANT_VOLUME_MOUNT_PATH`: an absolute path below the root (a mount at `/` would hide the image).
+/// `TENANT_VOLUME_MOUNT_PATH`: the default mount of the tenant volume (a plan may set its own). An
+/// absolute path that hides nothing the tenant image ships (cli-contract §8.3; see
+/// [`mgmt_domain::check_volume_mount_path`]).
 pub fn mount_path(value: &str) -> Result<String, SettingsError> {
-    let ok = value.starts_with('/')
-        && value.len() > 1
-        && !value.split('/').any(|part| part == "..")
-        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(value.trim_end_matches('/').to_owned())
-    } else {
-        Err(SettingsError::new(format!(
-            "TENANT_VOLUME_MOUNT_PATH: `{value}` is not an absolute path below `/`"
-        )))
-    }
+    mgmt_domain::check_volume_mount_path(value)
+        .map_err(|why| SettingsError::new(format!("TENANT_VOLUME_MOUNT_PATH: {why}")))
 }
 
 /// Reads the extra secrets every tenant app gets. Errors name the file and the line or key, never a
@@ -120,8 +113,23 @@ mod tests {
     #[test]
     fn mount_paths_must_be_absolute_and_below_the_root() {
         assert_eq!(mount_path("/data/").unwrap(), "/data");
-        assert_eq!(mount_path("/app/services").unwrap(), "/app/services");
-        for bad in ["/", "data", "", "/a/../b", "/with space"] {
+        assert_eq!(
+            mount_path("/app/storage/files/uploads").unwrap(),
+            "/app/storage/files/uploads"
+        );
+        for bad in [
+            "/",
+            "data",
+            "",
+            "/a/../b",
+            "/with space",
+            "/app",
+            "/app/services",
+            "/app/services/profiles",
+            "/app/storage",
+            "/app/web",
+            "/app/bin",
+        ] {
             let err = mount_path(bad).unwrap_err().to_string();
             assert!(err.contains("TENANT_VOLUME_MOUNT_PATH"), "{bad}: {err}");
         }

@@ -233,7 +233,10 @@ fn token_settings_read_only_the_jwt_settings() {
 fn tenant_machine_settings_are_read_and_checked() {
     let s = Settings::load(None, env(FLY)).unwrap();
     let fly = s.fly.unwrap();
-    assert_eq!(fly.tenant_volume_mount_path, "/app/services");
+    assert_eq!(
+        fly.tenant_volume_mount_path,
+        mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH
+    );
     assert!(fly.tenant_extra_secrets.is_empty());
 
     let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -703,4 +706,41 @@ fn an_unreadable_file_keeps_the_io_error_as_the_source() {
     assert!(err.to_string().starts_with("JWT_JWKS_FILE"), "{err}");
     let source = std::error::Error::source(&err).expect("the I/O error is kept");
     assert!(source.to_string().contains("No such file"), "{source}");
+}
+
+#[test]
+fn dns_defaults_to_none_and_cloudflare_needs_its_token_and_zone() {
+    let s = Settings::load(None, fly_with(&[])).unwrap();
+    assert!(s.fly.unwrap().dns.is_none());
+
+    let err = fly_error(&[("DNS_PROVIDER", "cloudflare")]);
+    assert!(err.contains("CLOUDFLARE_API_TOKEN"), "{err}");
+    let err = fly_error(&[
+        ("DNS_PROVIDER", "cloudflare"),
+        ("CLOUDFLARE_API_TOKEN", "cf-secret-token"),
+    ]);
+    assert!(
+        err.contains("CLOUDFLARE_ZONE_ID") && !err.contains("cf-secret-token"),
+        "{err}"
+    );
+    let err = fly_error(&[("DNS_PROVIDER", "route53")]);
+    assert!(
+        err.contains("DNS_PROVIDER") || err.contains("dns_provider"),
+        "{err}"
+    );
+
+    let s = Settings::load(
+        None,
+        fly_with(&[
+            ("DNS_PROVIDER", "cloudflare"),
+            ("CLOUDFLARE_API_TOKEN", "cf-secret-token"),
+            ("CLOUDFLARE_ZONE_ID", "023e105f4ecef8ad9ca31a8372d0c353"),
+        ]),
+    )
+    .unwrap();
+    let dns = s.fly.unwrap().dns.unwrap();
+    assert_eq!(dns.api_url, "https://api.cloudflare.com/client/v4");
+    assert_eq!(dns.zone_id, "023e105f4ecef8ad9ca31a8372d0c353");
+    assert_eq!(dns.api_token.expose_secret(), "cf-secret-token");
+    assert!(!format!("{dns:?}").contains("cf-secret-token"));
 }

@@ -16,9 +16,16 @@ use crate::machines::models::{App, AppCreated, SecretsListing};
 use crate::resilience::guard::RetryMode;
 
 impl HttpFlyMachines {
-    pub(super) async fn do_create_app(&self, name: &str) -> FlyResult<AppCreated> {
+    pub(super) async fn do_create_app(
+        &self,
+        name: &str,
+        network: Option<&str>,
+    ) -> FlyResult<AppCreated> {
         // The samples send `app_name`, the OpenAPI schema `name`: send both, Fly ignores the other.
-        let body = json!({ "app_name": name, "name": name, "org_slug": self.org_slug });
+        let mut body = json!({ "app_name": name, "name": name, "org_slug": self.org_slug });
+        if let Some(network) = network {
+            body["network"] = json!(network);
+        }
         // Retried on every transient failure: a repeat that finds our own app is answered
         // `name_taken`, which is adopted below, so no second app can appear.
         match self

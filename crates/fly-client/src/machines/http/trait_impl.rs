@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::HttpFlyMachines;
 use super::transport::Req;
-use crate::error::FlyResult;
+use crate::error::{FlyError, FlyResult};
 use crate::machines::FlyMachines;
 use crate::machines::models::*;
 use crate::resilience::BreakerState;
@@ -26,8 +26,8 @@ struct IpList {
 
 #[async_trait]
 impl FlyMachines for HttpFlyMachines {
-    async fn create_app(&self, name: &str) -> FlyResult<AppCreated> {
-        self.do_create_app(name).await
+    async fn create_app(&self, name: &str, network: Option<&str>) -> FlyResult<AppCreated> {
+        self.do_create_app(name, network).await
     }
     async fn get_app(&self, name: &str) -> FlyResult<App> {
         self.do_get_app(name).await
@@ -110,12 +110,28 @@ impl FlyMachines for HttpFlyMachines {
     }
 
     async fn add_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate> {
-        // Keyed by hostname: asking again for the same hostname adds nothing new.
+        // Fly answers a repeated add with 422, not the certificate: look first, and read a 422 (a
+        // retried add whose first attempt landed, or a concurrent one) as success when the
+        // certificate is then found on this app. One held by another app stays an error.
+        match self.get_certificate(app, hostname).await {
+            Ok(c) => return Ok(c),
+            Err(FlyError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
         let req = Req::post(
             &["apps", app, "certificates", "acme"],
             json!({ "hostname": hostname }),
         );
-        self.api.json("add_certificate", Idempotent, &req).await
+        match self.api.json("add_certificate", Idempotent, &req).await {
+            Err(e @ (FlyError::NameTaken(_) | FlyError::Api { status: 422, .. })) => {
+                match self.get_certificate(app, hostname).await {
+                    Ok(c) => Ok(c),
+                    Err(FlyError::NotFound(_)) => Err(e),
+                    Err(other) => Err(other),
+                }
+            }
+            other => other,
+        }
     }
     async fn get_certificate(&self, app: &str, hostname: &str) -> FlyResult<Certificate> {
         self.api

@@ -128,8 +128,20 @@ pub(crate) fn map_status(
             .or(parsed.message.clone())
             .unwrap_or(raw),
     );
-    let name_taken = parsed.status.as_deref() == Some("name_taken");
+    let name_taken = parsed.status.as_deref() == Some("name_taken") || says_name_taken(&message);
     Failure::from_status(status, message, retry_after(headers), name_taken)
+}
+
+/// Fly does not always send the `name_taken` status field with its 422 (older endpoints and the
+/// GraphQL-backed ones answer only a message such as "Name has already been taken"), so the message
+/// is read too. Only an app's *name* counts: "Hostname x has already been taken" (a certificate held
+/// by another app) stays an ordinary 422.
+pub(crate) fn says_name_taken(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("name_taken")
+        || m.contains("name has already been taken")
+        || m.contains("name is already taken")
+        || (m.contains("app name") && m.contains("taken"))
 }
 
 /// Maps a transport error (no HTTP answer) to a transient failure.
@@ -224,4 +236,20 @@ impl Api {
 
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> FlyResult<T> {
     serde_json::from_slice(body).map_err(|e| FlyError::Decode(format!("{e}")))
+}
+
+#[cfg(test)]
+mod name_taken_tests {
+    use super::says_name_taken;
+
+    #[test]
+    fn name_taken_is_read_from_the_message_too() {
+        assert!(says_name_taken("Name has already been taken"));
+        assert!(says_name_taken("Validation failed: name_taken"));
+        assert!(says_name_taken("app name sp-1 is already taken"));
+        assert!(!says_name_taken(
+            "Hostname a.example.com has already been taken by another app"
+        ));
+        assert!(!says_name_taken("invalid hostname"));
+    }
 }
