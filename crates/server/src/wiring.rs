@@ -180,6 +180,8 @@ fn cloud(
     config.certificates_enabled = fly.certificates_enabled;
     config.worker.workers = settings.worker_count;
     config.machine.volume_mount_path = fly.tenant_volume_mount_path.clone();
+    config.machine.health_timeout = fly.deploy_health_timeout;
+    config.machine.health_grace_period = fly.deploy_health_grace;
     config.extra_secrets = fly.tenant_extra_secrets.clone();
     config.keyring = Some(fly.secrets_keyring.clone());
     config.tenant_db_public_endpoint = fly.tenant_db_public_endpoint.clone();

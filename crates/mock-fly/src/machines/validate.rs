@@ -1,6 +1,6 @@
 //! Machine config validation as strict as Fly's API: guest sizes, services, checks, restart policy,
 //! regions. Limits follow fly-go/flyctl's machine presets (`shared-cpu-Nx`, `performance-Nx`): memory
-//! is a multiple of 256 MB between the kind's per-CPU minimum and maximum.
+//! is a multiple of 256 MB (shared) or 1024 MB (performance) between the kind's per-CPU minimum and maximum.
 
 use serde_json::Value;
 
@@ -42,10 +42,16 @@ fn guest(g: &Value) -> Result<(), String> {
         return Err("invalid guest: must be an object".into());
     }
     let kind = g["cpu_kind"].as_str().unwrap_or("shared");
-    // (allowed cpus, min MB per cpu, max MB per cpu), as in fly-go's MachinePresets.
-    let (cpus_ok, min_per, max_per): (&[u64], u64, u64) = match kind {
-        "" | "shared" => (&[1, 2, 4, 8], 256, 2048),
-        "performance" => (&[1, 2, 4, 8, 16], 2048, 8192),
+    // (allowed cpus, min MB per cpu, max MB per cpu, memory increment), as flyctl checks a guest
+    // (`cpusPerKind`, fly-go's MIN/MAX_MEMORY_MB_PER_*; performance memory comes in whole GB).
+    let (cpus_ok, min_per, max_per, step): (&[u64], u64, u64, u64) = match kind {
+        "" | "shared" => (&[1, 2, 4, 6, 8], 256, 2048, 256),
+        "performance" => (
+            &[1, 2, 4, 6, 8, 10, 12, 14, 16, 32, 64, 128],
+            2048,
+            8192,
+            1024,
+        ),
         other => {
             return Err(format!(
                 "invalid guest.cpu_kind {other:?}: must be shared or performance"
@@ -59,9 +65,9 @@ fn guest(g: &Value) -> Result<(), String> {
         ));
     }
     let mem = as_u64(&g["memory_mb"], "guest.memory_mb")?.unwrap_or(min_per * cpus);
-    if mem % 256 != 0 {
+    if mem % step != 0 {
         return Err(format!(
-            "invalid guest.memory_mb {mem}: must be a multiple of 256"
+            "invalid guest.memory_mb {mem}: must be a multiple of {step} for cpu_kind {kind}"
         ));
     }
     let (lo, hi) = (min_per * cpus, max_per * cpus);
@@ -236,6 +242,12 @@ mod tests {
         assert!(!g("shared", 2, 256), "two shared CPUs need at least 512 MB");
         assert!(g("performance", 1, 2048) && g("performance", 16, 131_072));
         assert!(!g("performance", 1, 1024) && !g("gpu", 1, 256));
+        assert!(g("shared", 6, 1536) && g("performance", 32, 65_536));
+        assert!(
+            !g("performance", 1, 2304),
+            "performance memory comes in 1024 MB steps"
+        );
+        assert!(!g("shared", 16, 4096) && !g("performance", 3, 6144));
     }
 
     #[test]

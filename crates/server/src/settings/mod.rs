@@ -223,6 +223,10 @@ pub struct FlySettings {
     pub api_external_url: Option<String>,
     pub tenant_jwt_issuer: Option<String>,
     pub tenant_volume_mount_path: String,
+    /// How long a deploy's new instance has to become healthy before it is rolled back.
+    pub deploy_health_timeout: std::time::Duration,
+    /// The boot grace of the machine's health check.
+    pub deploy_health_grace: std::time::Duration,
     /// App secrets every tenant gets (from `TENANT_EXTRA_SECRETS_FILE`); values print redacted.
     pub tenant_extra_secrets: BTreeMap<String, SecretString>,
     /// Seals the tenant credentials the server keeps (`SECRETS_ENCRYPTION_KEYS`); prints key ids only.
@@ -374,6 +378,8 @@ fn fly(raw: &RawSettings, jwt_secret: Option<&SecretString>) -> Result<FlySettin
         api_external_url: raw.api_external_url.clone(),
         tenant_jwt_issuer: raw.tenant_jwt_issuer.clone(),
         tenant_volume_mount_path: tenant::mount_path(&raw.tenant_volume_mount_path)?,
+        deploy_health_timeout: raw.deploy_health_timeout,
+        deploy_health_grace: raw.deploy_health_grace,
         tenant_extra_secrets: match &raw.tenant_extra_secrets_file {
             Some(path) => tenant::extra_secrets(path)?,
             None => BTreeMap::new(),

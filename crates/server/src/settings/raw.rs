@@ -151,6 +151,19 @@ pub struct RawSettings {
     pub tenant_jwt_issuer: Option<String>,
     /// Where the tenant volume is mounted in the machine (a mount hides what the image has there).
     pub tenant_volume_mount_path: String,
+    /// `DEPLOY_HEALTH_TIMEOUT_SECS`: how long a new instance has to be started with passing checks
+    /// before the deploy is rolled back (10 s to 30 min).
+    #[serde(
+        rename = "deploy_health_timeout_secs",
+        deserialize_with = "de::secs::<_, 10, 1800>"
+    )]
+    pub deploy_health_timeout: Duration,
+    /// `DEPLOY_HEALTH_GRACE_SECS`: the boot grace of the machine's health check (0 to 10 min).
+    #[serde(
+        rename = "deploy_health_grace_secs",
+        deserialize_with = "de::secs::<_, 0, 600>"
+    )]
+    pub deploy_health_grace: Duration,
     /// A `KEY=VALUE` file of app secrets every tenant gets besides `DATABASE_URL` and `JWT_SECRET`.
     pub tenant_extra_secrets_file: Option<String>,
     /// Keys that seal the tenant credentials the server keeps: `keyid:base64-32-bytes`, comma-separated,
@@ -235,6 +248,8 @@ const DEFAULTS: &[(&str, &str)] = &[
         "tenant_volume_mount_path",
         mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH,
     ),
+    ("deploy_health_timeout_secs", "120"),
+    ("deploy_health_grace_secs", "10"),
     ("gateway_listen_addr", "127.0.0.1:5000"),
     ("gateway_credential_ttl_secs", "3600"),
     // `GatewayLimits::default()` (a test checks they agree).

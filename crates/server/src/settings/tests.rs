@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 use mgmt_registry_gateway::limits::GatewayLimits;
 use secrecy::ExposeSecret;
@@ -238,6 +239,29 @@ fn tenant_machine_settings_are_read_and_checked() {
         mgmt_domain::DEFAULT_VOLUME_MOUNT_PATH
     );
     assert!(fly.tenant_extra_secrets.is_empty());
+    assert_eq!(fly.deploy_health_timeout, Duration::from_secs(120));
+    assert_eq!(fly.deploy_health_grace, Duration::from_secs(10));
+    let mut pairs = FLY.to_vec();
+    pairs.push(("DEPLOY_HEALTH_TIMEOUT_SECS", "300"));
+    pairs.push(("DEPLOY_HEALTH_GRACE_SECS", "0"));
+    let fly = Settings::load(None, env(&pairs)).unwrap().fly.unwrap();
+    assert_eq!(fly.deploy_health_timeout, Duration::from_secs(300));
+    assert_eq!(fly.deploy_health_grace, Duration::ZERO);
+    for (name, bad) in [
+        ("DEPLOY_HEALTH_TIMEOUT_SECS", "5"),
+        ("DEPLOY_HEALTH_TIMEOUT_SECS", "99999"),
+        ("DEPLOY_HEALTH_GRACE_SECS", "601"),
+    ] {
+        let mut pairs = FLY.to_vec();
+        pairs.push((name, bad));
+        let err = Settings::load(None, env(&pairs)).unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .to_lowercase()
+                .contains(&name.to_lowercase()),
+            "{name}: {err:#}"
+        );
+    }
 
     let mut file = tempfile::NamedTempFile::new().unwrap();
     writeln!(file, "SMTP_PASSWORD=extra-hunter2").unwrap();
