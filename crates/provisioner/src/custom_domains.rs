@@ -67,6 +67,21 @@ fn default_target(tenant: &Tenant) -> String {
 }
 
 impl TenantService {
+    /// Where a customer points their domain. With the tenant's public record managed by us (a DNS
+    /// provider is configured), the domain goes through the same path as the tenant's own URL: a CNAME to
+    /// `{12hex}.{suffix}`, which our record keeps pointed at the app — the Fly app name stays ours to
+    /// change. Without one, Fly's own target for the certificate.
+    fn custom_domain_target(&self, tenant: &Tenant, fly_says: Option<String>) -> String {
+        if self.dns.is_some() {
+            return tenant.hostname.clone();
+        }
+        fly_says
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| default_target(tenant))
+    }
+}
+
+impl TenantService {
     /// Claims `domain` for the tenant and asks Fly for its certificate. The same domain again returns
     /// the existing claim; a different one while one exists is a conflict (remove it first).
     #[tracing::instrument(skip(self))]
@@ -103,7 +118,7 @@ impl TenantService {
         let new = NewCustomDomain {
             tenant_id: id,
             domain: domain.clone(),
-            dns_target: default_target(&tenant),
+            dns_target: self.custom_domain_target(&tenant, None),
             status: STATUS_REQUESTED.to_owned(),
         };
         let claimed = match self.repos.custom_domains.insert(new).await {
@@ -208,12 +223,8 @@ impl TenantService {
         record: &CustomDomain,
         cert: &Certificate,
     ) -> Result<CustomDomain, CustomDomainError> {
-        let target = cert
-            .dns_requirements
-            .as_ref()
-            .and_then(|d| d.cname.clone())
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| record.dns_target.clone());
+        let fly_says = cert.dns_requirements.as_ref().and_then(|d| d.cname.clone());
+        let target = self.custom_domain_target(tenant, fly_says);
         let status = cert.status.as_deref().unwrap_or(&record.status);
         let issued = cert.is_issued().then(Utc::now);
         if record.verified_at.is_none() && issued.is_some() {

@@ -158,3 +158,25 @@ async fn compensation_removes_the_record_this_run_created() {
         vec![("CNAME".into(), t.hostname.clone(), target(&t))]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_domain_goes_through_the_tenants_own_record() {
+    let cf = MockCloudflare::start().await.unwrap();
+    let mut h = harness(&cf).await;
+    h.start_workers();
+    let t = h.provisioned("custom", "basic").await;
+    let set = h
+        .service
+        .set_custom_domain(h.customer.id, t.id, "shop.example.org")
+        .await
+        .unwrap();
+    // The customer's CNAME targets the tenant's hostname, which our record points at the app.
+    assert_eq!(set.domain.dns_target, t.hostname);
+    assert_eq!(
+        records(&cf),
+        vec![("CNAME".into(), t.hostname.clone(), target(&t))]
+    );
+    let polled = h.service.custom_domain(h.customer.id, t.id).await.unwrap();
+    assert_eq!(polled.dns_target, t.hostname);
+    delete_and_wait(&h, &t).await;
+}

@@ -448,13 +448,16 @@ fn dns(raw: &RawSettings) -> Result<Option<CloudflareSettings>, SettingsError> {
     }))
 }
 
-/// `TENANT_DB_HOST`, else `{FLY_POSTGRES_APP}.internal:5432`.
+/// `TENANT_DB_HOST`, required: there is no safe default. Each tenant app runs on its own Fly network, so
+/// `{FLY_POSTGRES_APP}.internal`, a name on the organisation's default network, is unreachable from
+/// tenants; only the operator knows the endpoint they can reach.
 fn tenant_db_host(raw: &RawSettings) -> Result<String, SettingsError> {
-    match (&raw.tenant_db_host, &raw.fly_postgres_app) {
-        (Some(host), _) => Ok(host.clone()),
-        (None, Some(app)) => Ok(format!("{app}.internal:5432")),
-        (None, None) => Err(SettingsError::new(format!(
-            "FLY_POSTGRES_APP or TENANT_DB_HOST is required{WITH_FLY}"
+    match &raw.tenant_db_host {
+        Some(host) => Ok(host.clone()),
+        None => Err(SettingsError::new(format!(
+            "TENANT_DB_HOST is required{WITH_FLY}: tenant apps run on their own Fly networks and cannot \
+             reach `<postgres app>.internal`; give the `host:port` of an endpoint they can reach (a public \
+             address with TLS, or a Flycast address of the cluster in the tenants' networks)"
         ))),
     }
 }

@@ -145,7 +145,7 @@ pub struct RawSettings {
     pub fly_postgres_app: Option<String>,
     pub fly_certificates_enabled: bool,
     pub tenant_db_admin_url: Option<SecretString>,
-    /// `host:port` tenant apps reach their database at; defaults to `{FLY_POSTGRES_APP}.internal:5432`.
+    /// `host:port` tenant apps reach their database at (required with the cloud: see `settings::tenant_db_host`).
     pub tenant_db_host: Option<String>,
     pub api_external_url: Option<String>,
     pub tenant_jwt_issuer: Option<String>,

@@ -28,6 +28,7 @@ const FLY: &[(&str, &str)] = &[
     ("FLY_SHARED_REGISTRY_APP", "acme-images"),
     ("FLY_SUBDOMAIN_SUFFIX", "sites.acme.dev"),
     ("FLY_POSTGRES_APP", "acme-db"),
+    ("TENANT_DB_HOST", "db.acme.dev:5432"),
     (
         "TENANT_DB_ADMIN_URL",
         "postgres://admin:pw@acme-db.internal/postgres",
@@ -59,7 +60,16 @@ fn the_seeds_variable_names_configure_fly() {
     let s = Settings::load(None, env(FLY)).unwrap();
     let fly = s.fly.unwrap();
     assert_eq!(fly.shared_registry_app, "acme-images");
-    assert_eq!(fly.tenant_db_host, "acme-db.internal:5432");
+    assert_eq!(fly.tenant_db_host, "db.acme.dev:5432");
+    // Without it the cloud does not start: the `.internal` name tenants used to get is on a network they
+    // are no longer on.
+    let without: Vec<_> = FLY
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "TENANT_DB_HOST")
+        .collect();
+    let err = Settings::load(None, env(&without)).unwrap_err();
+    assert!(format!("{err:#}").contains("TENANT_DB_HOST"), "{err:#}");
     assert_eq!(fly.machines_api_url, "https://api.machines.dev/v1");
     assert_eq!(fly.registry_password.expose_secret(), "fo1_secret_token");
     assert_eq!(fly.gateway_listen_addr.to_string(), "127.0.0.1:5000");
