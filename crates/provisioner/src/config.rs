@@ -82,6 +82,9 @@ pub struct MachineSettings {
     pub start_timeout: Duration,
     /// How long a restart (answered inline) waits for `started`.
     pub restart_timeout: Duration,
+    /// How long one cleanup or compensation attempt waits for a deleted Fly resource to disappear before
+    /// the job is retried (which looks again, and deletes again what is no longer being deleted).
+    pub gone_timeout: Duration,
     /// How long a deploy waits for the new version to be started with its health checks passing
     /// before it rolls back.
     pub health_timeout: Duration,
@@ -109,6 +112,7 @@ impl Default for MachineSettings {
             api_external_url: "http://localhost:8080".to_owned(),
             start_timeout: Duration::from_secs(120),
             restart_timeout: Duration::from_secs(20),
+            gone_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(120),
             health_poll: Duration::from_millis(500),
             health_grace_period: Duration::from_secs(10),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use mgmt_domain::{EventType, Tenant, TenantState, naming};
 use mgmt_fly_client::{FlyError, TagDeletion};
 
-use super::compensate::{GONE_TIMEOUT, poll_until_gone};
+use super::compensate::poll_until_gone;
 use super::{JobContext, JobError};
 use crate::service::TenantService;
 
@@ -152,7 +152,8 @@ impl TenantService {
             done_if_gone(self.fly.delete_machine(app, &m.id, true, None).await)?;
         }
         // A machine holds its volume until it is `destroyed`.
-        poll_until_gone(&format!("a machine of {app}"), GONE_TIMEOUT, || async {
+        let timeout = self.config.machine.gone_timeout;
+        poll_until_gone(&format!("a machine of {app}"), timeout, || async {
             match self.fly.list_machines(app, None).await {
                 Ok(ms) => Ok(ms.iter().all(|m| m.state == "destroyed")),
                 Err(FlyError::NotFound(_)) => Ok(true),
@@ -172,7 +173,8 @@ impl TenantService {
         for v in volumes.iter().filter(|v| !volume_going(v)) {
             done_if_gone(self.fly.delete_volume(app, &v.id).await)?;
         }
-        poll_until_gone(&format!("a volume of {app}"), GONE_TIMEOUT, || async {
+        let timeout = self.config.machine.gone_timeout;
+        poll_until_gone(&format!("a volume of {app}"), timeout, || async {
             match self.fly.list_volumes(app).await {
                 Ok(vs) => Ok(vs.iter().all(|v| v.state.as_deref() == Some("destroyed"))),
                 Err(FlyError::NotFound(_)) => Ok(true),

@@ -86,10 +86,6 @@ impl TenantService {
     }
 }
 
-/// How long one attempt waits for a deleted Fly resource to disappear before giving up until the next
-/// attempt (Fly usually takes seconds; the job is retried with backoff after this).
-pub(crate) const GONE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Whether an app answered by Fly is one being deleted (after the 202 of `DELETE /apps/{name}` Fly
 /// keeps showing it, suspended, for a while).
 pub(crate) fn app_is_lingering(app: &App) -> bool {
@@ -129,7 +125,8 @@ where
 impl TenantService {
     /// Waits until `GET /apps/{app}` is a 404 (an app deleted on Fly lingers after the 202).
     pub(crate) async fn wait_app_gone(&self, app: &str) -> Result<(), String> {
-        poll_until_gone(&format!("app {app}"), GONE_TIMEOUT, || async {
+        let timeout = self.config.machine.gone_timeout;
+        poll_until_gone(&format!("app {app}"), timeout, || async {
             match self.fly.get_app(app).await {
                 Ok(_) => Ok(false),
                 Err(FlyError::NotFound(_)) => Ok(true),

@@ -53,6 +53,9 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
     c.worker.lease = Duration::from_secs(2);
     c.worker.backoff_base = Duration::from_millis(50);
     c.worker.backoff_cap = Duration::from_millis(400);
+    // A resource that does not disappear is looked at again (and deleted again if need be) by the next
+    // attempt soon, rather than after Fly's usual 30 s.
+    c.machine.gone_timeout = Duration::from_secs(3);
     c
 }
 
