@@ -115,6 +115,18 @@ enum Failure {
     Final(DnsError),
 }
 
+/// An error answer in one line: the status, then Cloudflare's messages.
+fn describe(status: StatusCode, errors: &[ApiMessage]) -> String {
+    if errors.is_empty() {
+        return format!("HTTP {status}");
+    }
+    let list: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} {}", e.code, e.message))
+        .collect();
+    format!("HTTP {status}: {}", list.join("; "))
+}
+
 /// Names compare as DNS does: case-insensitive, with or without the root dot.
 fn same_name(a: &str, b: &str) -> bool {
     a.trim_end_matches('.')
@@ -140,17 +152,18 @@ impl CloudflareDns {
         })
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the attempts run out.
+    /// Runs `attempt` (given the number of earlier attempts) until it succeeds, fails for good, or the
+    /// attempts run out.
     async fn with_retries<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, DnsError>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let max = self.config.max_attempts.max(1);
         let mut n = 0;
         loop {
             n += 1;
-            match attempt().await {
+            match attempt(n - 1).await {
                 Ok(v) => return Ok(v),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Retry(reason, _)) if n >= max => {
@@ -195,23 +208,12 @@ impl CloudflareDns {
             .await
             .map_err(|e| Failure::Retry(format!("answer lost: {e}"), self.backoff(attempt)))?;
         let envelope: Option<Envelope<T>> = serde_json::from_slice(&bytes).ok();
-        let describe = |errors: &[ApiMessage]| {
-            if errors.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                let list: Vec<String> = errors
-                    .iter()
-                    .map(|e| format!("{} {}", e.code, e.message))
-                    .collect();
-                format!("HTTP {status}: {}", list.join("; "))
-            }
-        };
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             let errors = envelope.map(|e| e.errors).unwrap_or_default();
             let wait = retry_after
                 .map(|w| w.min(self.config.max_retry_after))
                 .unwrap_or_else(|| self.backoff(attempt));
-            return Err(Failure::Retry(describe(&errors), wait));
+            return Err(Failure::Retry(describe(status, &errors), wait));
         }
         match envelope {
             Some(Envelope {
@@ -228,14 +230,7 @@ impl CloudflareDns {
 
     /// Turns an error answer nobody handled into the port's error.
     fn refused(status: StatusCode, errors: &[ApiMessage]) -> Failure {
-        let list: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{} {}", e.code, e.message))
-            .collect();
-        Failure::Final(DnsError::Refused(format!(
-            "HTTP {status}: {}",
-            list.join("; ")
-        )))
+        Failure::Final(DnsError::Refused(describe(status, errors)))
     }
 
     async fn list(&self, name: &str, attempt: u32) -> Result<Vec<Record>, Failure> {
@@ -341,11 +336,9 @@ impl CloudflareDns {
 #[async_trait]
 impl DnsRecords for CloudflareDns {
     async fn ensure_cname(&self, name: &str, target: &str) -> Result<DnsEnsured, DnsError> {
-        let mut n = 0;
         let r = self
-            .with_retries("ensure CNAME", || {
-                n += 1;
-                self.ensure_once(name, target, n - 1)
+            .with_retries("ensure CNAME", |attempt| {
+                self.ensure_once(name, target, attempt)
             })
             .await;
         if let Ok(outcome) = &r {
@@ -355,11 +348,9 @@ impl DnsRecords for CloudflareDns {
     }
 
     async fn delete_cname(&self, name: &str, target: &str) -> Result<DnsDeleted, DnsError> {
-        let mut n = 0;
         let r = self
-            .with_retries("delete CNAME", || {
-                n += 1;
-                self.delete_once(name, target, n - 1)
+            .with_retries("delete CNAME", |attempt| {
+                self.delete_once(name, target, attempt)
             })
             .await;
         if let Ok(outcome) = &r {

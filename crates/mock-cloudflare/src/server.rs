@@ -293,20 +293,37 @@ fn list(ctx: &Shared, query: &str) -> HttpResponse {
         Some(Ok(n)) if (5..=5_000_000).contains(&n) => n,
         Some(_) => return error(400, &[(1004, "DNS Validation Error: per_page")]),
     };
-    let found: Vec<DnsRecord> = ctx
+    let page: usize = match q.get("page").map(|p| p.parse()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => return error(400, &[(1004, "DNS Validation Error: page")]),
+    };
+    let matching: Vec<DnsRecord> = ctx
         .lock_records()
         .iter()
         .filter(|r| name.as_ref().is_none_or(|n| &r.name == n))
         .filter(|r| kind.as_ref().is_none_or(|k| &r.kind == k))
-        .take(per_page)
         .cloned()
+        .collect();
+    // Paginated as Cloudflare does: a client that reads only the first page sees `total_pages` > 1.
+    let total_count = matching.len();
+    let found: Vec<DnsRecord> = matching
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
         .collect();
     let count = found.len();
     ok(
         json!(found),
         Some((
             "result_info",
-            json!({ "page": 1, "per_page": per_page, "count": count, "total_count": count, "total_pages": 1 }),
+            json!({
+                "page": page,
+                "per_page": per_page,
+                "count": count,
+                "total_count": total_count,
+                "total_pages": total_count.div_ceil(per_page),
+            }),
         )),
     )
 }
@@ -346,6 +363,9 @@ fn create(ctx: &Shared, body: &[u8]) -> HttpResponse {
                 "Invalid TTL. Must be between 30 and 86400 or 1 for automatic",
             )],
         );
+    }
+    if b.proxied && !matches!(kind.as_str(), "A" | "AAAA" | "CNAME") {
+        return error(400, &[(9004, "This record type cannot be proxied.")]);
     }
     let name = normalize(&name);
     if name.is_empty() || content.is_empty() {

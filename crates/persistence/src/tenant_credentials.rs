@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mgmt_domain::{
     RepoError, RepoResult, SealedCredential, TenantCredentialRepository, TenantId,
     valid_credential_name,
@@ -67,6 +67,17 @@ impl<'a> NewRow<'a> {
             updated_at: Utc::now(),
         })
     }
+}
+
+/// Stores `row` under its (tenant, name), replacing what is there.
+async fn upsert(conn: &mut AsyncPgConnection, row: &NewRow<'_>) -> QueryResult<usize> {
+    diesel::insert_into(tc::table)
+        .values(row)
+        .on_conflict((tc::tenant_id, tc::name))
+        .do_update()
+        .set(row)
+        .execute(conn)
+        .await
 }
 
 /// [`TenantCredentialRepository`] on PostgreSQL.
@@ -146,14 +157,7 @@ impl TenantCredentialRepository for PgTenantCredentialRepository {
     async fn put(&self, tenant: TenantId, value: &SealedCredential) -> RepoResult<()> {
         let row = NewRow::new(tenant, value)?;
         let mut conn = get(&self.pool).await?;
-        diesel::insert_into(tc::table)
-            .values(&row)
-            .on_conflict((tc::tenant_id, tc::name))
-            .do_update()
-            .set(&row)
-            .execute(&mut conn)
-            .await
-            .map_err(db_error(ENTITY))?;
+        upsert(&mut conn, &row).await.map_err(db_error(ENTITY))?;
         Ok(())
     }
 
@@ -166,13 +170,7 @@ impl TenantCredentialRepository for PgTenantCredentialRepository {
         let row = NewRow::new(tenant, value)?;
         let mut conn = get(&self.pool).await?;
         conn.transaction::<_, TxError, _>(async |conn| {
-            diesel::insert_into(tc::table)
-                .values(&row)
-                .on_conflict((tc::tenant_id, tc::name))
-                .do_update()
-                .set(&row)
-                .execute(conn)
-                .await?;
+            upsert(conn, &row).await?;
             // Matched by nonce: a newer value stored under that name in between stays.
             let removed = diesel::delete(
                 tc::table

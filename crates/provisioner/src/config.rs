@@ -78,8 +78,6 @@ pub struct MachineSettings {
     pub jwt_issuer: String,
     pub api_server_url: String,
     pub api_external_url: String,
-    /// How long a deploy waits for the machine to reach `started`.
-    pub start_timeout: Duration,
     /// How long a restart (answered inline) waits for `started`.
     pub restart_timeout: Duration,
     /// How long one cleanup or compensation attempt waits for a deleted Fly resource to disappear before
@@ -110,7 +108,6 @@ impl Default for MachineSettings {
             jwt_issuer: "systemprompt".to_owned(),
             api_server_url: "http://localhost:8080".to_owned(),
             api_external_url: "http://localhost:8080".to_owned(),
-            start_timeout: Duration::from_secs(120),
             restart_timeout: Duration::from_secs(20),
             gone_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(120),

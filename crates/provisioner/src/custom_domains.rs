@@ -8,12 +8,12 @@
 
 use chrono::Utc;
 use mgmt_domain::{
-    CustomDomain, CustomerId, NewCustomDomain, RepoError, Tenant, TenantId, TenantState,
-    normalize_custom_domain,
+    CustomDomain, CustomerId, NewCustomDomain, RepoError, Tenant, TenantId, normalize_custom_domain,
 };
 use mgmt_fly_client::{Certificate, FlyError};
 
 use crate::error::ServiceError;
+use crate::jobs::dns_target;
 use crate::service::TenantService;
 
 /// What a custom-domain call can fail with, besides the common [`ServiceError`]s.
@@ -52,20 +52,6 @@ pub struct CustomDomainSet {
 /// Fly's word for a certificate it has not reported on yet.
 const STATUS_REQUESTED: &str = "requested";
 
-/// Whether the tenant's Fly app exists, so certificates can be held and asked about.
-fn app_ready(tenant: &Tenant) -> bool {
-    match tenant.state {
-        TenantState::AwaitingDeploy | TenantState::Deploying | TenantState::Running => true,
-        TenantState::Failed => tenant.volume_id.is_some(),
-        _ => false,
-    }
-}
-
-/// Fly's CNAME target for the app: what its certificate answers report (`{app}.fly.dev`).
-fn default_target(tenant: &Tenant) -> String {
-    format!("{}.fly.dev", tenant.fly_app_name)
-}
-
 impl TenantService {
     /// Where a customer points their domain. With the tenant's public record managed by us (a DNS
     /// provider is configured), the domain goes through the same path as the tenant's own URL: a CNAME to
@@ -77,7 +63,7 @@ impl TenantService {
         }
         fly_says
             .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| default_target(tenant))
+            .unwrap_or_else(|| dns_target(tenant))
     }
 }
 
@@ -94,7 +80,7 @@ impl TenantService {
         let domain = normalize_custom_domain(domain, &self.config.subdomain_suffix)
             .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
         let tenant = self.load_owned(customer, id).await?;
-        if !app_ready(&tenant) {
+        if !tenant.infrastructure_ready() {
             return Err(ServiceError::Conflict(format!(
                 "a custom domain can be added once provisioning has finished (the tenant is {})",
                 tenant.state
@@ -162,7 +148,7 @@ impl TenantService {
             .get_for_tenant(id)
             .await?
             .ok_or(CustomDomainError::NoDomain)?;
-        if !app_ready(&tenant) {
+        if !tenant.infrastructure_ready() {
             // No app to ask (being deleted, or not provisioned again yet): what we know is all there is.
             return Ok(record);
         }
@@ -180,7 +166,7 @@ impl TenantService {
         let Some(record) = self.repos.custom_domains.get_for_tenant(id).await? else {
             return Ok(());
         };
-        if app_ready(&tenant) {
+        if tenant.infrastructure_ready() {
             // The certificate goes first: if Fly fails, the claim stays and a retry finishes the job.
             match self
                 .fly

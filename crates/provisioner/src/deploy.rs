@@ -38,9 +38,7 @@ impl TenantService {
             .deploy_target
             .validate_deploy_image(&id, image)
             .map_err(|e| ServiceError::InvalidInput(e.to_string()))?;
-        let infrastructure_ready =
-            tenant.state != TenantState::Failed || tenant.volume_id.is_some();
-        if !tenant.state.accepts_deploy() || !infrastructure_ready {
+        if !tenant.infrastructure_ready() {
             return Err(ServiceError::Conflict(format!(
                 "the tenant cannot be deployed while it is {} (wait for provisioning, or retry it)",
                 tenant.state

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use mgmt_domain::{CustomerId, SecretName, Tenant, TenantId, TenantState};
+use mgmt_domain::{CustomerId, SecretName, Tenant, TenantId};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::ServiceError;
@@ -51,12 +51,7 @@ impl TenantService {
         id: TenantId,
     ) -> Result<Tenant, ServiceError> {
         let tenant = self.load_owned(customer, id).await?;
-        let app_ready = match tenant.state {
-            TenantState::AwaitingDeploy | TenantState::Deploying | TenantState::Running => true,
-            TenantState::Failed => tenant.volume_id.is_some(),
-            _ => false,
-        };
-        if !app_ready {
+        if !tenant.infrastructure_ready() {
             return Err(ServiceError::Conflict(format!(
                 "secrets can be managed once provisioning has created the tenant's app (the tenant is {})",
                 tenant.state

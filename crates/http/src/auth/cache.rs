@@ -3,42 +3,49 @@
 //! Entries live for a configured time (a suspension takes effect within it); the map is bounded and
 //! simply cleared when full, which is cheap and keeps memory flat under a flood of distinct subjects.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mgmt_domain::Customer;
 
-/// Most subjects held at once.
+/// Most entries held at once.
 const MAX_ENTRIES: usize = 10_000;
 
+/// The mechanism both auth caches share: entries live for `ttl` (zero disables caching), and the map
+/// is cleared when it reaches [`MAX_ENTRIES`].
 #[derive(Debug)]
-pub struct CustomerCache {
+pub(super) struct TtlMap<K, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Customer, Instant)>>,
+    entries: Mutex<HashMap<K, (V, Instant)>>,
 }
 
-impl CustomerCache {
-    /// A cache keeping entries for `ttl`; zero disables caching.
-    pub fn new(ttl: Duration) -> Self {
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    pub(super) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn get(&self, subject: &str) -> Option<Customer> {
+    pub(super) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
-            .get(subject)
+            .get(key)
             .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(c, _)| c.clone())
+            .map(|(v, _)| v.clone())
     }
 
-    pub fn put(&self, customer: &Customer) {
+    pub(super) fn put(&self, key: K, value: V) {
         if self.ttl.is_zero() {
             return;
         }
@@ -46,7 +53,25 @@ impl CustomerCache {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(customer.subject.clone(), (customer.clone(), Instant::now()));
+        entries.insert(key, (value, Instant::now()));
+    }
+}
+
+#[derive(Debug)]
+pub struct CustomerCache(TtlMap<String, Customer>);
+
+impl CustomerCache {
+    /// A cache keeping entries for `ttl`; zero disables caching.
+    pub fn new(ttl: Duration) -> Self {
+        Self(TtlMap::new(ttl))
+    }
+
+    pub fn get(&self, subject: &str) -> Option<Customer> {
+        self.0.get(subject)
+    }
+
+    pub fn put(&self, customer: &Customer) {
+        self.0.put(customer.subject.clone(), customer.clone());
     }
 }
 

@@ -2,55 +2,28 @@
 //! usually costs no extra query. A revocation takes effect within the cache's lifetime (5 s by
 //! default, `AUTH_REVOCATION_CACHE_SECS`); the map is bounded and cleared when full.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mgmt_domain::Revocation;
 
-/// Most entries held at once.
-const MAX_ENTRIES: usize = 10_000;
-
-type Key = (String, Option<String>);
+use super::cache::TtlMap;
 
 #[derive(Debug)]
-pub struct RevocationCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<Key, (Revocation, Instant)>>,
-}
+pub struct RevocationCache(TtlMap<(String, Option<String>), Revocation>);
 
 impl RevocationCache {
     /// A cache keeping entries for `ttl`; zero disables caching.
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        Self(TtlMap::new(ttl))
     }
 
     pub fn get(&self, subject: &str, jti: Option<&str>) -> Option<Revocation> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(&(subject.to_owned(), jti.map(str::to_owned)))
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(r, _)| *r)
+        self.0.get(&(subject.to_owned(), jti.map(str::to_owned)))
     }
 
     pub fn put(&self, subject: &str, jti: Option<&str>, revocation: Revocation) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(
-            (subject.to_owned(), jti.map(str::to_owned)),
-            (revocation, Instant::now()),
-        );
+        self.0
+            .put((subject.to_owned(), jti.map(str::to_owned)), revocation);
     }
 }
 

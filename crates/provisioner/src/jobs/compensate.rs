@@ -109,13 +109,17 @@ where
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(50);
     loop {
-        if gone().await.map_err(|e| e.to_string())? {
-            return Ok(());
-        }
+        // A transient answer (429, 5xx) to a look says nothing about the resource: look again later.
+        let last = match gone().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => None,
+            Err(e) if e.is_transient() => Some(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
         if Instant::now() + pause > deadline {
-            return Err(format!(
+            return Err(last.unwrap_or_else(|| format!(
                 "{what} is still being deleted by Fly after {timeout:?}; waiting for it on the next attempt"
-            ));
+            )));
         }
         sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));

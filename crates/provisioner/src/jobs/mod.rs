@@ -17,6 +17,7 @@ use crate::service::TenantService;
 
 pub use machine_spec::machine_request;
 pub(crate) use provision::random_secret;
+pub(crate) use provision_steps::dns_target;
 
 /// How a job run ended, when it did not simply finish.
 #[derive(Debug, thiserror::Error)]

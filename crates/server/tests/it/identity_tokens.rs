@@ -396,7 +396,7 @@ async fn exchange_errors_are_rfc6749_bodies() {
     let app = TestApp::spawn(no_fly()).await;
     let sub = user();
     let good = login(&sub, vec![]);
-    let good = good.token.expose_secret();
+    let good = good.token.expose_secret().to_owned();
     let revoked = login(&sub, vec![]);
     app.state
         .repos
@@ -412,15 +412,22 @@ async fn exchange_errors_are_rfc6749_bodies() {
             tenant_ids: vec![],
         })
         .unwrap();
-    let base = |token: &'static str| -> Vec<(&'static str, String)> {
-        vec![
+    // The good form with one edit.
+    let edited = |edit: &dyn Fn(&mut Form)| -> Form {
+        let mut f: Form = vec![
             ("grant_type", GRANT.into()),
-            ("subject_token", token.into()),
+            ("subject_token", good.clone()),
             ("subject_token_type", ACCESS.into()),
             ("resource", PUBLIC_API_URL.into()),
-        ]
+        ];
+        edit(&mut f);
+        f
     };
-    let good: &'static str = Box::leak(good.to_owned().into_boxed_str());
+    let without = |field: usize| {
+        edited(&|f| {
+            f.remove(field);
+        })
+    };
     let cases: Vec<(Form, u16, &str)> = vec![
         (
             vec![("grant_type", "client_credentials".into())],
@@ -428,110 +435,46 @@ async fn exchange_errors_are_rfc6749_bodies() {
             "unsupported_grant_type",
         ),
         (
-            {
-                let mut f = base(good);
-                f[0].1 = "password".into();
-                f
-            },
+            edited(&|f| f[0].1 = "password".into()),
             400,
             "unsupported_grant_type",
         ),
         (
-            {
-                let mut f = base(good);
-                f[3].1 = "https://other.example".into();
-                f
-            },
+            edited(&|f| f[3].1 = "https://other.example".into()),
             400,
             "invalid_target",
         ),
         (
-            {
-                let mut f = base(good);
-                f[3].1 = format!("{PUBLIC_API_URL}/");
-                f
-            },
+            edited(&|f| f[3].1 = format!("{PUBLIC_API_URL}/")),
             400,
             "invalid_target",
         ),
         (
-            {
-                let mut f = base(good);
-                f.push(("client_id", "evil".into()));
-                f
-            },
+            edited(&|f| f.push(("client_id", "evil".into()))),
             401,
             "invalid_client",
         ),
+        (without(1), 400, "invalid_request"),
+        (without(2), 400, "invalid_request"),
+        (without(3), 400, "invalid_request"),
+        (without(0), 400, "invalid_request"),
         (
-            {
-                let mut f = base(good);
-                f.remove(1);
-                f
-            },
+            edited(&|f| f.push(("resource", PUBLIC_API_URL.into()))),
             400,
             "invalid_request",
         ),
         (
-            {
-                let mut f = base(good);
-                f.remove(2);
-                f
-            },
-            400,
-            "invalid_request",
-        ),
-        (
-            {
-                let mut f = base(good);
-                f.remove(3);
-                f
-            },
-            400,
-            "invalid_request",
-        ),
-        (
-            {
-                let mut f = base(good);
-                f.remove(0);
-                f
-            },
-            400,
-            "invalid_request",
-        ),
-        (
-            {
-                let mut f = base(good);
-                f.push(("resource", PUBLIC_API_URL.into()));
-                f
-            },
-            400,
-            "invalid_request",
-        ),
-        (
-            {
-                let mut f = base(good);
-                f[1].1 = "not-a-jwt".into();
-                f
-            },
+            edited(&|f| f[1].1 = "not-a-jwt".into()),
             400,
             "invalid_grant",
         ),
         (
-            {
-                let mut f = base(good);
-                f[1].1 = revoked.token.expose_secret().to_owned();
-                f
-            },
+            edited(&|f| f[1].1 = revoked.token.expose_secret().to_owned()),
             400,
             "invalid_grant",
         ),
         (
-            {
-                let mut f = base(good);
-                f[1].1 = forged.token.expose_secret().to_owned();
-                f
-            },
+            edited(&|f| f[1].1 = forged.token.expose_secret().to_owned()),
             400,
             "invalid_grant",
         ),
@@ -550,7 +493,7 @@ async fn exchange_errors_are_rfc6749_bodies() {
         let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["error"], error, "{text}");
         assert!(body["error_description"].is_string());
-        assert!(!text.contains(good), "the subject token is never echoed");
+        assert!(!text.contains(&good), "the subject token is never echoed");
     }
     // A JSON body is refused.
     let resp = app

@@ -46,7 +46,6 @@ pub fn provisioner_config(mock: &MockFly) -> ProvisionerConfig {
         SecretString::from("extra-secret-value".to_owned()),
     );
     c.keyring = Some(test_keyring());
-    c.machine.start_timeout = Duration::from_secs(10);
     c.machine.app_visible_timeout = Duration::from_secs(10);
     c.worker.workers = 2;
     c.worker.poll_interval = Duration::from_millis(20);
