@@ -7,6 +7,7 @@
 # Needs what the tests need (PostgreSQL on 127.0.0.1:5432, docker-registry, skopeo) plus wrk and pgbench.
 # BENCH_FILTER=<substring> runs only the benchmarks whose name contains it; other BENCH_* variables
 # (BENCH_RUNS, BENCH_MIB, ...) are passed through to the benchmarks that read them.
+# The event-stream load test (5,000 streams, two processes) is its own recipe: `just load` (scripts/load.sh).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/stack.sh"
 cd "$STACK_ROOT"

@@ -151,6 +151,11 @@ ours mgmt-provisioner "the provisioner sees storage and Fly through ports" mgmt-
 forbid mgmt-provisioner "the provisioner sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence actix-web
 forbid_except_via mgmt-provisioner mgmt-fly-client "the provisioner makes no HTTP call itself" reqwest hyper
 
+# The reconciler: like the provisioner, it sees storage through the domain's ports and Fly through fly-client.
+ours mgmt-reconciler "the reconciler sees storage and Fly through ports" mgmt-domain mgmt-fly-client
+forbid mgmt-reconciler "the reconciler sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence actix-web
+forbid_except_via mgmt-reconciler mgmt-fly-client "the reconciler makes no HTTP call itself" reqwest hyper
+
 # The registry gateway.
 ours mgmt-registry-gateway "the gateway sees storage through the domain's ports" mgmt-domain mgmt-fly-client
 forbid mgmt-registry-gateway "the gateway sees storage only through the domain's ports" "${storage[@]}" mgmt-persistence
@@ -172,6 +177,8 @@ dependents mgmt-mock-fly normal,build "the fake Fly is a dev-dependency only"
 dependents mgmt-mock-paddle normal,build "the fake Paddle is a dev-dependency only"
 dependents mgmt-mock-idp normal,build "the fake GitHub and Google are a dev-dependency only"
 dependents mgmt-mock-cloudflare normal,build "the fake Cloudflare is a dev-dependency only"
+ours mgmt-loadtest "the load generator talks to the API over HTTP and to PostgreSQL, like any client"
+dependents mgmt-loadtest normal,build "the load generator is a tool, nothing depends on it"
 dependents mgmt-dns normal,build "only the server wires the Cloudflare client in (tests use it as a dev-dependency)" mgmt-server
 forbid mgmt-server "the shipped binary holds no test harness or fake" mgmt-test-support mgmt-mock-fly mgmt-mock-paddle mgmt-mock-idp mgmt-mock-cloudflare
 

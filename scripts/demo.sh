@@ -152,10 +152,12 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$RUN_DIR/toke
 
 API_PORT=$(port_or_free 8080)
 GW_PORT=$(port_or_free 5000)
+METRICS_PORT=$(port_or_free 9091)
 REPO=demo-images
 API_ENV=(
   "PATH=$PATH" "HOME=${HOME:-/tmp}" "RUST_LOG=${RUST_LOG:-info,actix_server=warn}"
   "DATABASE_URL=$DB_URL" "MIGRATE_ON_START=false" "LISTEN_ADDR=127.0.0.1:$API_PORT"
+  "METRICS_LISTEN_ADDR=127.0.0.1:$METRICS_PORT"
   "JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   "FLY_ENABLED=true" "FLY_API_TOKEN=$FLY_TOKEN" "FLY_ORG_SLUG=demo-org" "FLY_SHARED_REGISTRY_APP=$REPO"
   "FLY_MACHINES_API_URL=$MOCK_FLY_URL" "FLY_REGISTRY_URL=$MOCK_FLY_URL"
@@ -213,7 +215,7 @@ cat <<EOF
 ================================================================================================
  management-api demo is running (Ctrl-C stops everything)
 
-   API base URL       $API_URL/api/v1          (OpenAPI: $API_URL/api/v1/openapi.json, metrics: $API_URL/metrics)
+   API base URL       $API_URL/api/v1          (OpenAPI: $API_URL/api/v1/openapi.json, metrics: http://127.0.0.1:$METRICS_PORT/metrics)
    registry gateway   127.0.0.1:$GW_PORT                (what registry-token hands out; plain HTTP)
    mock Fly           $MOCK_FLY_URL/v1   state: $MOCK_FLY_URL/__mock/state
    mock GitHub/Google $MOCK_IDP_URL   (signed-in user: PUT $MOCK_IDP_URL/__mock/{github|google}/user)
@@ -229,6 +231,17 @@ cat <<EOF
    # 1. create a tenant, then poll its status until awaiting_deploy
 $CREATE_LINES
    curl -sS -H "Authorization: Bearer \$TOKEN" \$API/api/v1/tenants/\$TENANT/status $JQ
+
+   # 1'. ... or sign up as the CLI's 'cloud tenant create' does (free plan, one tenant per customer):
+   #     plans, checkout, the browser confirms on checkout_url (our page), the stream ends at infrastructure_ready
+   curl -sS -H "Authorization: Bearer \$TOKEN" \$API/api/v1/checkout/plans $JQ
+   CO=\$(curl -sS -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+        -d '{"price_id": "pri_free", "region": "iad", "redirect_uri": "http://127.0.0.1:8766/callback"}' \$API/api/v1/checkout); echo "\$CO" | jq
+   #     open checkout_url in a browser and press "Create tenant", or let curl press it (prints the CLI callback):
+   curl -sS -o /dev/null -w '%{redirect_url}\n' -X POST "\$(echo "\$CO" | jq -r .checkout_url)"
+   curl -sS -N -H "Authorization: Bearer \$TOKEN" -H 'Accept: text/event-stream' \\
+        \$API/api/v1/checkout/\$(echo "\$CO" | jq -r .checkout_session_id)/events
+   #     then: export TENANT=<tenant_id of the last event>; paid plans go through Paddle (PADDLE_* settings)
 
    # 2. push credentials for this tenant's tag only
 $REG_LINES

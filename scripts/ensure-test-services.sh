@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what the tests talk to is there: PostgreSQL on 127.0.0.1:5432, docker-registry, skopeo, htpasswd,
-# and what builds and runs the deploy image (scripts/image-check.sh): buildah, debootstrap, curl, ps, psql.
+# and what builds and runs the deploy image (scripts/image-check.sh): buildah, debootstrap, curl, ps, psql;
+# chromium and chromium-driver (the free-plan page's browser test).
 # Installs the Debian packages when missing (CI machines start without them); idempotent and quiet when all is set.
 set -euo pipefail
 missing=()
@@ -13,6 +14,9 @@ command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(d
 command -v curl >/dev/null || missing+=(curl)
 command -v ps >/dev/null || missing+=(procps)
 command -v psql >/dev/null || missing+=(postgresql-client)
+# Headless Chromium and its WebDriver: the free-plan checkout page is tested in a real browser (e2e).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   sudo_cmd=""

@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::error::PaddleError;
-use crate::models::{EffectiveFrom, Envelope, ErrorEnvelope, PaddleSubscription};
+use crate::models::{
+    EffectiveFrom, Envelope, ErrorEnvelope, PaddleSubscription, PaddleTransaction,
+};
 
 /// The subscription calls the use cases make (a trait so tests and other services can swap it).
 #[async_trait]
@@ -25,6 +27,15 @@ pub trait PaddleApi: Send + Sync {
     ) -> Result<PaddleSubscription, PaddleError>;
     /// `GET /subscriptions/{id}`.
     async fn get_subscription(&self, id: &str) -> Result<PaddleSubscription, PaddleError>;
+    /// `POST /transactions`: an automatically collected transaction for one unit of `price_id`, with
+    /// `custom_data` (Paddle copies it onto the subscription the payment creates). Paddle answers
+    /// with its `checkout.url` (the payment link, `…?_ptxn=txn_…`).
+    async fn create_transaction(
+        &self,
+        price_id: &str,
+        custom_data: &serde_json::Value,
+        checkout_url: Option<&str>,
+    ) -> Result<PaddleTransaction, PaddleError>;
 }
 
 /// Where Paddle is and how to authenticate. `Debug` never prints the key.
@@ -84,7 +95,7 @@ fn check_id(id: &str) -> Result<(), PaddleError> {
         Ok(())
     } else {
         Err(PaddleError::Config(
-            "a subscription id holds only letters, digits, `_` and `-`".to_owned(),
+            "a Paddle id holds only letters, digits, `_` and `-`".to_owned(),
         ))
     }
 }
@@ -191,6 +202,26 @@ impl PaddleApi for HttpPaddle {
         check_id(id)?;
         let url = self.url(&["subscriptions", id])?;
         self.send("get_subscription", self.http.get(url)).await
+    }
+
+    async fn create_transaction(
+        &self,
+        price_id: &str,
+        custom_data: &serde_json::Value,
+        checkout_url: Option<&str>,
+    ) -> Result<PaddleTransaction, PaddleError> {
+        check_id(price_id)?;
+        let url = self.url(&["transactions"])?;
+        let mut body = json!({
+            "items": [{ "price_id": price_id, "quantity": 1 }],
+            "collection_mode": "automatic",
+            "custom_data": custom_data,
+        });
+        if let Some(page) = checkout_url {
+            body["checkout"] = json!({ "url": page });
+        }
+        self.send("create_transaction", self.http.post(url).json(&body))
+            .await
     }
 }
 

@@ -45,6 +45,24 @@ impl PaddleSubscription {
     }
 }
 
+/// A Paddle transaction (`data` of the transaction endpoints): the parts this service reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PaddleTransaction {
+    /// `txn_…`.
+    pub id: String,
+    /// `draft`, `ready`, `billed`, `paid`, `completed`, `canceled` or `past_due`.
+    pub status: String,
+    #[serde(default)]
+    pub checkout: Option<TransactionCheckout>,
+}
+
+/// `checkout` of a transaction: the payment link that opens Paddle Checkout for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TransactionCheckout {
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
 /// `{"data": ..., "meta": {...}}`: every successful Paddle answer.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<T> {

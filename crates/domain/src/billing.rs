@@ -40,6 +40,10 @@ pub struct Subscription {
     pub canceled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The plan it pays for (set by the checkout that made it).
+    pub plan_id: Option<String>,
+    /// `occurred_at` of the newest Paddle event applied (older ones are not applied).
+    pub last_event_at: Option<DateTime<Utc>>,
 }
 
 impl Subscription {

@@ -35,6 +35,8 @@ pub enum EventType {
     CleanupStepDone,
     CleanupStepFailed,
     TenantDeleted,
+    /// The reconciler found drift and repaired it (or re-enqueued a stranded tenant's job).
+    DriftRepaired,
 }
 
 impl EventType {
@@ -65,7 +67,7 @@ mod tests {
                 format!("\"{}\"", e.as_str())
             );
         }
-        assert_eq!(EventType::iter().count(), 21);
+        assert_eq!(EventType::iter().count(), 22);
         assert!("TenantReady".parse::<EventType>().is_err());
         let cli: Vec<_> = EventType::iter()
             .filter(|e| e.is_cli_event())

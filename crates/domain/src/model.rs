@@ -333,6 +333,27 @@ pub struct Job {
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The fencing token of the current (or last) claim: every claim takes a new, larger one.
+    pub fence: i64,
+}
+
+impl Job {
+    /// The fence a run of this claim carries: writes made with it fail once the job was claimed again.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            job_id: self.id,
+            token: self.fence,
+        }
+    }
+}
+
+/// A job run's fencing token. A write made under a fence succeeds only while the job is still
+/// `running` under that same claim: a run that lost its lease (and whose job another worker claimed)
+/// cannot change anything any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    pub job_id: Uuid,
+    pub token: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,10 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::billing::{Activity, CancellationRecord, NewActivity, NewSubscription, Subscription};
+use crate::checkout::{
+    BillingEvent, CheckoutPayment, CheckoutSession, NewBillingEvent, NewCheckoutSession, PlanOffer,
+    SubscriptionEventUpdate,
+};
 use crate::credentials::SealedCredential;
 use crate::custom_domain::{CustomDomain, NewCustomDomain};
 use crate::login::{LoggedInCustomer, LoginState, NewLoginIdentity, NewLoginState};
@@ -40,7 +44,22 @@ pub enum RepoError {
     Other(String),
 }
 
+/// What [`RepoError::fenced`] names: a write refused because the run's job lease moved on.
+pub const FENCED_ENTITY: &str = "job lease";
+
 impl RepoError {
+    /// The error of a write whose fence no longer holds (the job was claimed again or settled).
+    pub fn fenced() -> Self {
+        Self::NotFound {
+            entity: FENCED_ENTITY,
+        }
+    }
+
+    /// Whether this is [`RepoError::fenced`] (a lost job lease).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::NotFound { entity } if *entity == FENCED_ENTITY)
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
@@ -94,6 +113,34 @@ pub trait TenantRepository: Send + Sync {
     /// Raises the tenant's recorded Fly secrets version to `version` (never lowers it). Outside the
     /// optimistic `row_version` scheme on purpose: it only grows, so concurrent writers cannot lose it.
     async fn raise_secrets_version(&self, id: TenantId, version: u64) -> RepoResult<()>;
+    /// [`TenantRepository::update_with_event`] (or a plain update without `event`), refused with
+    /// [`RepoError::fenced`] unless `fence` still holds, checked in the same transaction. `None` is
+    /// unfenced (customer requests).
+    async fn update_fenced(
+        &self,
+        tenant: &Tenant,
+        event: Option<NewTenantEvent>,
+        fence: Option<Fence>,
+    ) -> RepoResult<Tenant>;
+    /// Transactional outbox: the tenant's change, its event and the job that carries the work on are
+    /// written in one transaction (a crash cannot leave the state changed with no job). With
+    /// `insert_limit`, `tenant` is inserted as new (`new`) under the customer's live-tenant limit;
+    /// otherwise it is updated under its row version.
+    async fn write_with_job(
+        &self,
+        change: TenantWrite,
+        event: NewTenantEvent,
+        job: NewJob,
+    ) -> RepoResult<Tenant>;
+}
+
+/// What [`TenantRepository::write_with_job`] writes.
+#[derive(Debug, Clone)]
+pub enum TenantWrite {
+    /// Insert a new tenant while the customer has fewer than `max_live` live ones.
+    Insert { new: NewTenant, max_live: i64 },
+    /// Update the tenant under its row version.
+    Update(Tenant),
 }
 
 #[async_trait]
@@ -129,6 +176,12 @@ pub trait EventRepository: Send + Sync {
         limit: i64,
     ) -> RepoResult<Vec<TenantEvent>>;
     async fn latest(&self, tenant: TenantId) -> RepoResult<Option<TenantEvent>>;
+    /// [`EventRepository::append`], refused with [`RepoError::fenced`] unless `fence` still holds.
+    async fn append_fenced(
+        &self,
+        event: NewTenantEvent,
+        fence: Option<Fence>,
+    ) -> RepoResult<TenantEvent>;
 }
 
 /// A durable work queue. Claims use `FOR UPDATE SKIP LOCKED`; a running job whose lease expired may be
@@ -163,6 +216,18 @@ pub trait JobQueue: Send + Sync {
     /// Jobs of a tenant, newest first.
     async fn list_for_tenant(&self, tenant: TenantId) -> RepoResult<Vec<Job>>;
     async fn stats(&self) -> RepoResult<QueueStats>;
+    /// `Ok` while the job is still `running` under `fence`; [`RepoError::fenced`] otherwise.
+    async fn check_fence(&self, fence: Fence) -> RepoResult<()>;
+    /// Requeues a job `worker` holds for `run_after` *without* counting the attempt: for runs that
+    /// did not fail (shutdown) or failed only because an upstream was down within its outage budget.
+    /// Never makes the job dead.
+    async fn requeue_unburned(
+        &self,
+        id: Uuid,
+        worker: &str,
+        reason: &str,
+        run_after: DateTime<Utc>,
+    ) -> RepoResult<Job>;
 }
 
 /// Logins in flight: each `state` is recorded once and consumed at most once.
@@ -358,6 +423,72 @@ pub trait SubscriptionRepository: Send + Sync {
         id: &str,
         record: CancellationRecord,
     ) -> RepoResult<Subscription>;
+    /// Paddle's subscription by its id.
+    async fn get(&self, id: &str) -> RepoResult<Option<Subscription>>;
+    /// Inserts the subscription or updates it with what a webhook event says, but only if the event is
+    /// newer than the newest one applied (`occurred_at`). `Ok(None)`: an older event, nothing changed.
+    async fn apply_event(
+        &self,
+        update: SubscriptionEventUpdate,
+    ) -> RepoResult<Option<Subscription>>;
+    /// What the billing sweep reads: subscriptions past due, paused or canceled, and those whose
+    /// tenant's machine it stopped.
+    async fn grace_candidates(&self) -> RepoResult<Vec<crate::grace::SubscriptionGrace>>;
+    /// Records that the sweep stopped (`Some`) or started again (`None`) the tenant's machine.
+    async fn set_machine_stopped(&self, id: &str, at: Option<DateTime<Utc>>) -> RepoResult<()>;
+}
+
+/// Plans as sold and checkout sessions.
+#[async_trait]
+pub trait CheckoutRepository: Send + Sync {
+    /// Every plan offered at checkout (those with a price), cheapest first.
+    async fn offers(&self) -> RepoResult<Vec<PlanOffer>>;
+    /// The plan sold at `price_id`, if any.
+    async fn offer_by_price(&self, price_id: &str) -> RepoResult<Option<PlanOffer>>;
+    /// The plan's offer, if it is sold.
+    async fn offer_for_plan(&self, plan_id: &str) -> RepoResult<Option<PlanOffer>>;
+    async fn insert(&self, new: NewCheckoutSession) -> RepoResult<CheckoutSession>;
+    async fn get(&self, id: &str) -> RepoResult<CheckoutSession>;
+    /// Records Paddle's transaction of the session (once).
+    async fn set_transaction(&self, id: &str, transaction_id: &str) -> RepoResult<CheckoutSession>;
+    /// Moves an open, unexpired session to `creating`, recording the payment: the one claim that
+    /// creates the tenant. `Ok(None)` when it is not open (claimed already, done, failed or expired).
+    async fn claim(
+        &self,
+        id: &str,
+        payment: CheckoutPayment,
+    ) -> RepoResult<Option<CheckoutSession>>;
+    /// `creating` → `completed` with the tenant made.
+    async fn complete(&self, id: &str, tenant: TenantId) -> RepoResult<CheckoutSession>;
+    /// Gives the session up, with a reason a customer may read.
+    async fn fail(&self, id: &str, why: &str) -> RepoResult<CheckoutSession>;
+    /// `creating` → `open` again after a creation that failed for a transient reason (a retry may
+    /// claim it again).
+    async fn reopen(&self, id: &str) -> RepoResult<()>;
+    /// The session of a Paddle transaction.
+    async fn find_by_transaction(
+        &self,
+        transaction_id: &str,
+    ) -> RepoResult<Option<CheckoutSession>>;
+    /// Whether the customer holds a confirmed (paid) checkout of `plan_id` whose tenant is not made yet:
+    /// the entitlement a paid plan's creation needs.
+    async fn has_paid_claim(&self, customer: CustomerId, plan_id: &str) -> RepoResult<bool>;
+    /// Sessions claimed (`creating`) and not touched since `before`: a crash between the claim and
+    /// recording the tenant left them; the billing sweep resumes them.
+    async fn list_creating_before(&self, before: DateTime<Utc>)
+    -> RepoResult<Vec<CheckoutSession>>;
+}
+
+/// Paddle's webhook events, stored before they are acted on.
+#[async_trait]
+pub trait BillingEventRepository: Send + Sync {
+    /// Stores the event; `false` when its id is stored already (a redelivery: do nothing).
+    async fn insert(&self, new: NewBillingEvent) -> RepoResult<bool>;
+    async fn get(&self, id: &str) -> RepoResult<BillingEvent>;
+    /// The newest `limit` events, newest first.
+    async fn list(&self, limit: i64) -> RepoResult<Vec<BillingEvent>>;
+    /// Records what acting on it did (and counts an attempt).
+    async fn record_outcome(&self, id: &str, outcome: &str) -> RepoResult<()>;
 }
 
 /// What the CLI reports on login and logout.
@@ -413,6 +544,8 @@ pub struct Repositories {
     pub tenant_credentials: std::sync::Arc<dyn TenantCredentialRepository>,
     pub custom_domains: std::sync::Arc<dyn CustomDomainRepository>,
     pub subscriptions: std::sync::Arc<dyn SubscriptionRepository>,
+    pub checkout: std::sync::Arc<dyn CheckoutRepository>,
+    pub billing_events: std::sync::Arc<dyn BillingEventRepository>,
     pub activity: std::sync::Arc<dyn ActivityRepository>,
     pub login_states: std::sync::Arc<dyn LoginStateRepository>,
     pub login_identities: std::sync::Arc<dyn LoginIdentityRepository>,

@@ -27,6 +27,8 @@ pub struct ApiError {
     /// The request an internal error happened in, captured when it was made (it may be rendered
     /// outside the request's task, e.g. after a panic).
     request_id: Option<String>,
+    /// `Retry-After` seconds (429, 503 of the limits).
+    retry_after: Option<u64>,
 }
 
 /// The error body, `{"error": {"code", "message"}}`.
@@ -63,7 +65,23 @@ impl ApiError {
             message,
             source: None,
             request_id: None,
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After` (the per-customer limits).
+    pub fn too_many_requests(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_retry_after(retry_after_secs)
+    }
+
+    /// Adds `Retry-After: secs` to the answer.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -168,6 +186,9 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         resp.json(body)
     }

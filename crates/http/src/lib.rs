@@ -9,8 +9,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod fanout;
 pub mod handlers;
 pub mod input;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod ports;

@@ -1,7 +1,11 @@
-//! Prometheus metrics (`GET /metrics`, text format): HTTP requests, job queue, Fly calls, breakers.
+//! Prometheus metrics (`GET /metrics`, text format): HTTP requests, job queue, Fly calls, breakers, event
+//! streams.
 //!
-//! Request figures are recorded by the request middleware; queue figures are read from the job queue at
-//! scrape time (the database is the truth, and every replica then reports the same numbers); job
+//! `/metrics` is not on the public API listener: [`configure_private`] serves it on the server's own
+//! metrics listener (`METRICS_LISTEN_ADDR`). Request figures are recorded by the request middleware;
+//! queue figures are read at scrape time from counters the database maintains (a few rows, not a count
+//! over the jobs table; every replica reports the same numbers); stream figures from the limits and
+//! the fan-out hub; job
 //! outcomes, Fly calls and breaker states are pushed in through [`Metrics::record_job_outcome`],
 //! [`Metrics::record_fly_call`] and [`Metrics::add_breaker_probe`] by the observers the server wires to
 //! the provisioner and the Fly clients (this crate knows neither).
@@ -9,6 +13,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use actix_web::{HttpResponse, web};
 use mgmt_domain::QueueStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -17,6 +22,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::error::ErrorChain;
+use crate::ports::BoxError;
+use crate::state::AppState;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -90,6 +99,11 @@ pub struct Metrics {
     fly_call_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     breakers: Family<Labels, Gauge>,
     breaker_probes: Mutex<Vec<(String, BreakerProbe)>>,
+    event_streams: Gauge,
+    event_stream_tenants: Gauge,
+    /// The reconciler's figures (read from the database on its every tick) and its actions.
+    reconcile: Family<Labels, Gauge>,
+    drift_actions: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -160,7 +174,33 @@ impl Metrics {
             "Breaker per upstream: 0 closed, 1 open, 2 half-open",
             breakers.clone(),
         );
+        let event_streams = Gauge::default();
+        let event_stream_tenants = Gauge::default();
+        registry.register(
+            "event_streams_open",
+            "Event streams open in this process",
+            event_streams.clone(),
+        );
+        registry.register(
+            "event_stream_tenants",
+            "Tenants with at least one open event stream in this process",
+            event_stream_tenants.clone(),
+        );
+        let reconcile = Family::<Labels, Gauge>::default();
+        let drift_actions = Family::<Labels, Counter>::default();
+        registry.register(
+            "reconcile",
+            "Reconciler figures: stuck_tenants, dead_jobs, and drift_found / drift_repaired by kind (totals in the database)",
+            reconcile.clone(),
+        );
+        registry.register(
+            "reconcile_drift_actions",
+            "Drift this process's reconciler saw, by kind and outcome (found, repaired, failed)",
+            drift_actions.clone(),
+        );
         Self {
+            reconcile,
+            drift_actions,
             registry: Mutex::new(registry),
             requests,
             request_seconds,
@@ -171,7 +211,17 @@ impl Metrics {
             fly_call_seconds,
             breakers,
             breaker_probes: Mutex::new(Vec::new()),
+            event_streams,
+            event_stream_tenants,
         }
+    }
+
+    /// Open event streams and the tenants they follow (read at scrape time).
+    pub fn set_event_streams(&self, streams: usize, tenants: usize) {
+        self.event_streams
+            .set(i64::try_from(streams).unwrap_or(i64::MAX));
+        self.event_stream_tenants
+            .set(i64::try_from(tenants).unwrap_or(i64::MAX));
     }
 
     /// One answered request. Takes the route by value: it is the request's only label allocation
@@ -206,6 +256,37 @@ impl Metrics {
                 .get_or_create(&vec![("state", state.to_owned())])
                 .set(value);
         }
+    }
+
+    /// The reconciler's database figures: stuck tenants, dead jobs, drift found and repaired by kind.
+    pub fn set_reconcile_stats(&self, stats: &mgmt_domain::ReconcileStats) {
+        let figure = |name: &str| vec![("figure", name.to_owned())];
+        self.reconcile
+            .get_or_create(&figure("stuck_tenants"))
+            .set(stats.stuck_tenants);
+        self.reconcile
+            .get_or_create(&figure("dead_jobs"))
+            .set(stats.dead_jobs);
+        for (name, list) in [
+            ("drift_found", &stats.found),
+            ("drift_repaired", &stats.repaired),
+        ] {
+            for (kind, n) in list {
+                let mut labels = figure(name);
+                labels.push(("kind", kind.as_str().to_owned()));
+                self.reconcile.get_or_create(&labels).set(*n);
+            }
+        }
+    }
+
+    /// One finding of this process's reconciler (`outcome`: found, repaired, failed).
+    pub fn record_drift(&self, kind: &str, outcome: &str) {
+        self.drift_actions
+            .get_or_create(&vec![
+                ("kind", kind.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
     }
 
     /// One finished job attempt (`outcome`: succeeded, retried, failed, dead, interrupted).
@@ -261,9 +342,60 @@ impl Metrics {
     }
 }
 
+/// `GET /metrics`: Prometheus text format. Only on the private listener.
+pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+    let stats = match &state.queue_figures {
+        Some(figures) => figures.queue_stats().await,
+        None => state.repos.jobs.stats().await.map_err(BoxError::from),
+    };
+    match stats {
+        Ok(stats) => state.metrics.set_queue_stats(stats),
+        Err(e) => {
+            tracing::warn!(error = %ErrorChain(e.as_ref()), "queue stats unavailable for metrics")
+        }
+    }
+    state
+        .metrics
+        .set_event_streams(state.limits.open_streams(), state.events_hub.open_topics());
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// The private metrics app: `GET /metrics`, everything else 404 with the error body.
+pub fn configure_private(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state))
+            .route("/metrics", web::get().to(scrape))
+            .default_service(web::to(crate::input::not_found));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renders_the_reconcilers_figures() {
+        let m = Metrics::new();
+        m.set_reconcile_stats(&mgmt_domain::ReconcileStats {
+            stuck_tenants: 2,
+            dead_jobs: 1,
+            found: vec![(mgmt_domain::DriftKind::OrphanApp, 3)],
+            repaired: vec![(mgmt_domain::DriftKind::OrphanApp, 2)],
+        });
+        m.record_drift("orphan_app", "repaired");
+        let out = m.render();
+        for line in [
+            r#"reconcile{figure="stuck_tenants"} 2"#,
+            r#"reconcile{figure="dead_jobs"} 1"#,
+            r#"reconcile{figure="drift_found",kind="orphan_app"} 3"#,
+            r#"reconcile{figure="drift_repaired",kind="orphan_app"} 2"#,
+            r#"reconcile_drift_actions_total{kind="orphan_app",outcome="repaired"} 1"#,
+        ] {
+            assert!(out.contains(line), "{line} missing from:\n{out}");
+        }
+    }
 
     #[test]
     fn renders_every_family_with_labels() {

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers::{
-    activity, billing, credentials, custom_domains, deploy, events, health, login, me, secrets,
-    tenants, token_exchange,
+    activity, billing, checkout, credentials, custom_domains, deploy, events, health, login, me,
+    paddle_webhooks, secrets, tenants, token_exchange,
 };
 
 struct BearerAuth;
@@ -30,7 +30,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "management-api", description = "Tenant control plane for the customer CLI"),
     paths(
-        health::health, health::ready, health::metrics, document,
+        health::health, health::ready, document,
         me::me, login::authorize, login::callback,
         tenants::list, tenants::create, tenants::get, tenants::delete, tenants::status,
         events::stream,
@@ -40,6 +40,8 @@ impl Modify for BearerAuth {
         billing::cancel, activity::record,
         credentials::get, credentials::rotate, credentials::set_external_db_access,
         token_exchange::jwks, token_exchange::exchange,
+        checkout::plans, checkout::start, checkout::events, checkout::paid_return,
+        checkout::free_page, checkout::free_confirm, paddle_webhooks::receive,
     ),
     modifiers(&BearerAuth)
 )]

@@ -199,6 +199,39 @@ pub trait BillingCommands: Send + Sync {
     async fn cancel_subscription(&self, customer: &Customer, id: TenantId) -> CommandResult<()>;
 }
 
+/// What `POST /checkout` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutStart {
+    pub checkout_url: String,
+    pub transaction_id: String,
+    pub checkout_session_id: String,
+}
+
+/// Signup (plans, checkout, Paddle's webhooks); absent when the cloud is disabled (503). Errors come
+/// as [`crate::error::ApiError`]: the implementation decides each status and code (a checkout's
+/// failures have no tenant-command equivalent).
+#[async_trait]
+pub trait SignupCommands: Send + Sync {
+    /// Opens a checkout session (and, for a paid plan, Paddle's transaction).
+    async fn start_checkout(
+        &self,
+        customer: &Customer,
+        price_id: &str,
+        region: &str,
+        redirect_uri: &str,
+    ) -> Result<CheckoutStart, crate::error::ApiError>;
+    /// The free page's form: creates the tenant once; answers the CLI callback to redirect to.
+    async fn confirm_free(&self, session_id: &str) -> Result<String, crate::error::ApiError>;
+    /// Paddle's success redirect: the CLI callback of the transaction's session.
+    async fn paid_return(&self, transaction_id: &str) -> Result<String, crate::error::ApiError>;
+    /// A Paddle webhook delivery (raw body, `Paddle-Signature`); `Ok` is answered 200.
+    async fn receive_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), crate::error::ApiError>;
+}
+
 /// A push credential limited to one tenant's tag.
 #[derive(Debug, Clone)]
 pub struct PushCredential {
@@ -301,4 +334,11 @@ pub trait LoginFlow: Send + Sync {
     ) -> Result<String, LoginStartError>;
     /// Our callback: where the browser goes next.
     async fn callback(&self, provider: &str, query: LoginCallbackQuery) -> LoginCallbackOutcome;
+}
+
+/// The job queue's figures for `/metrics`, from something cheaper than counting the jobs (the server
+/// wires the persistence layer's maintained counters).
+#[async_trait]
+pub trait QueueFigures: Send + Sync {
+    async fn queue_stats(&self) -> Result<mgmt_domain::QueueStats, BoxError>;
 }

@@ -73,6 +73,7 @@ pub async fn middleware(
     if let Some(m) = metrics {
         m.observe_request(method, route, status, started.elapsed());
     }
+    log_failure(&result, status);
     result.map(|mut res| {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut()
@@ -80,6 +81,23 @@ pub async fn middleware(
         }
         res
     })
+}
+
+/// The one line a failed request gets, in the request's span (tracing-actix-web's own per-error event
+/// is turned off in the workspace manifest): a 429 at debug — a refused flood must not cost a log line
+/// per request; the limits write a summary —, other client errors at warn, server errors at error. The
+/// error's `Display` is its public message and code only.
+fn log_failure(result: &Result<ServiceResponse<BoxBody>, Error>, status: u16) {
+    let error = match result {
+        Ok(res) => res.response().error(),
+        Err(e) => Some(e),
+    };
+    let Some(error) = error else { return };
+    match status {
+        429 => tracing::debug!(status, %error, "request refused"),
+        400..=499 => tracing::warn!(status, %error, "request failed"),
+        _ => tracing::error!(status, %error, "request failed"),
+    }
 }
 
 #[cfg(test)]

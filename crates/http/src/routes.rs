@@ -5,8 +5,8 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::handlers::{
-    activity, billing, credentials, custom_domains, deploy, events, health, login, me, secrets,
-    tenants, token_exchange,
+    activity, billing, checkout, credentials, custom_domains, deploy, events, health, login, me,
+    paddle_webhooks, secrets, tenants, token_exchange,
 };
 use crate::input;
 use crate::request_context;
@@ -26,7 +26,6 @@ macro_rules! route_table {
 route_table! {
     get "/api/v1/health" => health::health,
     get "/api/v1/ready" => health::ready,
-    get "/metrics" => health::metrics,
     get "/api/v1/openapi.json" => crate::openapi::document,
     get "/api/v1/auth/me" => me::me,
     get "/api/v1/auth/oauth/{provider}" => login::authorize,
@@ -55,6 +54,13 @@ route_table! {
     put "/api/v1/tenants/{id}/external-db-access" => credentials::set_external_db_access,
     get "/.well-known/jwks.json" => token_exchange::jwks,
     post "/api/v1/core/oauth/token" => token_exchange::exchange,
+    get "/api/v1/checkout/plans" => checkout::plans,
+    post "/api/v1/checkout" => checkout::start,
+    get "/api/v1/checkout/{session}/events" => checkout::events,
+    get "/checkout/return" => checkout::paid_return,
+    get "/checkout/{session}" => checkout::free_page,
+    post "/checkout/{session}" => checkout::free_confirm,
+    post "/api/v1/webhooks/paddle" => paddle_webhooks::receive,
 }
 
 /// Registers the whole API on an app: state, extractor error handlers, request context, routes, and a

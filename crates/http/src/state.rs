@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use mgmt_domain::Repositories;
 
 use crate::auth::{CustomerCache, CustomerPolicy, JwtVerifier, RevocationCache};
+use crate::fanout::EventsHub;
+use crate::limits::{LimitSettings, Limits};
 use crate::metrics::Metrics;
 use crate::ports::{BillingCommands, BoxError, RegistryCredentials, TenantCommands, TokenIssuance};
 
@@ -28,6 +30,10 @@ pub struct ApiSettings {
     pub revocation_cache_ttl: Duration,
     /// Largest accepted form body (the token exchange), in bytes.
     pub form_limit: usize,
+    /// Per-customer and per-process limits on requests and event streams.
+    pub limits: LimitSettings,
+    /// Updates an events stream may have waiting before it is dropped as slow.
+    pub event_stream_buffer: usize,
 }
 
 impl Default for ApiSettings {
@@ -40,6 +46,8 @@ impl Default for ApiSettings {
             customer_cache_ttl: Duration::from_secs(30),
             revocation_cache_ttl: Duration::from_secs(5),
             form_limit: 16 * 1024,
+            limits: LimitSettings::default(),
+            event_stream_buffer: 16,
         }
     }
 }
@@ -62,6 +70,8 @@ pub struct AppState {
     pub credentials: Option<Arc<dyn RegistryCredentials>>,
     /// Billing; `None` when it is not configured (those endpoints answer 503 `billing_disabled`).
     pub billing: Option<Arc<dyn BillingCommands>>,
+    /// Signup (checkout, Paddle webhooks); `None` when the cloud is disabled (503 `cloud_disabled`).
+    pub signup: Option<Arc<dyn crate::ports::SignupCommands>>,
     pub verifier: Arc<JwtVerifier>,
     pub customer_policy: CustomerPolicy,
     pub customer_cache: Arc<CustomerCache>,
@@ -73,6 +83,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub readiness: Option<Arc<dyn ReadinessCheck>>,
     pub settings: ApiSettings,
+    /// Fans tenant changes out to the open event streams (the server feeds it the database's
+    /// notifications).
+    pub events_hub: EventsHub,
+    /// Per-customer and per-process limits (from `settings.limits`).
+    pub limits: Limits,
+    /// The job queue's figures for `/metrics`; `None`: the repository counts them.
+    pub queue_figures: Option<Arc<dyn crate::ports::QueueFigures>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -91,10 +108,12 @@ impl AppState {
     /// A state with no cloud and no gateway; add them with the `with_*` methods.
     pub fn new(repos: Repositories, verifier: Arc<JwtVerifier>) -> Self {
         Self {
+            events_hub: EventsHub::new(repos.clone(), ApiSettings::default().event_stream_buffer),
             repos,
             commands: None,
             credentials: None,
             billing: None,
+            signup: None,
             verifier,
             customer_policy: CustomerPolicy::default(),
             customer_cache: Arc::new(CustomerCache::new(
@@ -107,6 +126,8 @@ impl AppState {
             login: None,
             metrics: Arc::new(Metrics::new()),
             readiness: None,
+            limits: Limits::new(ApiSettings::default().limits),
+            queue_figures: None,
             settings: ApiSettings::default(),
         }
     }
@@ -131,6 +152,18 @@ impl AppState {
         self
     }
 
+    pub fn with_signup(mut self, signup: Arc<dyn crate::ports::SignupCommands>) -> Self {
+        self.signup = Some(signup);
+        self
+    }
+
+    /// The signup service, or 503 `cloud_disabled`.
+    pub fn signup(&self) -> Result<&Arc<dyn crate::ports::SignupCommands>, crate::error::ApiError> {
+        self.signup
+            .as_ref()
+            .ok_or_else(crate::error::ApiError::cloud_disabled)
+    }
+
     /// The billing service, or 503 `billing_disabled`.
     pub fn billing(&self) -> Result<&Arc<dyn BillingCommands>, crate::error::ApiError> {
         self.billing.as_ref().ok_or_else(|| {
@@ -151,6 +184,11 @@ impl AppState {
         self
     }
 
+    pub fn with_queue_figures(mut self, figures: Arc<dyn crate::ports::QueueFigures>) -> Self {
+        self.queue_figures = Some(figures);
+        self
+    }
+
     pub fn with_readiness(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
         self.readiness = Some(check);
         self
@@ -159,6 +197,8 @@ impl AppState {
     pub fn with_settings(mut self, settings: ApiSettings) -> Self {
         self.customer_cache = Arc::new(CustomerCache::new(settings.customer_cache_ttl));
         self.revocation_cache = Arc::new(RevocationCache::new(settings.revocation_cache_ttl));
+        self.events_hub = EventsHub::new(self.repos.clone(), settings.event_stream_buffer);
+        self.limits = Limits::new(settings.limits);
         self.settings = settings;
         self
     }

@@ -11,12 +11,14 @@ use utoipa::ToSchema;
 
 mod activity;
 mod billing;
+mod checkout;
 mod credentials;
 mod custom_domains;
 mod deployments;
 mod login;
 mod token_exchange;
 pub use activity::*;
+pub use checkout::*;
 pub use credentials::*;
 pub use custom_domains::*;
 pub use deployments::*;

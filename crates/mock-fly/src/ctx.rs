@@ -82,6 +82,13 @@ impl Shared {
         lock(&self.behaviours).insert(digest.to_owned(), b);
     }
 
+    /// How long a deleted app, volume or machine lingers: the `/__mock/faults` override, else the config.
+    pub(crate) fn destroy_delay(&self) -> std::time::Duration {
+        self.faults
+            .destroy_delay()
+            .unwrap_or(self.config.destroy_delay)
+    }
+
     pub(crate) fn registry_host(&self) -> &str {
         self.registry_host.get().map(String::as_str).unwrap_or("")
     }

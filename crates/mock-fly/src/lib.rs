@@ -10,6 +10,7 @@ mod config;
 mod ctx;
 mod errors;
 mod faults;
+mod faults_http;
 mod ids;
 mod machines;
 mod ops;
@@ -29,7 +30,7 @@ use actix_web::{App, HttpServer, web};
 
 pub use config::{MockFlyConfig, TagDeleteSupport};
 pub use ctx::RecordedRequest;
-pub use faults::Faults;
+pub use faults::{FaultView, Faults, FaultsView};
 pub use machines::health::ImageBehaviour;
 pub use ops::Op;
 pub use snapshot::StateSnapshot;

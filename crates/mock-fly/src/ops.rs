@@ -73,6 +73,9 @@ ops! {
     MockRequests => "mock_requests",
     MockIssueCertificate => "mock_issue_certificate",
     MockImageBehaviour => "mock_image_behaviour",
+    MockFaultsList => "mock_faults_list",
+    MockFaultsSet => "mock_faults_set",
+    MockFaultsClear => "mock_faults_clear",
 }
 
 impl Op {

@@ -22,6 +22,8 @@ pub(crate) enum Route {
     IssueCertificate(String),
     /// `POST /__mock/images/{digest}/{behaviour}`: machines running the digest behave so.
     ImageBehaviour(String, String),
+    /// `GET|POST|DELETE /__mock/faults`: the fault switchboard (see `faults_http`).
+    Faults(Op),
 }
 
 impl Route {
@@ -30,6 +32,7 @@ impl Route {
             Route::Machines { op, .. } | Route::Registry { op, .. } | Route::Inspect(op) => *op,
             Route::IssueCertificate(_) => Op::MockIssueCertificate,
             Route::ImageBehaviour(..) => Op::MockImageBehaviour,
+            Route::Faults(op) => *op,
         }
     }
 }
@@ -86,6 +89,9 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Route> {
     match (method.as_str(), path) {
         ("GET", "/__mock/state") => Some(Route::Inspect(Op::MockState)),
         ("GET", "/__mock/requests") => Some(Route::Inspect(Op::MockRequests)),
+        ("GET", "/__mock/faults") => Some(Route::Faults(Op::MockFaultsList)),
+        ("POST", "/__mock/faults") => Some(Route::Faults(Op::MockFaultsSet)),
+        ("DELETE", "/__mock/faults") => Some(Route::Faults(Op::MockFaultsClear)),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use crate::faults::Action;
 use crate::ops::Op;
 use crate::route::{Route, classify};
 use crate::snapshot::StateSnapshot;
-use crate::{auth, errors, machines, registry};
+use crate::{auth, errors, faults_http, machines, registry};
 
 pub(crate) async fn entry(
     req: HttpRequest,
@@ -27,6 +27,7 @@ pub(crate) async fn entry(
         Some(Route::Inspect(op)) => inspect(&ctx, op),
         Some(Route::IssueCertificate(host)) => machines::certs::issue(&ctx, &host),
         Some(Route::ImageBehaviour(digest, b)) => machines::health::mark(&ctx, &digest, &b),
+        Some(Route::Faults(op)) => faults_route(&ctx, op, payload).await,
         Some(route) => gated(&ctx, &req, route, payload).await,
     };
     ctx.record(RecordedRequest {
@@ -54,6 +55,19 @@ fn inspect(ctx: &Shared, op: Op) -> HttpResponse {
             "requests": ctx.requests(),
             "unknown_routes": ctx.unknown_routes(),
         })),
+    }
+}
+
+/// `/__mock/faults`: list, add (JSON body, at most 64 KiB) or clear.
+async fn faults_route(ctx: &Shared, op: Op, payload: web::Payload) -> HttpResponse {
+    match op {
+        Op::MockFaultsSet => match payload.to_bytes_limited(64 * 1024).await {
+            Ok(Ok(body)) => faults_http::add(ctx, &body),
+            Ok(Err(e)) => errors::bad_json(e),
+            Err(_) => errors::fly(413, "fault body larger than 64 KiB"),
+        },
+        Op::MockFaultsClear => faults_http::clear(ctx),
+        _ => faults_http::list(ctx),
     }
 }
 
@@ -105,6 +119,7 @@ async fn gated(
         Route::Inspect(op) => inspect(ctx, op),
         Route::IssueCertificate(host) => machines::certs::issue(ctx, &host),
         Route::ImageBehaviour(digest, b) => machines::health::mark(ctx, &digest, &b),
+        Route::Faults(op) => faults_route(ctx, op, payload).await,
     };
     if action == Some(Action::Drop) {
         tracing::warn!(op = %op, "mock-fly: dropping the connection as injected");

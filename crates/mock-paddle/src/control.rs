@@ -16,6 +16,15 @@ pub(crate) enum Control {
     InjectFault,
     ClearFaults,
     Requests,
+    /// `{"url", "secret"}`: the notification destination.
+    Webhooks,
+    /// `{"success_url"}`: where the payment page redirects after paying.
+    CheckoutSettings,
+    /// `{"kind": "duplicate" | "out_of_order" | "late" (+ delay_ms) | "bad_signature" | "lost_answer"}`.
+    WebhookFault,
+    Deliveries,
+    /// `{"status"}`: Paddle changes a subscription (and notifies).
+    SubscriptionStatus(String),
 }
 
 /// `segs` are the path segments after `__mock`.
@@ -26,6 +35,11 @@ pub(crate) fn classify(method: &Method, segs: &[&str]) -> Option<Control> {
         ("POST", ["faults"]) => Control::InjectFault,
         ("DELETE", ["faults"]) => Control::ClearFaults,
         ("GET", ["requests"]) => Control::Requests,
+        ("POST", ["webhooks"]) => Control::Webhooks,
+        ("POST", ["checkout-settings"]) => Control::CheckoutSettings,
+        ("POST", ["webhook-faults"]) => Control::WebhookFault,
+        ("GET", ["deliveries"]) => Control::Deliveries,
+        ("POST", ["subscriptions", id, "status"]) => Control::SubscriptionStatus((*id).to_owned()),
         _ => return None,
     })
 }
@@ -69,6 +83,58 @@ pub(crate) fn handle(ctx: &Shared, c: Control, body: &[u8]) -> HttpResponse {
         Control::ClearFaults => {
             ctx.faults.clear();
             HttpResponse::NoContent().finish()
+        }
+        Control::Webhooks => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Body {
+                url: String,
+                secret: String,
+            }
+            match serde_json::from_slice::<Body>(body) {
+                Ok(b) => {
+                    ctx.configure_webhooks(b.url, b.secret);
+                    HttpResponse::NoContent().finish()
+                }
+                Err(e) => bad(format!("webhooks: {e}")),
+            }
+        }
+        Control::CheckoutSettings => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Body {
+                success_url: String,
+            }
+            match serde_json::from_slice::<Body>(body) {
+                Ok(b) => {
+                    *ctx.success_url.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(b.success_url);
+                    HttpResponse::NoContent().finish()
+                }
+                Err(e) => bad(format!("checkout settings: {e}")),
+            }
+        }
+        Control::WebhookFault => match serde_json::from_slice::<crate::WebhookFault>(body) {
+            Ok(f) => {
+                ctx.hub.inject(f);
+                HttpResponse::NoContent().finish()
+            }
+            Err(e) => bad(format!("webhook fault: {e}")),
+        },
+        Control::Deliveries => HttpResponse::Ok().json(ctx.hub.deliveries()),
+        Control::SubscriptionStatus(id) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Body {
+                status: String,
+            }
+            match serde_json::from_slice::<Body>(body) {
+                Ok(b) => match ctx.change_subscription(&id, &b.status) {
+                    Some(s) => HttpResponse::Ok().json(s),
+                    None => bad("no such subscription, or an unknown status".to_owned()),
+                },
+                Err(e) => bad(format!("status: {e}")),
+            }
         }
         Control::Requests => HttpResponse::Ok().json(json!({
             "requests": ctx.requests(),

@@ -10,6 +10,8 @@ mod faults;
 mod server;
 mod state;
 mod subscriptions;
+mod transactions;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,10 +21,14 @@ use actix_web::{App, HttpServer, web};
 
 pub use faults::{Fault, Faults};
 pub use server::RecordedRequest;
-pub use state::{SeedSubscription, SubscriptionRecord};
+pub use state::{SeedSubscription, SubscriptionRecord, TransactionRecord};
+pub use webhooks::{Delivery, MAX_ATTEMPTS, WebhookFault, signature};
 
 /// The API key a [`MockPaddle`] accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "pdl_sdbx_apikey_mock_paddle_0123456789";
+
+/// The price the catalog holds from the start (the `basic` plan's default price id).
+pub const DEFAULT_PRICE_ID: &str = "pri_basic";
 
 /// A running fake Paddle. Dropping it stops the server.
 #[derive(Debug)]
@@ -56,6 +62,10 @@ impl MockPaddle {
             .addrs()
             .first()
             .ok_or_else(|| std::io::Error::other("no address bound"))?;
+        *shared.base.lock().unwrap_or_else(|p| p.into_inner()) = format!("http://{addr}");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        shared.set_outbox(tx);
+        tokio::spawn(webhooks::run(shared.hub.clone(), rx));
         let running = server.run();
         let handle = running.handle();
         tokio::spawn(running);
@@ -84,6 +94,45 @@ impl MockPaddle {
     /// A subscription as Paddle holds it now.
     pub fn subscription(&self, id: &str) -> Option<SubscriptionRecord> {
         self.shared.state().subscriptions.get(id).cloned()
+    }
+
+    /// Sends notifications to `url`, signed with `secret` (Paddle's notification destination).
+    pub fn configure_webhooks(&self, url: &str, secret: &str) {
+        self.shared
+            .configure_webhooks(url.to_owned(), secret.to_owned());
+    }
+
+    /// Where the payment page redirects after paying (`?_ptxn=txn_…` is appended).
+    pub fn set_success_url(&self, url: &str) {
+        *self
+            .shared
+            .success_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(url.to_owned());
+    }
+
+    /// Adds a price to the catalog.
+    pub fn add_price(&self, price_id: &str) {
+        self.shared.state().prices.insert(price_id.to_owned());
+    }
+
+    pub fn transaction(&self, id: &str) -> Option<TransactionRecord> {
+        self.shared.state().transactions.get(id).cloned()
+    }
+
+    /// Paddle changes a subscription's status and notifies (`subscription.past_due`, …).
+    pub fn change_subscription(&self, id: &str, status: &str) -> bool {
+        self.shared.change_subscription(id, status).is_some()
+    }
+
+    /// A fault for the next notification delivered.
+    pub fn inject_webhook_fault(&self, fault: WebhookFault) {
+        self.shared.hub.inject(fault);
+    }
+
+    /// Every notification delivery attempt so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.hub.deliveries()
     }
 
     pub fn faults(&self) -> &Faults {

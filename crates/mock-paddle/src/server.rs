@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::faults::Faults;
 use crate::state::State;
-use crate::{control, errors, subscriptions};
+use crate::webhooks::{Hub, Outgoing};
+use crate::{control, errors, subscriptions, transactions};
 
 /// One answered request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +27,12 @@ pub(crate) struct Shared {
     pub faults: Faults,
     state: Mutex<State>,
     log: Mutex<(Vec<RecordedRequest>, Vec<String>)>,
+    pub hub: std::sync::Arc<Hub>,
+    outbox: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Outgoing>>>,
+    /// `http://127.0.0.1:PORT` once bound.
+    pub base: Mutex<String>,
+    /// Where the payment page sends the browser after paying (`?_ptxn=` is appended).
+    pub success_url: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -35,7 +42,56 @@ impl Shared {
             faults: Faults::default(),
             state: Mutex::new(State::default()),
             log: Mutex::new((Vec::new(), Vec::new())),
+            hub: std::sync::Arc::new(Hub::default()),
+            outbox: Mutex::new(None),
+            base: Mutex::new(String::new()),
+            success_url: Mutex::new(None),
         }
+    }
+
+    pub(crate) fn set_outbox(&self, tx: tokio::sync::mpsc::UnboundedSender<Outgoing>) {
+        *self.outbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    }
+
+    /// Queues a notification (sent only while a destination is configured).
+    pub(crate) fn emit(&self, event_type: &str, data: serde_json::Value) -> String {
+        let event = self.hub.event(event_type, data);
+        let id = event.id.clone();
+        if let Some(tx) = self
+            .outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let _ = tx.send(event);
+        }
+        id
+    }
+
+    /// The mock's own payment page (the account's default payment link).
+    pub(crate) fn checkout_base(&self) -> String {
+        format!(
+            "{}/checkout",
+            self.base.lock().unwrap_or_else(|p| p.into_inner())
+        )
+    }
+
+    pub(crate) fn configure_webhooks(&self, url: String, secret: String) {
+        *self
+            .hub
+            .destination
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = crate::webhooks::Destination {
+            url: Some(url),
+            secret,
+        };
+    }
+
+    pub(crate) fn success_url(&self) -> Option<String> {
+        self.success_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -60,6 +116,10 @@ impl Shared {
 pub(crate) enum Route {
     GetSubscription(String),
     CancelSubscription(String),
+    CreateTransaction,
+    /// The hosted payment page and its button (a browser's, no API key).
+    CheckoutPage,
+    CheckoutPay,
     Control(control::Control),
 }
 
@@ -69,7 +129,8 @@ impl Route {
         match self {
             Route::GetSubscription(_) => "get_subscription",
             Route::CancelSubscription(_) => "cancel_subscription",
-            Route::Control(_) => "control",
+            Route::CreateTransaction => "create_transaction",
+            Route::CheckoutPage | Route::CheckoutPay | Route::Control(_) => "control",
         }
     }
 }
@@ -83,6 +144,9 @@ pub(crate) fn classify(method: &Method, path: &str) -> Option<Route> {
         ("POST", ["subscriptions", id, "cancel"]) if !id.is_empty() => {
             Route::CancelSubscription((*id).to_owned())
         }
+        ("POST", ["transactions"]) => Route::CreateTransaction,
+        ("GET", ["checkout"]) => Route::CheckoutPage,
+        ("POST", ["checkout", "pay"]) => Route::CheckoutPay,
         (_, ["__mock", ..]) => Route::Control(control::classify(method, &segs[1..])?),
         _ => return None,
     };
@@ -93,6 +157,8 @@ pub(crate) async fn entry(req: HttpRequest, body: Bytes, ctx: web::Data<Shared>)
     let resp = match classify(req.method(), req.path()) {
         None => unknown(&ctx, &req),
         Some(Route::Control(c)) => control::handle(&ctx, c, &body),
+        Some(Route::CheckoutPage) => transactions::page(&ctx, req.query_string()),
+        Some(Route::CheckoutPay) => transactions::pay(&ctx, &body),
         Some(route) => paddle(&ctx, &req, route, &body).await,
     };
     ctx.log().0.push(RecordedRequest {
@@ -171,6 +237,9 @@ async fn paddle(ctx: &Shared, req: &HttpRequest, route: Route, body: &[u8]) -> H
     let resp = match route {
         Route::GetSubscription(id) => subscriptions::get(ctx, &id),
         Route::CancelSubscription(id) => subscriptions::cancel(ctx, &id, body),
+        Route::CreateTransaction => transactions::create(ctx, body),
+        Route::CheckoutPage => transactions::page(ctx, req.query_string()),
+        Route::CheckoutPay => transactions::pay(ctx, body),
         Route::Control(c) => control::handle(ctx, c, body),
     };
     if decision.drop_after_acting {

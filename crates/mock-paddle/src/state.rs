@@ -27,6 +27,9 @@ pub struct SubscriptionRecord {
     /// `(starts_at, ends_at)` of the current billing period; `None` once canceled.
     pub current_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub scheduled_change: Option<ScheduledChangeRecord>,
+    /// Copied from the transaction that created it.
+    pub custom_data: Value,
+    pub transaction_id: Option<String>,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -71,7 +74,8 @@ impl SubscriptionRecord {
                 "resume_at": c.resume_at.map(ts),
             })),
             "items": [],
-            "custom_data": null,
+            "custom_data": self.custom_data,
+            "transaction_id": self.transaction_id,
             "management_urls": {
                 "update_payment_method": null,
                 "cancel": format!("https://buyer-portal.paddle.com/subscriptions/{}/cancel", self.id),
@@ -97,9 +101,38 @@ pub(crate) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", &hex[..26])
 }
 
-#[derive(Debug, Default)]
+/// A transaction as the fake holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRecord {
+    pub id: String,
+    /// `ready` until paid, then `completed`.
+    pub status: String,
+    pub price_id: String,
+    pub custom_data: Value,
+    pub customer_id: Option<String>,
+    pub subscription_id: Option<String>,
+    /// `checkout.url` given at creation (else the mock's own payment page).
+    pub checkout_page: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
 pub(crate) struct State {
     pub subscriptions: BTreeMap<String, SubscriptionRecord>,
+    pub transactions: BTreeMap<String, TransactionRecord>,
+    /// Prices the catalog holds (a transaction for any other is refused).
+    pub prices: std::collections::BTreeSet<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            subscriptions: BTreeMap::new(),
+            transactions: BTreeMap::new(),
+            prices: [crate::DEFAULT_PRICE_ID.to_owned()].into(),
+        }
+    }
 }
 
 impl State {
@@ -116,6 +149,8 @@ impl State {
             current_period: (!canceled).then(|| (now, now + Duration::days(30))),
             scheduled_change: None,
             status,
+            custom_data: Value::Null,
+            transaction_id: None,
         };
         self.subscriptions.insert(record.id.clone(), record.clone());
         record

@@ -95,3 +95,34 @@ pub(crate) fn cancel(ctx: &Shared, id: &str, body: &[u8]) -> HttpResponse {
     s.updated_at = now;
     ok(s)
 }
+
+impl Shared {
+    /// Paddle changing a subscription on its own (a failed renewal, a pause, a cancellation taking
+    /// effect): the record changes and the matching notification is queued. `None`: unknown id or
+    /// status.
+    pub(crate) fn change_subscription(&self, id: &str, status: &str) -> Option<Value> {
+        let event_type = match status {
+            "active" => "subscription.activated",
+            "past_due" => "subscription.past_due",
+            "paused" => "subscription.paused",
+            "canceled" => "subscription.canceled",
+            "trialing" => "subscription.trialing",
+            _ => return None,
+        };
+        let now = Utc::now();
+        let json = {
+            let mut state = self.state();
+            let s = state.subscriptions.get_mut(id)?;
+            s.status = status.to_owned();
+            s.updated_at = now;
+            if status == "canceled" {
+                s.canceled_at = Some(now);
+                s.current_period = None;
+                s.scheduled_change = None;
+            }
+            s.to_json()
+        };
+        self.emit(event_type, json.clone());
+        Some(json)
+    }
+}

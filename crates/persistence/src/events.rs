@@ -6,11 +6,12 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mgmt_domain::{
-    EventRepository, EventType, NewTenantEvent, RepoError, RepoResult, TenantEvent, TenantId,
+    EventRepository, EventType, Fence, NewTenantEvent, RepoError, RepoResult, TenantEvent, TenantId,
 };
 use uuid::Uuid;
 
 use crate::error::db_error;
+use crate::jobs::require_fence;
 use crate::pool::{PgPool, get};
 use crate::schema::tenant_events;
 use crate::tx::TxError;
@@ -122,6 +123,22 @@ impl EventRepository for PgEventRepository {
             .into_iter()
             .map(TryInto::try_into)
             .collect()
+    }
+
+    async fn append_fenced(
+        &self,
+        event: NewTenantEvent,
+        fence: Option<Fence>,
+    ) -> RepoResult<TenantEvent> {
+        let mut conn = get(&self.pool).await?;
+        let row = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                require_fence(conn, fence).await?;
+                insert_event_in_tx(conn, &event).await
+            })
+            .await
+            .map_err(|e| e.into_repo("tenant"))?;
+        row.try_into()
     }
 
     async fn latest(&self, tenant: TenantId) -> RepoResult<Option<TenantEvent>> {

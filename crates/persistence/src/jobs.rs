@@ -11,7 +11,7 @@ use diesel::sql_types::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mgmt_domain::{
-    Job, JobKind, JobQueue, JobState, NewJob, QueueStats, RepoError, RepoResult, TenantId,
+    Fence, Job, JobKind, JobQueue, JobState, NewJob, QueueStats, RepoError, RepoResult, TenantId,
 };
 use uuid::Uuid;
 
@@ -27,7 +27,7 @@ const CLAIM_BATCH: i64 = 16;
 
 #[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
-struct JobRow {
+pub(crate) struct JobRow {
     id: Uuid,
     kind: String,
     tenant_id: Option<Uuid>,
@@ -41,6 +41,7 @@ struct JobRow {
     lease_expires_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    fence: i64,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -68,6 +69,7 @@ impl TryFrom<JobRow> for Job {
             lease_expires_at: r.lease_expires_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            fence: r.fence,
         })
     }
 }
@@ -78,12 +80,12 @@ struct Candidate {
     id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     tenant_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = Integer)]
-    attempts: i32,
-    #[diesel(sql_type = Nullable<Integer>)]
-    max_attempts: Option<i32>,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
 }
 
 #[derive(QueryableByName)]
@@ -107,7 +109,7 @@ struct StatsRow {
 /// Due queued jobs and running jobs whose lease expired, of tenants with no live running job, oldest
 /// first. Rows another claimer holds are skipped, not waited for.
 const CANDIDATES_SQL: &str = "
-    SELECT j.id, j.tenant_id, j.state, j.attempts, j.max_attempts
+    SELECT j.id, j.tenant_id
     FROM management.jobs j
     WHERE j.kind = ANY($1)
       AND ((j.state = 'queued' AND j.run_after <= now())
@@ -245,20 +247,14 @@ async fn try_claim(
             return Ok(None);
         }
     }
-    if c.state == JobState::Running.as_str() && c.max_attempts.is_some_and(|max| c.attempts >= max)
-    {
-        // Its worker died on the last allowed attempt: give up instead of running it once more.
-        let error = format!("lease expired after {} attempts (worker lost)", c.attempts);
-        let end = LeaseEnd {
-            last_error: Some(&error),
-            ..LeaseEnd::to(JobState::Dead)
-        };
-        release_lease(conn, c.id, None, end).await?;
-        return Ok(None);
-    }
+    // A reclaim (the lease of a running job expired: its worker crashed or lost the database) does
+    // not count an attempt: the run did not fail, it was cut off, and a job on its last attempt would
+    // otherwise go dead with its tenant left half-way. Every claim takes a new fencing token, so the
+    // cut-off run (if it still lives) can no longer write.
     let row = diesel::sql_query(
         "UPDATE management.jobs
-         SET state = 'running', attempts = attempts + 1, lease_owner = $2,
+         SET attempts = attempts + CASE WHEN state = 'queued' THEN 1 ELSE 0 END,
+             state = 'running', lease_owner = $2, fence = fence + 1,
              lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
          WHERE id = $1
          RETURNING *",
@@ -279,20 +275,7 @@ impl JobQueue for PgJobQueue {
         // The partial unique index makes the dedupe race-free; the loop covers the queued duplicate
         // being claimed between the insert and the read.
         for _ in 0..3 {
-            let inserted: Option<JobRow> = diesel::sql_query(
-                "INSERT INTO management.jobs (kind, tenant_id, payload, max_attempts)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (kind, tenant_id) WHERE state = 'queued' DO NOTHING
-                 RETURNING *",
-            )
-            .bind::<Text, _>(job.kind.as_str())
-            .bind::<Nullable<SqlUuid>, _>(tenant)
-            .bind::<Jsonb, _>(&job.payload)
-            .bind::<Nullable<Integer>, _>(job.max_attempts)
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(db_error("job"))?;
+            let inserted = insert_job(&mut conn, &job).await.map_err(db_error("job"))?;
             if let Some(row) = inserted {
                 return row.try_into();
             }
@@ -458,6 +441,67 @@ impl JobQueue for PgJobQueue {
             .collect()
     }
 
+    async fn check_fence(&self, fence: Fence) -> RepoResult<()> {
+        let mut conn = get(&self.pool).await?;
+        if fence_holds(&mut conn, fence)
+            .await
+            .map_err(db_error("job"))?
+        {
+            Ok(())
+        } else {
+            Err(RepoError::fenced())
+        }
+    }
+
+    async fn requeue_unburned(
+        &self,
+        id: Uuid,
+        worker: &str,
+        reason: &str,
+        run_after: DateTime<Utc>,
+    ) -> RepoResult<Job> {
+        let reason = truncate(reason);
+        let mut conn = get(&self.pool).await?;
+        let row = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                // A queued job of the same kind and tenant (enqueued while this one ran) carries the
+                // work on, as in `retry_later`: this one closes as done instead of a second queued one.
+                let successor: Option<Uuid> = diesel::sql_query(
+                    "SELECT q.id FROM management.jobs j JOIN management.jobs q
+                       ON q.kind = j.kind AND q.tenant_id = j.tenant_id AND q.state = 'queued'
+                     WHERE j.id = $1",
+                )
+                .bind::<SqlUuid, _>(id)
+                .get_result::<IdRow>(conn)
+                .await
+                .optional()?
+                .map(|c| c.id);
+                let (state, note) = match successor {
+                    Some(next) => ("done", format!("{reason} (superseded by queued job {next})")),
+                    None => ("queued", reason.clone()),
+                };
+                let row: Option<JobRow> = diesel::sql_query(
+                    "UPDATE management.jobs
+                     SET state = $5, attempts = GREATEST(attempts - 1, 0), last_error = $3,
+                         run_after = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                     WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+                     RETURNING *",
+                )
+                .bind::<SqlUuid, _>(id)
+                .bind::<Text, _>(worker)
+                .bind::<Text, _>(&note)
+                .bind::<diesel::sql_types::Timestamptz, _>(run_after)
+                .bind::<Text, _>(state)
+                .get_result(conn)
+                .await
+                .optional()?;
+                Ok(row.ok_or_else(lost_lease)?)
+            })
+            .await
+            .map_err(|e| e.into_repo("job"))?;
+        row.try_into()
+    }
+
     async fn stats(&self) -> RepoResult<QueueStats> {
         let mut conn = get(&self.pool).await?;
         let s: StatsRow = diesel::sql_query(
@@ -476,6 +520,54 @@ impl JobQueue for PgJobQueue {
             dead: s.dead,
             retrying: s.retrying,
         })
+    }
+}
+
+/// Inserts `job` unless a job of its kind and tenant is already queued (`None` then: that one will
+/// do the work). Usable inside a caller's transaction (the transactional outbox).
+pub(crate) async fn insert_job(
+    conn: &mut AsyncPgConnection,
+    job: &NewJob,
+) -> QueryResult<Option<JobRow>> {
+    diesel::sql_query(
+        "INSERT INTO management.jobs (kind, tenant_id, payload, max_attempts)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, tenant_id) WHERE state = 'queued' DO NOTHING
+         RETURNING *",
+    )
+    .bind::<Text, _>(job.kind.as_str())
+    .bind::<Nullable<SqlUuid>, _>(job.tenant_id.map(|t| t.as_uuid()))
+    .bind::<Jsonb, _>(&job.payload)
+    .bind::<Nullable<Integer>, _>(job.max_attempts)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Whether `fence` still holds, checked inside the caller's transaction: the job row is locked
+/// `FOR SHARE`, so a claim (which updates it) cannot slip between this check and the caller's write.
+pub(crate) async fn fence_holds(conn: &mut AsyncPgConnection, fence: Fence) -> QueryResult<bool> {
+    let held: Locked = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM management.jobs
+                        WHERE id = $1 AND fence = $2 AND state = 'running'
+                          AND lease_expires_at > clock_timestamp()
+                        FOR SHARE) AS locked",
+    )
+    .bind::<SqlUuid, _>(fence.job_id)
+    .bind::<BigInt, _>(fence.token)
+    .get_result(conn)
+    .await?;
+    Ok(held.locked)
+}
+
+/// Fails the caller's transaction with [`RepoError::fenced`] unless `fence` (when given) holds.
+pub(crate) async fn require_fence(
+    conn: &mut AsyncPgConnection,
+    fence: Option<Fence>,
+) -> Result<(), TxError> {
+    match fence {
+        Some(f) if !fence_holds(conn, f).await? => Err(RepoError::fenced().into()),
+        _ => Ok(()),
     }
 }
 

@@ -1,15 +1,20 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+pub mod billing_events;
+pub mod checkout_sessions;
 pub mod custom_domains;
 pub mod customers;
 pub mod deployments;
 pub mod error;
 pub mod events;
+pub mod job_counts;
 pub mod jobs;
 pub mod login;
 pub mod migrate;
+pub mod notify;
 pub mod pool;
+pub mod reconcile;
 pub mod registry_pushes;
 mod registry_uploads;
 mod revocations;
@@ -25,15 +30,20 @@ mod tx;
 use std::sync::Arc;
 
 pub use activity::PgActivityRepository;
+pub use billing_events::PgBillingEventRepository;
+pub use checkout_sessions::PgCheckoutRepository;
 pub use custom_domains::PgCustomDomainRepository;
 pub use customers::{PgCustomerRepository, PgPlanRepository};
 pub use deployments::PgDeploymentRepository;
 pub use error::PersistenceError;
 pub use events::PgEventRepository;
+pub use job_counts::job_counts;
 pub use jobs::PgJobQueue;
 pub use login::{PgLoginIdentityRepository, PgLoginStateRepository};
 pub use migrate::{MIGRATIONS, run_migrations, run_migrations_blocking};
+pub use notify::{ChangeSignal, SignalSink, TENANT_CHANGES_CHANNEL, spawn_change_listener};
 pub use pool::{PgPool, PoolConfig, PooledConnection, Recycle, build_pool, check_connection};
+pub use reconcile::{ForceDeleted, PgOperatorStore, PgReconcileStore};
 pub use registry_pushes::PgRegistryPushRepository;
 pub use revocations::PgTokenRevocationRepository;
 pub use subscriptions::PgSubscriptionRepository;
@@ -60,6 +70,8 @@ impl PgRepositories {
             tenant_credentials: Arc::new(PgTenantCredentialRepository::new(pool.clone())),
             custom_domains: Arc::new(PgCustomDomainRepository::new(pool.clone())),
             subscriptions: Arc::new(PgSubscriptionRepository::new(pool.clone())),
+            checkout: Arc::new(PgCheckoutRepository::new(pool.clone())),
+            billing_events: Arc::new(PgBillingEventRepository::new(pool.clone())),
             activity: Arc::new(PgActivityRepository::new(pool.clone())),
             login_states: Arc::new(PgLoginStateRepository::new(pool.clone())),
             login_identities: Arc::new(PgLoginIdentityRepository::new(pool.clone())),

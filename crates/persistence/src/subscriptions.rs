@@ -7,7 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 use mgmt_domain::{
     CancellationRecord, CustomerId, NewSubscription, RepoError, RepoResult, Subscription,
-    SubscriptionRepository, TenantId,
+    SubscriptionEventUpdate, SubscriptionGrace, SubscriptionRepository, TenantId,
 };
 use uuid::Uuid;
 
@@ -27,6 +27,20 @@ struct SubscriptionRow {
     canceled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    plan_id: Option<String>,
+    last_event_at: Option<DateTime<Utc>>,
+}
+
+/// What the billing sweep reads of a subscription.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = subscriptions, check_for_backend(diesel::pg::Pg))]
+struct GraceRow {
+    id: String,
+    tenant_id: Uuid,
+    status: String,
+    status_since: DateTime<Utc>,
+    canceled_at: Option<DateTime<Utc>>,
+    machine_stopped_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<SubscriptionRow> for Subscription {
@@ -45,6 +59,8 @@ impl TryFrom<SubscriptionRow> for Subscription {
             canceled_at: r.canceled_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            plan_id: r.plan_id,
+            last_event_at: r.last_event_at,
         })
     }
 }
@@ -146,5 +162,104 @@ impl SubscriptionRepository for PgSubscriptionRepository {
             .await
             .map_err(db_error("subscription"))?
             .try_into()
+    }
+
+    async fn get(&self, id: &str) -> RepoResult<Option<Subscription>> {
+        let mut conn = get(&self.pool).await?;
+        subscriptions::table
+            .find(id)
+            .select(SubscriptionRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(db_error("subscription"))?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    async fn apply_event(&self, u: SubscriptionEventUpdate) -> RepoResult<Option<Subscription>> {
+        let mut conn = get(&self.pool).await?;
+        // One statement: insert, or update only when this event is newer than the newest applied
+        // (`last_event_at`), so two deliveries racing cannot let the older one win.
+        let upsert = diesel::insert_into(subscriptions::table)
+            .values((
+                subscriptions::id.eq(&u.id),
+                subscriptions::tenant_id.eq(u.tenant_id.as_uuid()),
+                subscriptions::customer_id.eq(u.customer_id.as_uuid()),
+                subscriptions::paddle_customer_id.eq(&u.paddle_customer_id),
+                subscriptions::status.eq(u.status.as_str()),
+                subscriptions::scheduled_cancel_at.eq(u.scheduled_cancel_at),
+                subscriptions::canceled_at.eq(u.canceled_at),
+                subscriptions::plan_id.eq(&u.plan_id),
+                subscriptions::last_event_at.eq(u.occurred_at),
+            ))
+            .on_conflict(subscriptions::id)
+            .do_update()
+            .set((
+                subscriptions::status.eq(u.status.as_str()),
+                subscriptions::scheduled_cancel_at.eq(u.scheduled_cancel_at),
+                subscriptions::canceled_at.eq(u.canceled_at),
+                subscriptions::last_event_at.eq(u.occurred_at),
+                subscriptions::updated_at.eq(diesel::dsl::now),
+            ));
+        // `ON CONFLICT … DO UPDATE … WHERE`: diesel's `FilterDsl` on the upsert (not `QueryDsl`).
+        let guarded = diesel::query_dsl::methods::FilterDsl::filter(
+            upsert,
+            subscriptions::last_event_at
+                .is_null()
+                .or(subscriptions::last_event_at.lt(u.occurred_at)),
+        );
+        guarded
+            .returning(SubscriptionRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .map_err(insert_error)?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    async fn grace_candidates(&self) -> RepoResult<Vec<SubscriptionGrace>> {
+        let mut conn = get(&self.pool).await?;
+        let rows: Vec<GraceRow> = subscriptions::table
+            .filter(
+                subscriptions::status
+                    .eq_any(["past_due", "paused", "canceled"])
+                    .or(subscriptions::machine_stopped_at.is_not_null()),
+            )
+            .order(subscriptions::status_since.asc())
+            .select(GraceRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(db_error("subscription"))?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(SubscriptionGrace {
+                    status: r.status.parse().map_err(|_| {
+                        RepoError::Other(format!("subscription {} has an unknown status", r.id))
+                    })?,
+                    id: r.id,
+                    tenant_id: TenantId::from_uuid(r.tenant_id),
+                    status_since: r.status_since,
+                    canceled_at: r.canceled_at,
+                    machine_stopped_at: r.machine_stopped_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_machine_stopped(&self, id: &str, at: Option<DateTime<Utc>>) -> RepoResult<()> {
+        let mut conn = get(&self.pool).await?;
+        let n = diesel::update(subscriptions::table.find(id))
+            .set(subscriptions::machine_stopped_at.eq(at))
+            .execute(&mut conn)
+            .await
+            .map_err(db_error("subscription"))?;
+        if n == 0 {
+            return Err(RepoError::NotFound {
+                entity: "subscription",
+            });
+        }
+        Ok(())
     }
 }

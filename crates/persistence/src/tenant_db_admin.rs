@@ -4,6 +4,12 @@
 //! validated (`[a-z0-9_]`, at most 63 bytes) and quoted, and the password is never sent at all: a
 //! SCRAM-SHA-256 verifier is computed here and sent instead, so the plaintext cannot reach the server's
 //! logs, `pg_stat_activity` or an error message.
+//!
+//! Every call is bounded (issue 16): the session gets `statement_timeout` and `lock_timeout` (the
+//! per-tenant advisory lock included), and the whole call a deadline, so a hung or unreachable cluster
+//! answers `Unavailable` (retried by the job with backoff) instead of blocking the tenant's queue.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::sql_types::{Bool, Text};
@@ -18,23 +24,61 @@ use crate::error::map_diesel;
 #[derive(Clone)]
 pub struct PgTenantDatabaseAdmin {
     admin_url: SecretString,
+    call_timeout: Duration,
 }
+
+/// How long one admin call (connect, lock, every statement) may take by default.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl PgTenantDatabaseAdmin {
     /// `admin_url`: `postgres://admin:password@host:port/postgres`. Connections are opened per call:
     /// these operations are rare and must not hold a connection to the tenant cluster in between.
     pub fn new(admin_url: SecretString) -> Self {
-        Self { admin_url }
+        Self {
+            admin_url,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// Bounds every call to `timeout` (at least 100 ms).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout.max(Duration::from_millis(100));
+        self
+    }
+
+    /// Runs `call` within the call timeout; past it the connection is dropped (the server ends the
+    /// session, releasing its advisory lock) and the caller gets `Unavailable`.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = RepoResult<T>>,
+    ) -> RepoResult<T> {
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(RepoError::Unavailable(format!(
+                "the tenant database cluster did not finish {what} within {:?}",
+                self.call_timeout
+            ))),
+        }
     }
 
     async fn connect(&self) -> RepoResult<AsyncPgConnection> {
-        AsyncPgConnection::establish(self.admin_url.expose_secret())
+        let mut conn = AsyncPgConnection::establish(self.admin_url.expose_secret())
             .await
             .map_err(|e| {
                 RepoError::Unavailable(format!(
                     "cannot connect to the tenant database cluster: {e}"
                 ))
-            })
+            })?;
+        // Server-side bounds too: a statement or a lock wait (the advisory lock of a session that
+        // hangs) is cancelled by the server, not only abandoned by us.
+        let ms = self.call_timeout.as_millis();
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {ms}; SET lock_timeout = {ms}"
+        ))
+        .await
+        .map_err(|e| map_diesel("tenant database", e))?;
+        Ok(conn)
     }
 
     /// A connection holding the tenant's advisory lock: concurrent DDL on one role fails on the server
@@ -134,9 +178,8 @@ async fn ddl(conn: &mut AsyncPgConnection, sql: &str, what: &str) -> RepoResult<
         })
 }
 
-#[async_trait]
-impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
-    async fn ensure_database(
+impl PgTenantDatabaseAdmin {
+    async fn ensure_database_unbounded(
         &self,
         database: &str,
         role: &str,
@@ -211,7 +254,7 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         Ok(())
     }
 
-    async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
+    async fn drop_database_unbounded(&self, database: &str, role: &str) -> RepoResult<()> {
         let database = validate_identifier(database)?;
         let role = validate_identifier(role)?;
         let mut conn = self.connect_locked(role).await?;
@@ -241,7 +284,7 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         Ok(())
     }
 
-    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()> {
+    async fn set_password_unbounded(&self, role: &str, password: &SecretString) -> RepoResult<()> {
         let role = validate_identifier(role)?;
         let password = password_literal(password)?;
         let mut conn = self.connect_locked(role).await?;
@@ -256,16 +299,51 @@ impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
         Ok(())
     }
 
-    async fn database_exists(&self, database: &str) -> RepoResult<bool> {
+    async fn database_exists_unbounded(&self, database: &str) -> RepoResult<bool> {
         let database = validate_identifier(database)?;
         let mut conn = self.connect().await?;
         exists(&mut conn, DATABASE_EXISTS, database).await
     }
 
-    async fn role_exists(&self, role: &str) -> RepoResult<bool> {
+    async fn role_exists_unbounded(&self, role: &str) -> RepoResult<bool> {
         let role = validate_identifier(role)?;
         let mut conn = self.connect().await?;
         exists(&mut conn, ROLE_EXISTS, role).await
+    }
+}
+
+#[async_trait]
+impl TenantDatabaseAdmin for PgTenantDatabaseAdmin {
+    async fn ensure_database(
+        &self,
+        database: &str,
+        role: &str,
+        password: &SecretString,
+        limits: &TenantDbLimits,
+    ) -> RepoResult<()> {
+        let call = self.ensure_database_unbounded(database, role, password, limits);
+        self.bounded("creating the tenant database", call).await
+    }
+
+    async fn drop_database(&self, database: &str, role: &str) -> RepoResult<()> {
+        let call = self.drop_database_unbounded(database, role);
+        self.bounded("dropping the tenant database", call).await
+    }
+
+    async fn set_password(&self, role: &str, password: &SecretString) -> RepoResult<()> {
+        let call = self.set_password_unbounded(role, password);
+        self.bounded("setting the tenant role's password", call)
+            .await
+    }
+
+    async fn database_exists(&self, database: &str) -> RepoResult<bool> {
+        let call = self.database_exists_unbounded(database);
+        self.bounded("looking up the tenant database", call).await
+    }
+
+    async fn role_exists(&self, role: &str) -> RepoResult<bool> {
+        let call = self.role_exists_unbounded(role);
+        self.bounded("looking up the tenant role", call).await
     }
 }
 

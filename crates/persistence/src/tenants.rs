@@ -7,13 +7,14 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use mgmt_domain::{
-    CustomerId, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant, TenantEvent, TenantId,
-    TenantRepository, TenantState,
+    CustomerId, Fence, NewJob, NewTenant, NewTenantEvent, RepoError, RepoResult, Tenant,
+    TenantEvent, TenantId, TenantRepository, TenantState, TenantWrite,
 };
 use uuid::Uuid;
 
 use crate::error::db_error;
 use crate::events::insert_event_in_tx;
+use crate::jobs::{insert_job, require_fence};
 use crate::pool::{PgPool, get};
 use crate::schema::{customers, tenants};
 use crate::tx::TxError;
@@ -155,28 +156,7 @@ impl TenantRepository for PgTenantRepository {
     async fn insert_within_limit(&self, new: NewTenant, max_live: i64) -> RepoResult<Tenant> {
         let mut conn = get(&self.pool).await?;
         let row = conn
-            .transaction::<_, TxError, _>(async |conn| {
-                // Locking the customer's row serializes its creates: the count below cannot go stale
-                // before the insert commits.
-                let locked: Option<Uuid> = customers::table
-                    .find(new.customer_id.as_uuid())
-                    .select(customers::id)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                if locked.is_none() {
-                    return Err(RepoError::NotFound { entity: "customer" }.into());
-                }
-                let live = count_live(conn, new.customer_id).await?;
-                if live >= max_live {
-                    return Err(RepoError::LimitReached {
-                        what: format!("the plan allows {max_live} tenant(s) and you have {live}"),
-                    }
-                    .into());
-                }
-                Ok(insert_row(conn, &new).await?)
-            })
+            .transaction::<_, TxError, _>(async |conn| insert_limited(conn, &new, max_live).await)
             .await
             .map_err(|e| e.into_repo("tenant"))?;
         row.try_into()
@@ -265,6 +245,70 @@ impl TenantRepository for PgTenantRepository {
         Ok((row.try_into()?, event_row.try_into()?))
     }
 
+    async fn update_fenced(
+        &self,
+        tenant: &Tenant,
+        event: Option<NewTenantEvent>,
+        fence: Option<Fence>,
+    ) -> RepoResult<Tenant> {
+        if event.as_ref().is_some_and(|e| e.tenant_id != tenant.id) {
+            return Err(RepoError::Other(
+                "an event must belong to the tenant it is written with".to_owned(),
+            ));
+        }
+        let mut conn = get(&self.pool).await?;
+        let row = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                require_fence(conn, fence).await?;
+                let Some(row) = update_row(conn, tenant).await? else {
+                    return Err(stale_or_missing(conn, tenant.id).await?.into());
+                };
+                if let Some(event) = &event {
+                    insert_event_in_tx(conn, event).await?;
+                }
+                Ok(row)
+            })
+            .await
+            .map_err(|e| e.into_repo("tenant"))?;
+        row.try_into()
+    }
+
+    async fn write_with_job(
+        &self,
+        change: TenantWrite,
+        event: NewTenantEvent,
+        job: NewJob,
+    ) -> RepoResult<Tenant> {
+        let mut conn = get(&self.pool).await?;
+        let row = conn
+            .transaction::<_, TxError, _>(async |conn| {
+                let row = match &change {
+                    TenantWrite::Insert { new, max_live } => {
+                        insert_limited(conn, new, *max_live).await?
+                    }
+                    TenantWrite::Update(tenant) => match update_row(conn, tenant).await? {
+                        Some(row) => row,
+                        None => return Err(stale_or_missing(conn, tenant.id).await?.into()),
+                    },
+                };
+                let tenant_id = TenantId::from_uuid(row.id);
+                if event.tenant_id != tenant_id || job.tenant_id != Some(tenant_id) {
+                    return Err(RepoError::Other(
+                        "the event and the job must belong to the tenant they are written with"
+                            .to_owned(),
+                    )
+                    .into());
+                }
+                insert_event_in_tx(conn, &event).await?;
+                // `None`: a job of this kind is already queued for the tenant; it does the work.
+                insert_job(conn, &job).await?;
+                Ok(row)
+            })
+            .await
+            .map_err(|e| e.into_repo("tenant"))?;
+        row.try_into()
+    }
+
     async fn raise_secrets_version(&self, id: TenantId, version: u64) -> RepoResult<()> {
         let version = i64::try_from(version)
             .map_err(|_| RepoError::Other(format!("secrets version {version} is out of range")))?;
@@ -287,6 +331,35 @@ impl TenantRepository for PgTenantRepository {
 diesel::define_sql_function! {
     /// PostgreSQL's `GREATEST` (NULLs ignored), for a value that only ever grows.
     fn greatest(a: diesel::sql_types::Nullable<BigInt>, b: BigInt) -> diesel::sql_types::Nullable<BigInt>;
+}
+
+/// Inserts `new` while its customer has fewer than `max_live` live tenants (inside the caller's
+/// transaction).
+async fn insert_limited(
+    conn: &mut AsyncPgConnection,
+    new: &NewTenant,
+    max_live: i64,
+) -> Result<TenantRow, TxError> {
+    // Locking the customer's row serializes its creates: the count below cannot go stale before the
+    // insert commits.
+    let locked: Option<Uuid> = customers::table
+        .find(new.customer_id.as_uuid())
+        .select(customers::id)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    if locked.is_none() {
+        return Err(RepoError::NotFound { entity: "customer" }.into());
+    }
+    let live = count_live(conn, new.customer_id).await?;
+    if live >= max_live {
+        return Err(RepoError::LimitReached {
+            what: format!("the plan allows {max_live} tenant(s) and you have {live}"),
+        }
+        .into());
+    }
+    Ok(insert_row(conn, new).await?)
 }
 
 /// The insert itself, shared by the plain and the limited insert.

@@ -133,6 +133,10 @@ pub struct WorkerSettings {
     pub deploy_max_attempts: i32,
     /// Prefix of worker ids (lease owners), e.g. the host name.
     pub worker_id_prefix: String,
+    /// How long after a job was enqueued an upstream outage (Fly or the database unavailable, rate
+    /// limited, circuit open) is ridden out: until then such a failure requeues the job with backoff
+    /// without counting an attempt, and only then does it fail the tenant's provisioning or deploy.
+    pub outage_budget: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -146,6 +150,7 @@ impl Default for WorkerSettings {
             provision_max_attempts: 5,
             deploy_max_attempts: 5,
             worker_id_prefix: "worker".to_owned(),
+            outage_budget: Duration::from_secs(15 * 60),
         }
     }
 }

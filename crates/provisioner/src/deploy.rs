@@ -44,6 +44,7 @@ impl TenantService {
                 tenant.state
             )));
         }
+        crate::jobs::billing::check_deploy(&self.repos, &tenant).await?;
         let earlier = self.earlier_digest(id, image).await?;
         // Read-only, so cutting it short at the budget leaves nothing half done.
         let digest = match tokio::time::timeout(self.config.deploy_resolve_within, async {
@@ -92,19 +93,20 @@ impl TenantService {
                 "deploy of {image} accepted; the registry is slow, the digest is resolved by the rollout"
             ),
         });
+        // `deploying`, its event and the rollout job are one transaction (the outbox).
+        let job = Self::new_job(
+            id,
+            JobKind::Deploy,
+            Some(self.config.worker.deploy_max_attempts),
+        );
         let tenant = self
-            .update_tenant(
+            .update_tenant_with_job(
                 id,
-                Some((EventType::DeploymentRequested, msg.clone())),
+                (EventType::DeploymentRequested, msg.clone()),
+                job,
                 |t| Ok(t.transition(TenantState::Deploying, msg.clone())?),
             )
             .await?;
-        self.enqueue(
-            &tenant,
-            JobKind::Deploy,
-            self.config.worker.deploy_max_attempts,
-        )
-        .await?;
         tracing::info!(tenant_id = %id, deployment = %deployment.id, digest = ?digest, "deploy accepted");
         Ok((tenant, deployment))
     }

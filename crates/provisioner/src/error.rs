@@ -44,6 +44,10 @@ pub enum ServiceError {
     /// answer that could not be decoded); the API answers an opaque 500.
     #[error(transparent)]
     Fly(FlyError),
+    /// A job run's write was refused because its job lease moved on (another worker claimed the job):
+    /// the run must stop at once, changing nothing more.
+    #[error("the job's lease was lost; this run stops")]
+    Fenced,
 }
 
 impl ServiceError {
@@ -55,6 +59,7 @@ impl ServiceError {
 impl From<RepoError> for ServiceError {
     fn from(e: RepoError) -> Self {
         match e {
+            e if e.is_fenced() => Self::Fenced,
             RepoError::NotFound { .. } => Self::NotFound,
             RepoError::Conflict { what } => Self::Conflict(what),
             RepoError::StaleVersion { entity } => {

@@ -65,15 +65,22 @@ impl TenantService {
         let msg = Some(format!(
             "{reason}; rolling the app's secrets out to the machine on {pinned}"
         ));
-        let tenant = match self
-            .update_tenant(
+        // `deploying`, its event and the rollout job are one transaction (the outbox).
+        let job = Self::new_job(
+            tenant.id,
+            JobKind::Deploy,
+            Some(self.config.worker.deploy_max_attempts),
+        );
+        match self
+            .update_tenant_with_job(
                 tenant.id,
-                Some((EventType::DeploymentRequested, msg.clone())),
+                (EventType::DeploymentRequested, msg.clone()),
+                job,
                 |t| Ok(t.transition(TenantState::Deploying, msg.clone())?),
             )
             .await
         {
-            Ok(t) => t,
+            Ok(_) => {}
             // Deleted meanwhile: the recorded deployment is never run (the job skips a deleting
             // tenant), which is what a deleted tenant needs.
             Err(ServiceError::Conflict(m)) => {
@@ -81,13 +88,7 @@ impl TenantService {
                 return Ok(());
             }
             Err(e) => return Err(e),
-        };
-        self.enqueue(
-            &tenant,
-            JobKind::Deploy,
-            self.config.worker.deploy_max_attempts,
-        )
-        .await?;
+        }
         tracing::info!(deployment = %deployment.id, image = %pinned, "secrets rollout enqueued");
         Ok(())
     }

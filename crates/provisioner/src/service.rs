@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use mgmt_domain::{
-    CustomerId, DnsRecords, EventType, NewTenantEvent, RepoError, Repositories, Tenant,
-    TenantDatabaseAdmin, TenantId, TenantState,
+    CustomerId, DnsRecords, EventType, JobKind, NewJob, NewTenantEvent, RepoError, Repositories,
+    Tenant, TenantDatabaseAdmin, TenantId, TenantState, TenantWrite,
 };
 use mgmt_fly_client::{FlyMachines, Registry};
 
@@ -102,17 +102,15 @@ impl TenantService {
         for _ in 0..UPDATE_ATTEMPTS {
             let mut tenant = self.repos.tenants.get(id).await?;
             change(&mut tenant)?;
-            let result = match &event {
-                Some((kind, message)) => {
-                    let ev = NewTenantEvent::new(id, *kind, tenant.state, message.clone());
-                    self.repos
-                        .tenants
-                        .update_with_event(&tenant, ev)
-                        .await
-                        .map(|(t, _)| t)
-                }
-                None => self.repos.tenants.update(&tenant).await,
-            };
+            let ev = event.as_ref().map(|(kind, message)| {
+                NewTenantEvent::new(id, *kind, tenant.state, message.clone())
+            });
+            // Inside a job run the write is fenced: a run that lost its lease cannot change the tenant.
+            let result = self
+                .repos
+                .tenants
+                .update_fenced(&tenant, ev, crate::jobs::current_fence())
+                .await;
             match result {
                 Ok(t) => return Ok(t),
                 Err(e @ RepoError::StaleVersion { .. }) => last = Some(e),
@@ -124,11 +122,55 @@ impl TenantService {
             .unwrap_or_else(|| ServiceError::Internal("tenant update retries exhausted".into())))
     }
 
+    /// As [`Self::update_tenant`], with the job that carries the change on written in the same
+    /// transaction (the transactional outbox: a crash cannot leave the new state with no job).
+    pub(crate) async fn update_tenant_with_job<F>(
+        &self,
+        id: TenantId,
+        event: (EventType, Option<String>),
+        job: NewJob,
+        change: F,
+    ) -> Result<Tenant, ServiceError>
+    where
+        F: Fn(&mut Tenant) -> Result<(), ServiceError>,
+    {
+        let mut last = None;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut tenant = self.repos.tenants.get(id).await?;
+            change(&mut tenant)?;
+            let ev = NewTenantEvent::new(id, event.0, tenant.state, event.1.clone());
+            match self
+                .repos
+                .tenants
+                .write_with_job(TenantWrite::Update(tenant), ev, job.clone())
+                .await
+            {
+                Ok(t) => return Ok(t),
+                Err(e @ RepoError::StaleVersion { .. }) => last = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last
+            .map(Into::into)
+            .unwrap_or_else(|| ServiceError::Internal("tenant update retries exhausted".into())))
+    }
+
+    /// A job of `kind` for the tenant, with `max_attempts` (`None`: until done).
+    pub(crate) fn new_job(id: TenantId, kind: JobKind, max_attempts: Option<i32>) -> NewJob {
+        NewJob {
+            kind,
+            tenant_id: Some(id),
+            payload: serde_json::json!({}),
+            max_attempts: max_attempts.map(|m| m.max(1)),
+        }
+    }
+
     /// Appends an event carrying the tenant's current state. Progress events are best effort: a failure
     /// to record one is logged and never fails the step it describes.
     pub(crate) async fn event(&self, tenant: &Tenant, kind: EventType, message: impl Into<String>) {
         let ev = NewTenantEvent::new(tenant.id, kind, tenant.state, Some(message.into()));
-        if let Err(e) = self.repos.events.append(ev).await {
+        let fence = crate::jobs::current_fence();
+        if let Err(e) = self.repos.events.append_fenced(ev, fence).await {
             tracing::warn!(tenant_id = %tenant.id, event = kind.as_str(), error = %e, "could not record event");
         }
     }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use mgmt_domain::{
-    Customer, CustomerId, CustomerStatus, DEFAULT_REGION, EventType, JobKind, NewJob, NewTenant,
-    NewTenantEvent, OFFERED_REGIONS, RepoError, Tenant, TenantId, TenantState,
+    Customer, CustomerId, CustomerStatus, DEFAULT_REGION, EventType, JobKind, NewTenant,
+    NewTenantEvent, OFFERED_REGIONS, RepoError, Tenant, TenantId, TenantState, TenantWrite,
 };
 use mgmt_fly_client::MachineState;
 
@@ -88,11 +88,24 @@ impl TenantService {
             &self.config.subdomain_suffix,
         );
         // The limit is checked by the insert itself, atomically per customer: two creates at once
-        // cannot both pass it.
+        // cannot both pass it. The tenant, its `tenant_created` event and its provisioning job are
+        // one transaction (the outbox): no tenant can exist without the job that provisions it.
+        let ev = NewTenantEvent::new(
+            new.id,
+            EventType::TenantCreated,
+            TenantState::Pending,
+            Some("tenant created".into()),
+        );
+        let job = Self::new_job(
+            new.id,
+            JobKind::Provision,
+            Some(self.config.worker.provision_max_attempts),
+        );
+        let max_live = i64::from(plan.max_tenants);
         let tenant = self
             .repos
             .tenants
-            .insert_within_limit(new, i64::from(plan.max_tenants))
+            .write_with_job(TenantWrite::Insert { new, max_live }, ev, job)
             .await
             .map_err(|e| match e {
                 RepoError::LimitReached { what } => {
@@ -100,19 +113,6 @@ impl TenantService {
                 }
                 other => other.into(),
             })?;
-        let ev = NewTenantEvent::new(
-            tenant.id,
-            EventType::TenantCreated,
-            tenant.state,
-            Some("tenant created".into()),
-        );
-        self.repos.events.append(ev).await?;
-        self.enqueue(
-            &tenant,
-            JobKind::Provision,
-            self.config.worker.provision_max_attempts,
-        )
-        .await?;
         tracing::info!(tenant_id = %tenant.id, app = %tenant.fly_app_name, "tenant created; provisioning enqueued");
         Ok(tenant)
     }
@@ -132,27 +132,25 @@ impl TenantService {
             )));
         }
         let msg = Some("provisioning retried".to_owned());
-        let tenant = self
-            .update_tenant(
-                id,
-                Some((EventType::VmProvisioningStarted, msg.clone())),
-                |t| {
-                    if t.machine_id.is_some() {
-                        return Err(ServiceError::Conflict(
-                            "the tenant has a machine; deploy instead".into(),
-                        ));
-                    }
-                    Ok(t.transition(TenantState::Provisioning, msg.clone())?)
-                },
-            )
-            .await?;
-        self.enqueue(
-            &tenant,
+        let job = Self::new_job(
+            id,
             JobKind::Provision,
-            self.config.worker.provision_max_attempts,
+            Some(self.config.worker.provision_max_attempts),
+        );
+        self.update_tenant_with_job(
+            id,
+            (EventType::VmProvisioningStarted, msg.clone()),
+            job,
+            |t| {
+                if t.machine_id.is_some() {
+                    return Err(ServiceError::Conflict(
+                        "the tenant has a machine; deploy instead".into(),
+                    ));
+                }
+                Ok(t.transition(TenantState::Provisioning, msg.clone())?)
+            },
         )
-        .await?;
-        Ok(tenant)
+        .await
     }
 
     /// Restarts the tenant's machine under its lease, as Fly does (stop, then start), and returns
@@ -285,41 +283,19 @@ impl TenantService {
         id: TenantId,
     ) -> Result<Tenant, ServiceError> {
         let tenant = self.load_owned(customer, id).await?;
-        let tenant = if tenant.state == TenantState::Deleting {
-            tenant
-        } else {
-            let msg = Some("deletion requested".to_owned());
-            self.update_tenant(id, Some((EventType::CleanupStarted, msg.clone())), |t| {
-                Ok(t.transition(TenantState::Deleting, msg.clone())?)
-            })
-            .await?
-        };
-        self.repos
-            .jobs
-            .enqueue(NewJob {
-                kind: JobKind::Cleanup,
-                tenant_id: Some(id),
-                payload: serde_json::json!({}),
-                max_attempts: None,
-            })
-            .await?;
-        Ok(tenant)
-    }
-
-    pub(crate) async fn enqueue(
-        &self,
-        tenant: &Tenant,
-        kind: JobKind,
-        max_attempts: i32,
-    ) -> Result<(), ServiceError> {
-        let job = NewJob {
-            kind,
-            tenant_id: Some(tenant.id),
-            payload: serde_json::json!({}),
-            max_attempts: Some(max_attempts.max(1)),
-        };
-        self.repos.jobs.enqueue(job).await?;
-        Ok(())
+        let job = Self::new_job(id, JobKind::Cleanup, None);
+        if tenant.state == TenantState::Deleting {
+            // Deleting already carries its cleanup job (written with the state); a repeat makes sure
+            // one is queued (deduplicated) in case an operator cancelled it.
+            self.repos.jobs.enqueue(job).await?;
+            return Ok(tenant);
+        }
+        // The state, its event and the cleanup job are one transaction (the outbox).
+        let msg = Some("deletion requested".to_owned());
+        self.update_tenant_with_job(id, (EventType::CleanupStarted, msg.clone()), job, |t| {
+            Ok(t.transition(TenantState::Deleting, msg.clone())?)
+        })
+        .await
     }
 }
 

@@ -87,22 +87,21 @@ async fn run_one(service: &TenantService, worker: &str, ctx: JobContext) {
 async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext) {
     let settings = &service.config.worker;
     let job = &ctx.job;
-    // Ends only when the lease is gone (another worker may now hold the job): the run is then
-    // abandoned exactly as if this worker had crashed, which every job is built to survive.
+    // Ends at the first failed heartbeat: the lease may already be gone (database unreachable, pool
+    // exhausted) and another worker may hold the job. The run is then abandoned exactly as if this
+    // worker had crashed, which every job is built to survive; the fence stops any write it still
+    // had in flight.
     let heartbeat = async {
         loop {
             tokio::time::sleep(settings.lease / 3).await;
-            match service
+            if let Err(e) = service
                 .repos
                 .jobs
                 .heartbeat(job.id, worker, settings.lease)
                 .await
             {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => return,
-                Err(e) => {
-                    tracing::warn!(job_id = %job.id, error = %e, "job heartbeat failed (will retry)")
-                }
+                tracing::warn!(job_id = %job.id, error = %e, "job heartbeat failed");
+                return;
             }
         }
     };
@@ -115,22 +114,53 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
             return;
         }
     };
+    // A cleanup never goes dead: whatever stopped it (a database error included) is retried.
+    let result = match result {
+        Err(JobError::Fatal(e)) if job.kind == JobKind::Cleanup => Err(JobError::Retry(e)),
+        // An outage past the job's budget is an ordinary failure (it counts, and may end the job).
+        Err(JobError::Outage(e)) if !within_outage_budget(job, settings.outage_budget) => {
+            Err(JobError::Retry(e))
+        }
+        other => other,
+    };
+    // A job about to go dead first leaves its tenant in a state the customer can act on.
+    let last = job.max_attempts.is_some_and(|max| job.attempts >= max);
+    match &result {
+        Err(JobError::Fatal(e)) => give_up(service, job, e).await,
+        Err(JobError::Retry(e)) if last => give_up(service, job, e).await,
+        _ => {}
+    }
     let (outcome, settle) = match result {
+        Err(JobError::LeaseLost) => {
+            tracing::warn!(job_id = %job.id, "job lease lost (fenced write refused); abandoning this run");
+            return;
+        }
+        Err(JobError::Outage(e)) => {
+            let delay = settings.backoff(job.attempts);
+            tracing::warn!(job_id = %job.id, error = %e, delay_ms = delay.as_millis() as u64, "upstream outage; job requeued without counting the attempt");
+            let at = Utc::now()
+                + chrono::Duration::from_std(delay)
+                    .unwrap_or_else(|_| chrono::Duration::seconds(60));
+            let settled = service
+                .repos
+                .jobs
+                .requeue_unburned(job.id, worker, &e, at)
+                .await;
+            (JobOutcome::Retried, settled.map(|_| ()))
+        }
         Ok(()) => (
             JobOutcome::Succeeded,
             service.repos.jobs.complete(job.id, worker).await,
         ),
         Err(JobError::Interrupted) => {
             tracing::info!(job_id = %job.id, "job interrupted by shutdown; requeued");
+            // Not a failure: the attempt is given back.
             let settled = service
                 .repos
                 .jobs
-                .retry_later(job.id, worker, "interrupted by shutdown", Utc::now())
+                .requeue_unburned(job.id, worker, "interrupted by shutdown", Utc::now())
                 .await;
-            (
-                retried_or_dead(&settled, JobOutcome::Interrupted),
-                settled.map(|_| ()),
-            )
+            (JobOutcome::Interrupted, settled.map(|_| ()))
         }
         Err(JobError::Retry(e)) => {
             let delay = settings.backoff(job.attempts);
@@ -162,6 +192,21 @@ async fn run_and_settle(service: &TenantService, worker: &str, ctx: &JobContext)
     if let Err(e) = settle {
         // The lease runs out and another worker reruns the job; every job is safe to rerun.
         tracing::warn!(job_id = %job.id, error = %e, "could not settle job");
+    }
+}
+
+/// Whether an outage met by `job` is still ridden out (requeued without counting the attempt).
+fn within_outage_budget(job: &Job, budget: std::time::Duration) -> bool {
+    let since = (Utc::now() - job.created_at).to_std().unwrap_or_default();
+    since < budget
+}
+
+/// Settles the tenant of a job that will not run again; a failure is logged (the reconciler finds a
+/// tenant left in a transitional state with no job and enqueues it again).
+async fn give_up(service: &TenantService, job: &Job, reason: &str) {
+    let settle = crate::jobs::fenced(Some(job.fence()), service.give_up(job, reason));
+    if let Err(e) = settle.await {
+        tracing::error!(job_id = %job.id, error = %e, "could not settle the tenant of a job that gives up");
     }
 }
 

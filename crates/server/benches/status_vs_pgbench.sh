@@ -30,7 +30,8 @@ psql "$PGURL_ADMIN" -qc "CREATE DATABASE $DB" >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 "$BIN" migrate >/dev/null
 
-LISTEN_ADDR="127.0.0.1:$PORT" FLY_ENABLED=false WORKERS_ENABLED=false MIGRATE_ON_START=false \
+# One customer at wrk's full rate: the per-customer request limit is off here.
+LISTEN_ADDR="127.0.0.1:$PORT" CUSTOMER_REQUESTS_PER_SECOND=0 FLY_ENABLED=false WORKERS_ENABLED=false MIGRATE_ON_START=false \
     DATABASE_POOL_SIZE="$CONNS" LOG_FORMAT=json RUST_LOG=warn "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$PORT/api/v1/ready" >/dev/null && break; sleep 0.1; done

@@ -67,9 +67,9 @@ impl BillingCommands for PaddleBilling {
     }
 }
 
-/// The tenant commands, run by the provisioner.
+/// The tenant commands, run by the provisioner (the repositories check a paid plan's entitlement).
 #[derive(Debug, Clone)]
-pub struct ProvisionerCommands(pub Arc<TenantService>);
+pub struct ProvisionerCommands(pub Arc<TenantService>, pub mgmt_domain::Repositories);
 
 /// Registry push credentials, issued by the gateway's signer.
 #[derive(Debug, Clone)]
@@ -132,6 +132,17 @@ impl TenantCommands for ProvisionerCommands {
         customer: &Customer,
         req: CreateTenantCommand,
     ) -> CommandResult<Tenant> {
+        // A paid plan needs a subscription (the checkout creates those tenants itself).
+        let plan = req
+            .plan_id
+            .as_deref()
+            .unwrap_or(mgmt_provisioner::DEFAULT_PLAN);
+        match mgmt_billing::check_create_entitlement(&self.1, customer.id, plan).await {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err(CommandError::QuotaExceeded(why)),
+            Err(e) if e.is_transient() => return Err(CommandError::unavailable(e)),
+            Err(e) => return Err(CommandError::internal(e)),
+        }
         let req = CreateTenant {
             name: req.name,
             plan_id: req.plan_id,
@@ -395,5 +406,147 @@ impl mgmt_http::ports::LoginFlow for IdentityLogin {
             CallbackOutcome::Redirect(location) => O::Redirect(location),
             CallbackOutcome::Refused { code, message } => O::Refused { code, message },
         }
+    }
+}
+
+/// Signup, run by the billing crate's signup service; its errors get their statuses here.
+#[derive(Debug, Clone)]
+pub struct PaddleSignup(pub Arc<mgmt_billing::SignupService>);
+
+/// A signup failure as the client sees it.
+pub fn signup_error(e: mgmt_billing::SignupError) -> mgmt_http::error::ApiError {
+    use actix_web::http::StatusCode;
+    use mgmt_billing::SignupError as S;
+    use mgmt_http::error::ApiError;
+    match e {
+        S::InvalidInput(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m),
+        S::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "checkout_session_not_found",
+            "checkout session not found",
+        ),
+        S::Gone(m) => ApiError::new(StatusCode::GONE, "checkout_closed", m),
+        S::QuotaExceeded(m) => ApiError::forbidden("quota_exceeded", m),
+        S::BillingDisabled => ApiError::unavailable(
+            "billing_disabled",
+            "paid plans are not available on this server",
+        ),
+        S::Unavailable(cause) => {
+            tracing::warn!(error = %mgmt_domain::ErrorChain(&cause), "the billing provider is unavailable");
+            ApiError::unavailable(
+                "upstream_unavailable",
+                "the billing provider is unavailable; retry shortly",
+            )
+        }
+        S::Refused(code) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_refused",
+            format!("the billing provider refused the checkout ({code}); contact support"),
+        ),
+        S::TenantRefused(m) => ApiError::conflict("tenant_not_created", m),
+        S::Storage(e) => e.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+/// A webhook failure as Paddle sees it (any non-2xx makes it redeliver).
+pub fn webhook_error(e: mgmt_billing::WebhookError) -> mgmt_http::error::ApiError {
+    use mgmt_billing::WebhookError as W;
+    use mgmt_http::error::ApiError;
+    match e {
+        W::NotConfigured => ApiError::unavailable(
+            "webhooks_not_configured",
+            "Paddle webhooks are not configured on this server",
+        ),
+        W::Signature(s) => {
+            tracing::warn!(reason = %s, "Paddle webhook refused: bad signature");
+            ApiError::unauthorized("invalid_signature", s.to_string())
+        }
+        W::Malformed(m) => ApiError::bad_request("invalid_event", m),
+        W::Retry(why) => {
+            tracing::warn!(%why, "Paddle webhook stored; acting on it must be retried");
+            ApiError::unavailable(
+                "retry_later",
+                "the event could not be applied yet; redeliver",
+            )
+        }
+        W::Storage(e) => e.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+#[async_trait]
+impl mgmt_http::ports::SignupCommands for PaddleSignup {
+    async fn start_checkout(
+        &self,
+        customer: &Customer,
+        price_id: &str,
+        region: &str,
+        redirect_uri: &str,
+    ) -> Result<mgmt_http::ports::CheckoutStart, mgmt_http::error::ApiError> {
+        let s = self
+            .0
+            .start_checkout(customer, price_id, region, redirect_uri)
+            .await
+            .map_err(signup_error)?;
+        Ok(mgmt_http::ports::CheckoutStart {
+            checkout_url: s.checkout_url,
+            transaction_id: s.transaction_id,
+            checkout_session_id: s.checkout_session_id,
+        })
+    }
+
+    async fn confirm_free(&self, session_id: &str) -> Result<String, mgmt_http::error::ApiError> {
+        self.0.confirm_free(session_id).await.map_err(signup_error)
+    }
+
+    async fn paid_return(
+        &self,
+        transaction_id: &str,
+    ) -> Result<String, mgmt_http::error::ApiError> {
+        self.0
+            .paid_return(transaction_id)
+            .await
+            .map_err(signup_error)
+    }
+
+    async fn receive_webhook(
+        &self,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), mgmt_http::error::ApiError> {
+        self.0
+            .receive_webhook(signature, body)
+            .await
+            .map(|_| ())
+            .map_err(webhook_error)
+    }
+}
+
+/// The provisioner makes a checkout's tenant (with the same checks as `POST /tenants`).
+#[derive(Debug, Clone)]
+pub struct ProvisionerTenantCreator(pub Arc<TenantService>);
+
+#[async_trait]
+impl mgmt_billing::TenantCreator for ProvisionerTenantCreator {
+    async fn create_tenant(
+        &self,
+        customer: &Customer,
+        name: &str,
+        plan_id: &str,
+        region: &str,
+    ) -> Result<Tenant, mgmt_billing::CreateTenantError> {
+        let req = CreateTenant {
+            name: name.to_owned(),
+            plan_id: Some(plan_id.to_owned()),
+            region: Some(region.to_owned()),
+        };
+        self.0.create_tenant(customer, req).await.map_err(|e| {
+            if e.is_transient() {
+                mgmt_billing::CreateTenantError::Unavailable(e.to_string())
+            } else {
+                mgmt_billing::CreateTenantError::Refused(e.to_string())
+            }
+        })
     }
 }

@@ -27,6 +27,80 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Background jobs: list, show, retry a dead one, cancel one (operators).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Tenants: show one, run the reconciler's checks on it, force its deletion (operators).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Billing: Paddle's webhook events as stored (operators).
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Paddle webhook events.
+    Events {
+        #[command(subcommand)]
+        command: BillingEventsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingEventsCommand {
+    /// Stored events, newest first, with what acting on each did.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Act on a stored event again (idempotent: an applied event changes nothing).
+    Replay { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, done, dead); repeatable.
+        #[arg(long)]
+        state: Vec<String>,
+        /// Only this tenant's jobs.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One job in full.
+    Show { id: String },
+    /// Run a dead job again now, with a fresh attempt budget.
+    Retry { id: String },
+    /// Cancel a queued or running job (a worker still running it has its writes refused).
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// The tenant, its jobs, latest events and the reconciler's findings.
+    Show { id: String },
+    /// Run the reconciler's checks on this tenant now (needs the cloud settings).
+    Reconcile { id: String },
+    /// Move the tenant to `deleting` whatever its state, cancel its jobs, queue its cleanup.
+    ForceDelete {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

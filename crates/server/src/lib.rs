@@ -12,8 +12,10 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod adapters;
+pub mod billing_ops;
 pub mod cli;
 pub mod observers;
+pub mod ops;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -2,9 +2,11 @@
 
 use anyhow::Context;
 use clap::Parser;
-use mgmt_server::cli::{Cli, Command, TokenCommand};
+use mgmt_server::cli::{
+    BillingCommand, BillingEventsCommand, Cli, Command, JobsCommand, TenantsCommand, TokenCommand,
+};
 use mgmt_server::settings::{MigrateSettings, Settings, TokenSettings};
-use mgmt_server::{Application, startup, telemetry, token};
+use mgmt_server::{Application, billing_ops, ops, startup, telemetry, token};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -65,7 +67,62 @@ async fn main() -> anyhow::Result<()> {
             println!("revoked");
             Ok(())
         }
+        Command::Jobs { command } => {
+            let url = database_url(file)?;
+            let out = match command {
+                JobsCommand::List {
+                    state,
+                    tenant,
+                    limit,
+                } => ops::jobs_list(&url, state, tenant, limit).await?,
+                JobsCommand::Show { id } => ops::jobs_show(&url, &id).await?,
+                JobsCommand::Retry { id } => ops::jobs_retry(&url, &id).await?,
+                JobsCommand::Cancel { id, reason } => ops::jobs_cancel(&url, &id, &reason).await?,
+            };
+            println!("{out}");
+            Ok(())
+        }
+        Command::Tenants { command } => {
+            let out = match command {
+                TenantsCommand::Reconcile { id } => {
+                    // The reconciler needs Fly, the registry and the tenant cluster: every setting.
+                    let settings = Settings::load(file, None).context("configuration")?;
+                    telemetry::init(settings.log_format);
+                    ops::tenants_reconcile(&settings, &id).await?
+                }
+                TenantsCommand::Show { id } => ops::tenants_show(&database_url(file)?, &id).await?,
+                TenantsCommand::ForceDelete { id, reason } => {
+                    ops::tenants_force_delete(&database_url(file)?, &id, &reason).await?
+                }
+            };
+            println!("{out}");
+            Ok(())
+        }
+        Command::Billing {
+            command: BillingCommand::Events { command },
+        } => {
+            let out = match command {
+                BillingEventsCommand::List { limit } => {
+                    billing_ops::events_list(&database_url(file)?, limit).await?
+                }
+                BillingEventsCommand::Replay { id } => {
+                    let settings = Settings::load(file, None).context("configuration")?;
+                    telemetry::init(settings.log_format);
+                    billing_ops::events_replay(&settings, &id).await?
+                }
+            };
+            println!("{out}");
+            Ok(())
+        }
     }
+}
+
+/// Only `DATABASE_URL`: the operator commands that touch nothing but the database.
+fn database_url(file: Option<&std::path::Path>) -> anyhow::Result<secrecy::SecretString> {
+    let (url, _) = MigrateSettings::load(file, None)
+        .and_then(MigrateSettings::checked)
+        .context("configuration")?;
+    Ok(url)
 }
 
 async fn wait_for_signal() {

@@ -21,6 +21,10 @@ pub struct Application {
     gateway_addr: Option<SocketAddr>,
     api: Server,
     gateway: Option<Server>,
+    /// The private `/metrics` listener (`METRICS_LISTEN_ADDR`).
+    metrics: Option<(Server, SocketAddr)>,
+    /// The `LISTEN` connection feeding the event streams' fan-out.
+    change_listener: JoinHandle<()>,
     workers: Option<JoinHandle<()>>,
     shutdown: CancellationToken,
     state: AppState,
@@ -55,11 +59,24 @@ impl Application {
         let listener = bind(settings.listen_addr, "LISTEN_ADDR")?;
         let api_addr = listener.local_addr()?;
         let state = wired.state.clone();
+        // The event streams follow the database's notifications through the hub.
+        let hub = wired.state.events_hub.clone();
+        let change_listener = mgmt_persistence::spawn_change_listener(
+            settings.database_url.clone(),
+            std::sync::Arc::new(move |signal| match signal {
+                mgmt_persistence::ChangeSignal::Tenant(id) => hub.changed(id),
+                mgmt_persistence::ChangeSignal::Missed => hub.missed(),
+            }),
+        );
         let api = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
                 .configure(mgmt_http::configure(state.clone()))
         })
+        // A client that closes its side is gone (no CLI half-closes): the dispatcher then drops the
+        // response at once, so an events stream ends and frees its slot without waiting for a
+        // heartbeat write to fail.
+        .h1_allow_half_closed(false)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -83,6 +100,24 @@ impl Application {
             _ => (None, None),
         };
 
+        let metrics = match settings.metrics_listen_addr {
+            Some(addr) => {
+                let listener = bind(addr, "METRICS_LISTEN_ADDR")?;
+                let addr = listener.local_addr()?;
+                let state = wired.state.clone();
+                let server = HttpServer::new(move || {
+                    App::new().configure(mgmt_http::metrics::configure_private(state.clone()))
+                })
+                .workers(1)
+                .listen(listener)?
+                .disable_signals()
+                .shutdown_timeout(settings.shutdown_timeout.as_secs())
+                .run();
+                Some((server, addr))
+            }
+            None => None,
+        };
+
         let workers = match (&wired.service, settings.workers_enabled) {
             (Some(service), true) => Some(mgmt_provisioner::Workers::spawn(
                 service.clone(),
@@ -90,12 +125,27 @@ impl Application {
             )),
             _ => None,
         };
+        // One replica at a time acts (advisory lock); every replica keeps its gauges current.
+        let _reconciler = crate::ops::spawn_reconciler(
+            &settings,
+            wired.pool.clone(),
+            wired.state.metrics.clone(),
+            shutdown.clone(),
+        )?;
+        let _billing_sweep = crate::billing_ops::spawn_billing_sweep(
+            &settings,
+            wired.service.as_ref(),
+            &wired.state.repos,
+            shutdown.clone(),
+        );
         tracing::info!(%api_addr, ?gateway_addr, workers = workers.is_some(), "management-api started");
         Ok(Self {
             api_addr,
             gateway_addr,
             api,
             gateway,
+            metrics,
+            change_listener,
             workers,
             shutdown,
             state: wired.state,
@@ -108,6 +158,11 @@ impl Application {
 
     pub fn gateway_addr(&self) -> Option<SocketAddr> {
         self.gateway_addr
+    }
+
+    /// The private metrics listener's address, when `METRICS_LISTEN_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The API's shared state (tests read repositories and metrics through it).
@@ -125,9 +180,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handles: Vec<ServerHandle> = std::iter::once(self.api.handle())
             .chain(self.gateway.as_ref().map(Server::handle))
+            .chain(self.metrics.as_ref().map(|(server, _)| server.handle()))
             .collect();
         let api = tokio::spawn(self.api);
         let gateway = self.gateway.map(tokio::spawn);
+        let metrics = self.metrics.map(|(server, _)| tokio::spawn(server));
         self.shutdown.cancelled().await;
         tracing::info!("shutting down: finishing in-flight requests");
         futures::future::join_all(handles.iter().map(|h| h.stop(true))).await;
@@ -139,6 +196,13 @@ impl Application {
                 .context("gateway server task")?
                 .context("gateway server")?;
         }
+        if let Some(metrics) = metrics {
+            metrics
+                .await
+                .context("metrics server task")?
+                .context("metrics server")?;
+        }
+        self.change_listener.abort();
         if let Some(workers) = self.workers {
             workers.await.context("workers")?;
         }

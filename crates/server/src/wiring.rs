@@ -51,6 +51,16 @@ impl ReadinessCheck for PoolReadiness {
     }
 }
 
+/// `/metrics`' queue figures from the counters the database maintains (not a count of the jobs).
+struct JobCounts(PgPool);
+
+#[async_trait]
+impl mgmt_http::ports::QueueFigures for JobCounts {
+    async fn queue_stats(&self) -> Result<mgmt_domain::QueueStats, BoxError> {
+        Ok(mgmt_persistence::job_counts(&self.0).await?)
+    }
+}
+
 pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let mut config = PoolConfig::new(settings.database_url.clone());
     config.max_size = settings.database_pool_size;
@@ -82,6 +92,8 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
         customer_cache_ttl: settings.customer_cache_ttl,
         revocation_cache_ttl: settings.revocation_cache_ttl,
         form_limit: 16 * 1024,
+        limits: settings.limits,
+        event_stream_buffer: ApiSettings::default().event_stream_buffer,
         tenant_db_host: settings
             .fly
             .as_ref()
@@ -91,6 +103,7 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
     let mut state = AppState::new(repos.clone(), Arc::new(verifier))
         .with_metrics(metrics.clone())
         .with_readiness(Arc::new(PoolReadiness(pool.clone())))
+        .with_queue_figures(Arc::new(JobCounts(pool.clone())))
         .with_customer_policy(settings.customer_policy)
         .with_settings(api_settings);
     if let Some(identity) = &settings.identity {
@@ -101,21 +114,34 @@ pub fn wire(settings: &Settings, pool: PgPool) -> anyhow::Result<Wired> {
             state = state.with_login(Arc::new(crate::adapters::IdentityLogin(Arc::new(login))));
         }
     }
+    let mut paddle_api: Option<Arc<dyn mgmt_billing::PaddleApi>> = None;
     if let Some(billing) = &settings.billing {
-        let paddle = HttpPaddle::new(PaddleConfig::new(
-            &billing.paddle_api_url,
-            billing.paddle_api_key.clone(),
-        ))
-        .context("PADDLE_API_URL / PADDLE_API_KEY")?;
-        let subscriptions = SubscriptionService::new(repos.clone(), Arc::new(paddle));
+        let paddle = Arc::new(
+            HttpPaddle::new(PaddleConfig::new(
+                &billing.paddle_api_url,
+                billing.paddle_api_key.clone(),
+            ))
+            .context("PADDLE_API_URL / PADDLE_API_KEY")?,
+        );
+        paddle_api = Some(paddle.clone());
+        let subscriptions = SubscriptionService::new(repos.clone(), paddle);
         state = state.with_billing(Arc::new(PaddleBilling(Arc::new(subscriptions))));
     }
     let (service, gateway) = match &settings.fly {
         Some(fly) => {
             let (service, issuer, gateway) = cloud(settings, fly, &repos, &metrics)?;
             state = state
-                .with_commands(Arc::new(ProvisionerCommands(service.clone())))
-                .with_credentials(Arc::new(GatewayCredentials(issuer)));
+                .with_commands(Arc::new(ProvisionerCommands(
+                    service.clone(),
+                    repos.clone(),
+                )))
+                .with_credentials(Arc::new(GatewayCredentials(issuer)))
+                .with_signup(Arc::new(crate::adapters::PaddleSignup(signup_service(
+                    settings,
+                    &repos,
+                    paddle_api.clone(),
+                    &service,
+                ))));
             (Some(service), Some(gateway))
         }
         None => (None, None),
@@ -179,6 +205,7 @@ fn cloud(
     );
     config.certificates_enabled = fly.certificates_enabled;
     config.worker.workers = settings.worker_count;
+    config.worker.lease = settings.worker_lease;
     config.machine.volume_mount_path = fly.tenant_volume_mount_path.clone();
     config.machine.health_timeout = fly.deploy_health_timeout;
     config.machine.health_grace_period = fly.deploy_health_grace;
@@ -255,4 +282,37 @@ fn login_service(
         issuer,
         STATE_TTL_DEFAULT,
     )))
+}
+
+/// Signup (checkout, the free page, Paddle's webhooks): needs the cloud (it makes tenants); paid
+/// plans need Paddle, webhooks `PADDLE_WEBHOOK_SECRET`.
+pub(crate) fn signup_service(
+    settings: &Settings,
+    repos: &Repositories,
+    paddle: Option<Arc<dyn mgmt_billing::PaddleApi>>,
+    service: &Arc<TenantService>,
+) -> Arc<mgmt_billing::SignupService> {
+    // Paddle signs with the delivery time; five minutes covers clock skew, not replays.
+    const WEBHOOK_TOLERANCE: std::time::Duration = std::time::Duration::from_secs(300);
+    let verifier = settings
+        .signup
+        .paddle_webhook_secret
+        .clone()
+        .map(|secret| mgmt_billing::WebhookVerifier::new(secret, WEBHOOK_TOLERANCE));
+    let public_api_url = settings
+        .public_api_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen_addr));
+    Arc::new(mgmt_billing::SignupService::new(
+        repos.clone(),
+        paddle,
+        Arc::new(crate::adapters::ProvisionerTenantCreator(service.clone())),
+        verifier,
+        mgmt_billing::SignupSettings {
+            public_api_url: public_api_url.trim_end_matches('/').to_owned(),
+            session_ttl: chrono::Duration::from_std(settings.signup.checkout_session_ttl)
+                .unwrap_or_else(|_| chrono::Duration::hours(1)),
+            paddle_checkout_url: settings.signup.paddle_checkout_url.clone(),
+        },
+    ))
 }

@@ -107,6 +107,9 @@ pub trait FlyMachines: Send + Sync {
         description: &str,
     ) -> FlyResult<Lease>;
     async fn release_lease(&self, app: &str, id: &str, nonce: &str) -> FlyResult<()>;
+    /// The machine's current lease (`None`: no lease held). After a lost `acquire_lease` answer this
+    /// tells whether the lease is ours (by the description we gave it) and hands back its nonce.
+    async fn get_lease(&self, app: &str, id: &str) -> FlyResult<Option<Lease>>;
 
     /// The state of this client's circuit breaker, for metrics (`None` when it has none).
     fn circuit_state(&self) -> Option<crate::resilience::BreakerState> {

@@ -133,7 +133,29 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::internal("AppState missing from app data"))?;
-            Ok(authenticate(&state, &token?).await?)
+            let token = token?;
+            // Per-customer request rate (429 with Retry-After). A token verified before is checked
+            // before it is verified again, so refusing a flood costs a hash and a map lookup; any
+            // other is counted once its customer is known.
+            let now = chrono::Utc::now().timestamp();
+            let prechecked = state.limits.precheck(&token, now)?;
+            let caller = match authenticate(&state, &token).await {
+                Ok(caller) => caller,
+                Err(e) => {
+                    // Revoked (or its customer gone): it no longer counts against anyone's rate.
+                    if prechecked.is_some() {
+                        state.limits.forget_token(&token);
+                    }
+                    return Err(e.into());
+                }
+            };
+            if prechecked != Some(caller.customer.id) {
+                state.limits.check_request(caller.customer.id)?;
+                state
+                    .limits
+                    .remember_token(&token, caller.customer.id, caller.claims.exp);
+            }
+            Ok(caller)
         })
     }
 }

@@ -1,4 +1,5 @@
-//! Liveness (`/health`: the process answers) and readiness (`/ready`: the database answers).
+//! Liveness (`/health`: the process answers) and readiness (`/ready`: the database answers). `/metrics`
+//! is served on the private metrics listener (`crate::metrics`).
 
 use actix_web::{HttpResponse, web};
 
@@ -40,17 +41,4 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             ))
         }
     }
-}
-
-/// Prometheus text format. Queue figures are read at scrape time.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    match state.repos.jobs.stats().await {
-        Ok(stats) => state.metrics.set_queue_stats(stats),
-        Err(e) => tracing::warn!(error = %ErrorChain(&e), "queue stats unavailable for metrics"),
-    }
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
 }

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod billing;
+pub mod checkout;
 pub mod credentials;
 pub mod custom_domains;
 pub mod deploy;
@@ -9,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod login;
 pub mod me;
+pub mod paddle_webhooks;
 pub mod secrets;
 pub mod tenants;
 pub mod token_exchange;

@@ -141,7 +141,7 @@ pub(crate) fn delete(ctx: &web::Data<Shared>, name: &str) -> HttpResponse {
     ctx.changed.notify_waiters();
     let (ctx, name) = (ctx.clone(), name.to_owned());
     tokio::spawn(async move {
-        tokio::time::sleep(ctx.config.destroy_delay).await;
+        tokio::time::sleep(ctx.destroy_delay()).await;
         {
             let mut world = ctx.world();
             world.apps.remove(&name);

@@ -258,7 +258,7 @@ pub(crate) fn delete(
         m.lease = None;
         let (ctx2, id) = (ctx.clone(), id.to_owned());
         tokio::spawn(async move {
-            tokio::time::sleep(ctx2.config.destroy_delay).await;
+            tokio::time::sleep(ctx2.destroy_delay()).await;
             {
                 let mut world = ctx2.world();
                 let Some(m) = world

@@ -157,7 +157,7 @@ pub(crate) fn delete(ctx: &web::Data<Shared>, app: &str, id: &str) -> HttpRespon
     drop(world);
     let (ctx, id) = (ctx.clone(), id.to_owned());
     tokio::spawn(async move {
-        tokio::time::sleep(ctx.config.destroy_delay).await;
+        tokio::time::sleep(ctx.destroy_delay()).await;
         ctx.world().volumes.remove(&id);
     });
     HttpResponse::Ok().json(body)

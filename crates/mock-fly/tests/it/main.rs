@@ -5,6 +5,7 @@ mod apps;
 mod binary;
 mod common;
 mod faults;
+mod faults_http;
 mod leases;
 mod machine_images;
 mod machine_secrets;

@@ -13,6 +13,40 @@ pub mod management {
     }
 
     diesel::table! {
+        management.billing_events (id) {
+            id -> Text,
+            event_type -> Text,
+            occurred_at -> Timestamptz,
+            payload -> Jsonb,
+            received_at -> Timestamptz,
+            processed_at -> Nullable<Timestamptz>,
+            outcome -> Nullable<Text>,
+            attempts -> Int4,
+        }
+    }
+
+    diesel::table! {
+        management.checkout_sessions (id) {
+            id -> Text,
+            customer_id -> Uuid,
+            plan_id -> Text,
+            paddle_price_id -> Text,
+            region -> Text,
+            redirect_uri -> Text,
+            tenant_name -> Text,
+            status -> Text,
+            paddle_transaction_id -> Nullable<Text>,
+            paddle_subscription_id -> Nullable<Text>,
+            paddle_customer_id -> Nullable<Text>,
+            tenant_id -> Nullable<Uuid>,
+            failure -> Nullable<Text>,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            expires_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         management.custom_domains (tenant_id) {
             tenant_id -> Uuid,
             domain -> Text,
@@ -52,6 +86,15 @@ pub mod management {
     }
 
     diesel::table! {
+        management.job_counts (state, retrying, shard) {
+            state -> Text,
+            retrying -> Bool,
+            shard -> Int2,
+            n -> Int8,
+        }
+    }
+
+    diesel::table! {
         management.jobs (id) {
             id -> Uuid,
             seq -> Int8,
@@ -67,6 +110,7 @@ pub mod management {
             lease_expires_at -> Nullable<Timestamptz>,
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
+            fence -> Int8,
         }
     }
 
@@ -94,6 +138,14 @@ pub mod management {
     }
 
     diesel::table! {
+        management.plan_prices (plan_id) {
+            plan_id -> Text,
+            paddle_price_id -> Text,
+            requires_payment -> Bool,
+        }
+    }
+
+    diesel::table! {
         management.plans (id) {
             id -> Text,
             name -> Text,
@@ -105,6 +157,19 @@ pub mod management {
             db_connection_limit -> Int4,
             db_statement_timeout_ms -> Int4,
             db_idle_in_transaction_timeout_ms -> Int4,
+        }
+    }
+
+    diesel::table! {
+        management.reconcile_findings (kind, resource) {
+            kind -> Text,
+            resource -> Text,
+            tenant_id -> Nullable<Uuid>,
+            detail -> Text,
+            first_seen_at -> Timestamptz,
+            last_seen_at -> Timestamptz,
+            repaired_at -> Nullable<Timestamptz>,
+            times_seen -> Int8,
         }
     }
 
@@ -173,6 +238,10 @@ pub mod management {
             canceled_at -> Nullable<Timestamptz>,
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
+            plan_id -> Nullable<Text>,
+            last_event_at -> Nullable<Timestamptz>,
+            status_since -> Timestamptz,
+            machine_stopped_at -> Nullable<Timestamptz>,
         }
     }
 
@@ -226,15 +295,21 @@ pub mod management {
     }
 
     diesel::joinable!(activity_events -> customers (customer_id));
+    diesel::joinable!(checkout_sessions -> customers (customer_id));
+    diesel::joinable!(checkout_sessions -> plans (plan_id));
+    diesel::joinable!(checkout_sessions -> tenants (tenant_id));
     diesel::joinable!(custom_domains -> tenants (tenant_id));
     diesel::joinable!(deployments -> tenants (tenant_id));
     diesel::joinable!(jobs -> tenants (tenant_id));
     diesel::joinable!(login_identities -> customers (customer_id));
+    diesel::joinable!(plan_prices -> plans (plan_id));
+    diesel::joinable!(reconcile_findings -> tenants (tenant_id));
     diesel::joinable!(registry_manifest_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_pushes -> tenants (tenant_id));
     diesel::joinable!(registry_tenant_digests -> tenants (tenant_id));
     diesel::joinable!(registry_uploads -> tenants (tenant_id));
     diesel::joinable!(subscriptions -> customers (customer_id));
+    diesel::joinable!(subscriptions -> plans (plan_id));
     diesel::joinable!(subscriptions -> tenants (tenant_id));
     diesel::joinable!(tenant_credentials -> tenants (tenant_id));
     diesel::joinable!(tenant_events -> tenants (tenant_id));
@@ -243,13 +318,18 @@ pub mod management {
 
     diesel::allow_tables_to_appear_in_same_query!(
         activity_events,
+        billing_events,
+        checkout_sessions,
         custom_domains,
         customers,
         deployments,
+        job_counts,
         jobs,
         login_identities,
         login_states,
+        plan_prices,
         plans,
+        reconcile_findings,
         registry_manifest_pushes,
         registry_pushes,
         registry_tenant_digests,

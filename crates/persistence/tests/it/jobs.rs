@@ -235,10 +235,15 @@ async fn a_job_whose_lease_expired_is_taken_again_and_the_old_worker_is_refused(
         .await
         .unwrap()
         .expect("expired lease is claimable");
+    // A reclaim does not count an attempt (the run was cut off, it did not fail), and it takes a new
+    // fencing token: the cut-off run's fence no longer holds, the new one's does.
     assert_eq!(
         (retaken.id, retaken.attempts, retaken.lease_owner.as_deref()),
-        (first.id, 2, Some("w2"))
+        (first.id, 1, Some("w2"))
     );
+    assert!(retaken.fence > first.fence);
+    assert!(q.check_fence(first.fence()).await.unwrap_err().is_fenced());
+    q.check_fence(retaken.fence()).await.unwrap();
 
     let lost = RepoError::NotFound {
         entity: "job lease",
@@ -265,6 +270,13 @@ async fn a_job_whose_lease_expired_is_taken_again_and_the_old_worker_is_refused(
     q.heartbeat(first.id, "w2", LEASE).await.unwrap();
     q.complete(first.id, "w2").await.unwrap();
     assert_eq!(q.get(first.id).await.unwrap().state, JobState::Done);
+    // A settled job fences every run of it.
+    assert!(
+        q.check_fence(retaken.fence())
+            .await
+            .unwrap_err()
+            .is_fenced()
+    );
 }
 
 #[tokio::test]
@@ -417,7 +429,7 @@ async fn a_job_without_max_attempts_is_retried_forever() {
 }
 
 #[tokio::test]
-async fn a_lost_worker_on_the_last_attempt_makes_the_job_dead() {
+async fn a_lost_worker_on_the_last_attempt_does_not_burn_it() {
     let t = test_database().await.unwrap();
     let q = t.repositories().jobs;
     let queued = q
@@ -433,10 +445,56 @@ async fn a_lost_worker_on_the_last_attempt_makes_the_job_dead() {
         .unwrap();
     // Fixed wait: part of the scenario, the lost worker's 100 ms lease expires.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(q.claim("w2", &ALL, LEASE).await.unwrap(), None);
-    let j = q.get(queued.id).await.unwrap();
-    assert_eq!(j.state, JobState::Dead);
-    assert!(j.last_error.unwrap().contains("lease expired"));
+    // The crash is not the job's failure: it runs again, on the same (last) attempt.
+    let again = q
+        .claim("w2", &ALL, LEASE)
+        .await
+        .unwrap()
+        .expect("reclaimed");
+    assert_eq!(
+        (again.id, again.state, again.attempts),
+        (queued.id, JobState::Running, 1)
+    );
+}
+
+#[tokio::test]
+async fn an_unburned_requeue_gives_the_attempt_back_and_never_kills_the_job() {
+    let t = test_database().await.unwrap();
+    let q = t.repositories().jobs;
+    let tid = tenant(&t).await;
+    let queued = q
+        .enqueue(NewJob {
+            max_attempts: Some(1),
+            ..job(JobKind::Provision, Some(tid))
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let c = q.claim("w", &ALL, LEASE).await.unwrap().expect("claimable");
+        assert_eq!(c.attempts, 1);
+        let r = q
+            .requeue_unburned(c.id, "w", "interrupted by shutdown", Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((r.state, r.attempts), (JobState::Queued, 0));
+    }
+    // A newer queued job of the same kind carries the work on: this one closes as done.
+    let c = q.claim("w", &ALL, LEASE).await.unwrap().unwrap();
+    let next = q.enqueue(job(JobKind::Provision, Some(tid))).await.unwrap();
+    assert_ne!(next.id, queued.id);
+    let r = q
+        .requeue_unburned(c.id, "w", "Fly unavailable", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(r.state, JobState::Done);
+    assert!(r.last_error.unwrap().contains("superseded"));
+    // Not held any more: refused.
+    assert!(
+        q.requeue_unburned(c.id, "w", "x", Utc::now())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ mod events;
 mod jobs;
 mod login;
 mod migrations;
+mod notify;
+mod outbox_fencing;
 mod pool;
 mod registry_pushes;
 mod revocations;

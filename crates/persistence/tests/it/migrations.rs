@@ -48,13 +48,18 @@ async fn columns(conn: &mut AsyncPgConnection, table: &str) -> Vec<String> {
 
 const ALL_TABLES: &[&str] = &[
     "activity_events",
+    "billing_events",
+    "checkout_sessions",
     "custom_domains",
     "customers",
     "deployments",
+    "job_counts",
     "jobs",
     "login_identities",
     "login_states",
+    "plan_prices",
     "plans",
+    "reconcile_findings",
     "registry_manifest_pushes",
     "registry_pushes",
     "registry_tenant_digests",

@@ -376,3 +376,46 @@ async fn a_role_whose_drop_fails_can_no_longer_log_in() {
     admin.drop_database(&db, &role).await.unwrap();
     assert!(!admin.role_exists(&role).await.unwrap());
 }
+
+/// A session of the cluster that holds the tenant's admin lock (a hung earlier call, an operator's
+/// open transaction) must not block the tenant's queue: the call gives up within its timeout with a
+/// retryable error, and works once the lock is free.
+#[tokio::test]
+async fn a_call_blocked_on_the_cluster_gives_up_within_its_timeout() {
+    use std::time::{Duration, Instant};
+    let url = mgmt_test_support::db::admin_url();
+    let admin = tenant_cluster_admin().with_call_timeout(Duration::from_millis(800));
+    let (db, role) = random_tenant_db_names();
+    let mut holder = AsyncPgConnection::establish(&url).await.unwrap();
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock(hashtextextended('tenant-db-admin:' || '{role}', 0))"
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = admin
+        .ensure_database(&db, &role, &secret("pw-123456"), &LIMITS)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = admin.drop_database(&db, &role).await.unwrap_err();
+    assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
+    assert!(!admin.role_exists(&role).await.unwrap());
+    // Released: the work itself (CREATE DATABASE on a busy test server) gets the default bound.
+    holder
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .await
+        .unwrap();
+    let admin = tenant_cluster_admin();
+    admin
+        .ensure_database(&db, &role, &secret("pw-123456"), &LIMITS)
+        .await
+        .unwrap();
+    admin.drop_database(&db, &role).await.unwrap();
+}

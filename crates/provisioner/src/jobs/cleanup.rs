@@ -46,10 +46,10 @@ impl TenantService {
         match tenant.state {
             TenantState::Deleting => {}
             TenantState::Deleted => return Ok(()),
+            // Only a delete enqueues a cleanup, in the same transaction as `deleting`: nothing to do.
             other => {
-                return Err(JobError::Fatal(format!(
-                    "cleanup of a tenant that is {other}, not deleting"
-                )));
+                tracing::warn!(tenant_id = %tenant.id, state = %other, "cleanup of a tenant that is not deleting; nothing to do");
+                return Ok(());
             }
         }
         let mut failed: Vec<String> = Vec::new();
@@ -184,16 +184,11 @@ impl TenantService {
         .await
     }
 
-    /// Deletes the app unless it is already going, then waits until Fly no longer shows it.
+    /// Deletes the app unless it is already going, then waits until Fly no longer shows it. An app
+    /// we asked for may not be visible yet (its create's answer was lost): it is looked for during
+    /// the visibility window, so `deleted` is never reported while it could still appear.
     async fn cleanup_app(&self, tenant: &Tenant) -> Result<(), String> {
-        let app = &tenant.fly_app_name;
-        match self.fly.get_app(app).await {
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e.to_string()),
-            Ok(a) if super::compensate::app_is_lingering(&a) => {}
-            Ok(_) => done_if_gone(self.fly.delete_app(app).await)?,
-        }
-        self.wait_app_gone(app).await
+        self.remove_app(tenant, true).await
     }
 
     /// Removes the tenant's tag, once no manifest push of the tenant is still in flight through the

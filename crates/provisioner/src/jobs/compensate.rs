@@ -13,6 +13,7 @@ use mgmt_fly_client::{App, FlyError, FlyResult};
 use tokio::time::{Instant, sleep};
 
 use super::provision::Provisioned;
+use crate::ownership::AppMarker;
 use crate::service::TenantService;
 
 fn gone<T>(r: FlyResult<T>) -> Result<(), String> {
@@ -52,10 +53,8 @@ impl TenantService {
                     gone(self.fly.delete_volume(app, v).await),
                 );
             }
-            let r = match gone(self.fly.delete_app(app).await) {
-                Ok(()) => self.wait_app_gone(app).await,
-                Err(e) => Err(e),
-            };
+            // Not seen yet (its create's answer was lost): it may still appear, so look for it.
+            let r = self.remove_app(tenant, !done.app_seen).await;
             note(format!("app {app}"), r);
         }
         if done.dns_record
@@ -127,6 +126,43 @@ where
 }
 
 impl TenantService {
+    /// Deletes the tenant's app (ours: the caller checked) and waits until Fly no longer shows it,
+    /// then records that it is gone. `maybe_invisible`: we asked for it but never saw it (a lost
+    /// answer), so a 404 may only mean Fly does not show it *yet*: it is looked for during the
+    /// visibility window before it is taken as never made.
+    pub(crate) async fn remove_app(
+        &self,
+        tenant: &Tenant,
+        maybe_invisible: bool,
+    ) -> Result<(), String> {
+        let app = &tenant.fly_app_name;
+        let shown = match self.fly.get_app(app).await {
+            Ok(a) => Some(a),
+            Err(e) if e.is_not_found() && maybe_invisible => {
+                match self
+                    .fly
+                    .wait_for_app(app, self.config.machine.app_visible_timeout)
+                    .await
+                {
+                    Ok(a) => Some(a),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.to_string()),
+        };
+        if let Some(a) = shown {
+            if !app_is_lingering(&a) {
+                gone(self.fly.delete_app(app).await)?;
+            }
+            self.wait_app_gone(app).await?;
+        }
+        self.mark_app(tenant, AppMarker::Removed)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Waits until `GET /apps/{app}` is a 404 (an app deleted on Fly lingers after the 202).
     pub(crate) async fn wait_app_gone(&self, app: &str) -> Result<(), String> {
         let timeout = self.config.machine.gone_timeout;

@@ -22,7 +22,10 @@ use crate::service::TenantService;
 
 /// Why a rollout stopped.
 enum RollOut {
-    /// Worth another attempt of the job (rate limits, Fly unavailable, lease held by a restart).
+    /// Fly is unavailable, rate limiting or behind an open circuit breaker: an outage, ridden out by
+    /// requeueing the job without counting the attempt (within the worker's outage budget).
+    Outage(String),
+    /// Worth another attempt of the job (the machine's lease held by another rollout).
     Retry(String),
     /// The deployment failed.
     Failed(String),
@@ -31,7 +34,9 @@ enum RollOut {
 }
 
 fn classify(e: FlyError) -> RollOut {
-    if e.is_transient() || matches!(e, FlyError::Conflict(_)) {
+    if e.is_transient() {
+        RollOut::Outage(e.to_string())
+    } else if matches!(e, FlyError::Conflict(_)) {
         RollOut::Retry(e.to_string())
     } else {
         RollOut::Failed(e.to_string())
@@ -108,8 +113,12 @@ impl TenantService {
                         .map_err(ServiceError::from)?;
                     d
                 }
-                Err(e) if e.is_transient() && !is_last_attempt(ctx) => {
-                    return Err(JobError::Retry(format!("deploy: resolving the image: {e}")));
+                // An outage of the registry does not count against the job (the worker's outage
+                // budget bounds it), so a slow registry never fails the deployment by itself.
+                Err(e) if e.is_transient() => {
+                    return Err(JobError::Outage(format!(
+                        "deploy: resolving the image: {e}"
+                    )));
                 }
                 Err(e) => {
                     return self
@@ -129,6 +138,9 @@ impl TenantService {
                 self.deployment_succeeded(&tenant, &latest, &machine.id, &digest)
                     .await
             }
+            // The deployment stays in progress; past the outage budget the worker counts the attempt
+            // and, on the last one, `give_up` settles the deployment as failed.
+            Err(RollOut::Outage(e)) => Err(JobError::Outage(format!("deploy: {e}"))),
             Err(RollOut::Retry(e)) if !is_last_attempt(ctx) => {
                 Err(JobError::Retry(format!("deploy: {e}")))
             }
@@ -181,7 +193,9 @@ impl TenantService {
         tracing::warn!(tenant_id = %tenant.id, digest, previous = %previous, "rolling back");
         match self.roll_out(tenant, plan, volume_id, &previous).await {
             Ok(_) => format!("{reason}; rolled back to {previous}"),
-            Err(RollOut::Retry(e) | RollOut::Failed(e) | RollOut::Unhealthy(e)) => {
+            Err(
+                RollOut::Outage(e) | RollOut::Retry(e) | RollOut::Failed(e) | RollOut::Unhealthy(e),
+            ) => {
                 format!("{reason}; rolling back to {previous} failed too: {e}")
             }
         }
@@ -237,12 +251,7 @@ impl TenantService {
             self.gate(app, &machine).await?;
             return Ok(machine);
         };
-        let ttl = self.config.machine.lease_ttl;
-        let lease = match self
-            .fly
-            .acquire_lease(app, &machine_id, ttl, "deploy")
-            .await
-        {
+        let lease = match self.acquire_deploy_lease(tenant, &machine_id).await {
             Ok(l) => l,
             // The machine vanished behind our back (destroyed by hand): start over with a new one.
             Err(e) if e.is_not_found() => {
@@ -271,6 +280,45 @@ impl TenantService {
             tracing::warn!(tenant_id = %tenant.id, error = %e, "could not release machine lease (it expires on its own)");
         }
         result
+    }
+
+    /// The machine's lease for a rollout, identifiable as ours: its description carries the tenant
+    /// and a nonce of this run, chosen before the call. A lost answer (or a 5xx after Fly acted) is
+    /// resolved by looking at the machine's lease: ours is adopted (its nonce read back), so it is
+    /// used and released rather than orphaned for its TTL. A lease left by an earlier rollout run of
+    /// this tenant (a crash, a lost answer before this fix) is adopted too: deploy jobs of one tenant
+    /// never run at the same time (the queue and the fence see to it), so such a lease is stale.
+    async fn acquire_deploy_lease(
+        &self,
+        tenant: &Tenant,
+        machine_id: &str,
+    ) -> Result<mgmt_fly_client::Lease, FlyError> {
+        let app = &tenant.fly_app_name;
+        let ttl = self.config.machine.lease_ttl;
+        let prefix = deploy_lease_prefix(tenant);
+        let description = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+        let ours = |l: &mgmt_fly_client::Lease| {
+            l.description
+                .as_deref()
+                .is_some_and(|d| d.starts_with(&prefix))
+        };
+        match self
+            .fly
+            .acquire_lease(app, machine_id, ttl, &description)
+            .await
+        {
+            Ok(l) => Ok(l),
+            Err(e) if e.is_transient() || matches!(e, FlyError::Conflict(_)) => {
+                match self.fly.get_lease(app, machine_id).await {
+                    Ok(Some(l)) if ours(&l) => {
+                        tracing::info!(tenant_id = %tenant.id, machine_id, "adopted our own machine lease");
+                        Ok(l)
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The new version (the instance id of the create/update answer) started with passing checks.
@@ -311,6 +359,11 @@ fn refusal_reason(e: ServiceError) -> String {
         | ServiceError::InvalidInput(m) => m,
         other => other.to_string(),
     }
+}
+
+/// What every rollout lease of the tenant's machine is described as (before the run's nonce).
+fn deploy_lease_prefix(tenant: &Tenant) -> String {
+    format!("deploy {} ", tenant.id)
 }
 
 fn is_last_attempt(ctx: &JobContext) -> bool {

@@ -26,6 +26,30 @@ impl TenantService {
             format!("machine {machine_id} runs {digest}"),
         )
         .await;
+        // A newer deployment accepted while this one rolled out is still to come: the tenant stays
+        // `deploying` (no `tenant_ready`, which would end the CLI's wait on the older image); the
+        // machine and digest are recorded, and the queued job rolls the newer one out.
+        let newer = self
+            .repos
+            .deployments
+            .latest_for_tenant(tenant.id)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|l| l.id != d.id && !l.status.is_finished());
+        if let Some(newer) = newer {
+            tracing::info!(tenant_id = %tenant.id, deployment = %d.id, newer = %newer.id, "older deployment finished; a newer one is queued");
+            let result = self
+                .update_tenant(tenant.id, None, |t| {
+                    t.machine_id = Some(machine_id.to_owned());
+                    t.deployed_digest = Some(digest.to_owned());
+                    Ok(())
+                })
+                .await;
+            return match result {
+                Ok(_) | Err(ServiceError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
         // `tenant_ready` is written with the state change, so whoever sees `running` sees it too.
         let ready = Some(format!("tenant ready at {}", tenant.app_url()));
         let result = self

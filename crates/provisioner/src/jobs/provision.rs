@@ -24,6 +24,11 @@ pub(crate) struct StepFailure {
     pub error: String,
     /// The step did not run because one it depends on failed (that one carries the reason).
     pub skipped: bool,
+    /// An outage (Fly, the registry or the database unavailable, or an answer lost after Fly may
+    /// have acted): the run is retried later, reusing what exists, rather than failed.
+    pub transient: bool,
+    /// A write of the step was refused by the run's fence: the run must stop at once.
+    pub fenced: bool,
 }
 
 impl StepFailure {
@@ -32,14 +37,38 @@ impl StepFailure {
             step,
             error: error.to_string(),
             skipped: false,
+            transient: false,
+            fenced: false,
+        }
+    }
+
+    /// A failure worth riding out (retried by the job with backoff).
+    pub fn transient(step: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            transient: true,
+            ..Self::new(step, error)
+        }
+    }
+
+    pub fn fly(step: &'static str, e: mgmt_fly_client::FlyError) -> Self {
+        Self {
+            transient: e.is_transient(),
+            ..Self::new(step, e)
+        }
+    }
+
+    pub fn service(step: &'static str, e: ServiceError) -> Self {
+        Self {
+            transient: e.is_transient(),
+            fenced: matches!(e, ServiceError::Fenced),
+            ..Self::new(step, e)
         }
     }
 
     fn skipped(step: &'static str) -> Self {
         Self {
-            step,
-            error: String::new(),
             skipped: true,
+            ..Self::new(step, "")
         }
     }
 }
@@ -48,6 +77,8 @@ impl StepFailure {
 #[derive(Debug, Default)]
 pub(crate) struct Provisioned {
     pub app_ours: bool,
+    /// The app was seen on Fly by this run (a lost create answer leaves it unseen: maybe not visible yet).
+    pub app_seen: bool,
     pub volume_id: Option<String>,
     pub ips: Vec<String>,
     pub certificate: bool,
@@ -85,8 +116,25 @@ impl TenantService {
             .get(&tenant.plan_id)
             .await
             .map_err(ServiceError::from)?;
-        let (done, failure) = self.provision_steps(&tenant, &plan).await;
-        match failure {
+        let (done, failures) = self.provision_steps(&tenant, &plan).await;
+        if failures.iter().any(|f| f.fenced) {
+            return Err(JobError::LeaseLost);
+        }
+        // Only outages: ride them out (nothing is compensated; the rerun reuses what is ours) while
+        // the job is within its outage budget; after it the customer sees `failed`.
+        let budget = self.config.worker.outage_budget;
+        let since = (chrono::Utc::now() - ctx.job.created_at)
+            .to_std()
+            .unwrap_or_default();
+        if !failures.is_empty() && failures.iter().all(|f| f.transient) && since < budget {
+            let f = &failures[0];
+            tracing::warn!(tenant_id = %tenant.id, step = f.step, error = %f.error, "provisioning step met an outage; retrying later");
+            return Err(JobError::Outage(format!(
+                "provisioning step `{}`: {}",
+                f.step, f.error
+            )));
+        }
+        match failures.into_iter().next() {
             None => self.provision_succeeded(&tenant, done).await,
             Some(f) => self.provision_failed(&tenant, done, f).await,
         }
@@ -172,7 +220,7 @@ impl TenantService {
         &self,
         tenant: &Tenant,
         plan: &mgmt_domain::Plan,
-    ) -> (Provisioned, Option<StepFailure>) {
+    ) -> (Provisioned, Vec<StepFailure>) {
         // The credentials are sealed and stored before anything uses them, and a rerun (retry, crash
         // recovery) gets the stored ones back: it never changes the password behind an app that has it.
         let creds = match self.provisioning_credentials(tenant).await {
@@ -180,7 +228,7 @@ impl TenantService {
             Err(e) => {
                 return (
                     Provisioned::default(),
-                    Some(StepFailure::new("credentials", e)),
+                    vec![StepFailure::service("credentials", e)],
                 );
             }
         };
@@ -190,11 +238,18 @@ impl TenantService {
             let (admin, creds) = (self.db_admin.clone(), creds.clone());
             let (database, role) = (tenant.database_name.clone(), tenant.database_role.clone());
             let limits = plan.db_limits;
-            let task = tokio::spawn(async move {
+            // The detached task carries the run's fence and checks it before touching the cluster: a
+            // run that lost its lease does not create (or re-password) a database behind the new run.
+            let fence = super::current_fence();
+            let jobs = self.repos.jobs.clone();
+            let task = tokio::spawn(super::fenced(fence, async move {
+                if let Some(f) = fence {
+                    jobs.check_fence(f).await?;
+                }
                 admin
                     .ensure_database(&database, &role, &creds.database_password, &limits)
                     .await
-            });
+            }));
             async move {
                 match task.await {
                     Ok(Ok(())) => {
@@ -205,7 +260,7 @@ impl TenantService {
                         self.event(tenant, EventType::DatabaseCreated, msg).await;
                         Ok(())
                     }
-                    Ok(Err(e)) => Err(StepFailure::new("database", e)),
+                    Ok(Err(e)) => Err(StepFailure::service("database", e.into())),
                     Err(e) => Err(StepFailure::new(
                         "database",
                         format!("database task failed: {e}"),
@@ -250,12 +305,13 @@ impl TenantService {
             futures::join!(db, app.clone(), secrets, volume, ips, cert, dns);
         let done = Provisioned {
             app_ours: app_r.0,
+            app_seen: app_r.1.is_ok(),
             volume_id: volume_r.as_ref().ok().cloned(),
             ips: ips_v,
             certificate: matches!(cert_r, Ok(true)),
             dns_record: matches!(dns_r, Ok(true)),
         };
-        let failure = [
+        let failures = [
             db_r.err(),
             app_r.1.err(),
             secrets_r.err(),
@@ -266,8 +322,9 @@ impl TenantService {
         ]
         .into_iter()
         .flatten()
-        .find(|f| !f.skipped);
-        (done, failure)
+        .filter(|f| !f.skipped)
+        .collect();
+        (done, failures)
     }
 }
 

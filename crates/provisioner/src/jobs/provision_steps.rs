@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use super::provision::StepFailure;
 use crate::credentials::ProvisionSecrets;
+use crate::ownership::AppMarker;
 use crate::service::TenantService;
 
 /// The name Fly answers for the tenant's app: what its public hostname is a CNAME to.
@@ -26,9 +27,24 @@ fn is_shared_v4(ip: &IpAssignment) -> bool {
     ip.ip.contains('.') && ip.shared != Some(false)
 }
 
+/// A volume Fly is already removing (never reused).
+fn volume_going(v: &mgmt_fly_client::Volume) -> bool {
+    matches!(
+        v.state.as_deref(),
+        Some("destroyed" | "destroying" | "pending_destroy")
+    )
+}
+
+/// A failure after which the create may have happened: the answer was lost, or Fly failed after it
+/// may have acted. What exists is looked up before the step is called failed.
+fn ambiguous(e: &FlyError) -> bool {
+    e.is_transient() || matches!(e, FlyError::Decode(_))
+}
+
 impl TenantService {
-    /// Creates the app, or reuses it if this tenant's event log proves it made it. Returns whether the
-    /// app is ours (so compensation may delete it) and whether it is fresh (nothing to reuse inside).
+    /// Creates the app, or adopts it when this tenant's event log proves it asked for it (see
+    /// `ownership`: the intent is recorded before `create_app` is called). Returns whether an app of
+    /// ours may exist (so compensation must remove it) and whether it is fresh (nothing to reuse inside).
     pub(super) async fn step_app(&self, tenant: &Tenant) -> (bool, Result<bool, StepFailure>) {
         let app = &tenant.fly_app_name;
         self.event(
@@ -38,6 +54,36 @@ impl TenantService {
         )
         .await;
         let fail = |e: &dyn std::fmt::Display| StepFailure::new("app", e);
+        let marker = match self.app_marker(tenant).await {
+            Ok(m) => m,
+            Err(e) => return (false, Err(StepFailure::service("app", e))),
+        };
+        if !matches!(marker, AppMarker::Requested | AppMarker::Created) {
+            // Look before recording the intent: an app that exists before we ever asked for it is
+            // someone else's (made by hand, the old system, another installation) and is never adopted.
+            match self.fly.get_app(app).await {
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return (false, Err(StepFailure::fly("app", e))),
+                // Our own earlier app, still being deleted by Fly: wait for it to go.
+                Ok(a)
+                    if marker == AppMarker::Removed && super::compensate::app_is_lingering(&a) =>
+                {
+                    if let Err(e) = self.wait_app_gone(app).await {
+                        return (false, Err(StepFailure::transient("app", e)));
+                    }
+                }
+                Ok(_) => {
+                    let msg = format!(
+                        "a Fly app named {app} already exists and was not created for this tenant"
+                    );
+                    return (false, Err(fail(&msg)));
+                }
+            }
+            if let Err(e) = self.mark_app(tenant, AppMarker::Requested).await {
+                return (false, Err(StepFailure::service("app", e)));
+            }
+        }
+        // From here on an app of this name is ours, whatever Fly answers.
         // Each tenant gets its own private network, so its machine cannot reach other tenants' apps.
         let network = mgmt_domain::naming::fly_network_name(&tenant.id);
         let mut created = self.fly.create_app(app, Some(&network)).await;
@@ -48,38 +94,29 @@ impl TenantService {
             .is_ok_and(|c| !c.created && super::compensate::app_is_lingering(&c.app));
         if lingering {
             if let Err(e) = self.wait_app_gone(app).await {
-                return (false, Err(fail(&e)));
+                return (true, Err(StepFailure::transient("app", e)));
             }
             created = self.fly.create_app(app, Some(&network)).await;
         }
         let created = match created {
             Ok(c) => c,
+            // The name is taken, and we asked for it: it is our app from an attempt whose answer was
+            // lost, not visible yet. Look again on the next attempt.
             Err(FlyError::NameTaken(_)) => {
-                return (
-                    false,
-                    Err(fail(&format!(
-                        "the Fly app name {app} is taken by an app that is not this tenant's"
-                    ))),
-                );
+                let msg = format!("the Fly app {app} we asked for is not visible yet");
+                return (true, Err(StepFailure::transient("app", msg)));
             }
-            Err(e) => return (false, Err(fail(&e))),
+            // A definite refusal: nothing was created.
+            Err(e @ FlyError::Api { .. }) => {
+                let _ = self.mark_app(tenant, AppMarker::Removed).await;
+                return (false, Err(StepFailure::fly("app", e)));
+            }
+            // Ambiguous (a lost answer, a 5xx or timeout after Fly may have acted): it may exist.
+            Err(e) => return (true, Err(StepFailure::fly("app", e))),
         };
-        if !created.created {
-            match self.app_is_ours(tenant).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    let msg = format!(
-                        "a Fly app named {app} already exists and was not created for this tenant"
-                    );
-                    return (false, Err(fail(&msg)));
-                }
-                Err(e) => return (false, Err(fail(&e))),
-            }
-        }
-        // The ownership marker is written while we wait for the new app to become visible.
         let marker = async {
             if created.created {
-                self.mark_app_created(tenant).await
+                self.mark_app(tenant, AppMarker::Created).await
             } else {
                 Ok(())
             }
@@ -89,8 +126,8 @@ impl TenantService {
             .wait_for_app(app, self.config.machine.app_visible_timeout);
         match futures::join!(marker, visible) {
             (Ok(()), Ok(_)) => (true, Ok(created.created)),
-            (Err(e), _) => (true, Err(fail(&e))),
-            (_, Err(e)) => (true, Err(fail(&e))),
+            (Err(e), _) => (true, Err(StepFailure::service("app", e))),
+            (_, Err(e)) => (true, Err(StepFailure::fly("app", e))),
         }
     }
 
@@ -110,12 +147,12 @@ impl TenantService {
             .fly
             .set_secrets(&tenant.fly_app_name, secrets)
             .await
-            .map_err(|e| StepFailure::new("secrets", e))?;
+            .map_err(|e| StepFailure::fly("secrets", e))?;
         self.repos
             .tenants
             .raise_secrets_version(tenant.id, version)
             .await
-            .map_err(|e| StepFailure::new("secrets", e))?;
+            .map_err(|e| StepFailure::service("secrets", e.into()))?;
         self.event(
             tenant,
             EventType::SecretsConfigured,
@@ -133,16 +170,12 @@ impl TenantService {
     ) -> Result<String, StepFailure> {
         let app = &tenant.fly_app_name;
         let name = &self.config.machine.volume_name;
-        let fail = |e: FlyError| StepFailure::new("volume", e);
+        let fail = |e: FlyError| StepFailure::fly("volume", e);
         if !fresh {
             let existing = self.fly.list_volumes(app).await.map_err(fail)?;
-            let reusable = existing.into_iter().find(|v| {
-                &v.name == name
-                    && !matches!(
-                        v.state.as_deref(),
-                        Some("destroyed" | "destroying" | "pending_destroy")
-                    )
-            });
+            let reusable = existing
+                .into_iter()
+                .find(|v| &v.name == name && !volume_going(v));
             if let Some(v) = reusable {
                 self.event(
                     tenant,
@@ -159,7 +192,21 @@ impl TenantService {
             size_gb: u32::try_from(plan.volume_gb).unwrap_or(1).max(1),
             encrypted: Some(true),
         };
-        let v = self.fly.create_volume(app, &req).await.map_err(fail)?;
+        let v = match self.fly.create_volume(app, &req).await {
+            Ok(v) => v,
+            // The answer was lost (or Fly failed after acting): look for the volume it may have made.
+            Err(e) if ambiguous(&e) => match self.fly.list_volumes(app).await {
+                Ok(list) => match list
+                    .into_iter()
+                    .find(|v| &v.name == name && !volume_going(v))
+                {
+                    Some(v) => v,
+                    None => return Err(StepFailure::fly("volume", e)),
+                },
+                Err(_) => return Err(StepFailure::fly("volume", e)),
+            },
+            Err(e) => return Err(fail(e)),
+        };
         self.event(
             tenant,
             EventType::VmProvisioningProgress,
@@ -177,7 +224,7 @@ impl TenantService {
         fresh: bool,
     ) -> (Vec<String>, Result<(), StepFailure>) {
         let app = &tenant.fly_app_name;
-        let fail = |e: FlyError| StepFailure::new("ip addresses", e);
+        let fail = |e: FlyError| StepFailure::fly("ip addresses", e);
         let existing = if fresh {
             Vec::new()
         } else {
@@ -201,11 +248,37 @@ impl TenantService {
             assign(need_v6, IpKind::V6)
         );
         let mut first_err = None;
-        for r in [v4, v6] {
+        let mut lost = Vec::new();
+        for (r, kind) in [(v4, IpKind::SharedV4), (v6, IpKind::V6)] {
             match r {
                 Ok(Some(ip)) => ips.push(ip.ip),
                 Ok(None) => {}
+                Err(e) if ambiguous(&e) => lost.push((kind, e)),
                 Err(e) => first_err = first_err.or(Some(fail(e))),
+            }
+        }
+        if !lost.is_empty() {
+            // An answer was lost (or Fly failed after acting): the address may have been assigned.
+            // Look, and adopt what is there; what is not is a failure to retry.
+            match self.fly.list_ips(app).await {
+                Ok(now) => {
+                    for (kind, e) in lost {
+                        let found = now.iter().find(|i| match kind {
+                            IpKind::SharedV4 => is_shared_v4(i),
+                            _ => is_public_v6(i),
+                        });
+                        match found {
+                            Some(i) if !ips.contains(&i.ip) => ips.push(i.ip.clone()),
+                            Some(_) => {}
+                            None => first_err = first_err.or(Some(fail(e))),
+                        }
+                    }
+                }
+                Err(_) => {
+                    for (_, e) in lost {
+                        first_err = first_err.or(Some(fail(e)));
+                    }
+                }
             }
         }
         if let Some(e) = first_err {
@@ -256,7 +329,7 @@ impl TenantService {
             return Ok(false);
         }
         let (app, host) = (&tenant.fly_app_name, &tenant.hostname);
-        let fail = |e: FlyError| StepFailure::new("certificate", e);
+        let fail = |e: FlyError| StepFailure::fly("certificate", e);
         if !fresh {
             match self.fly.get_certificate(app, host).await {
                 Ok(_) => return Ok(true),

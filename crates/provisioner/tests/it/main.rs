@@ -8,6 +8,7 @@ mod credentials;
 mod custom_domains;
 mod deploy_budget;
 mod dns;
+mod engine;
 mod fault_matrix;
 mod health_gate;
 mod job_observer;

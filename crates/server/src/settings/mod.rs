@@ -58,6 +58,8 @@ pub struct Settings {
     pub workers_enabled: bool,
     /// At least 1.
     pub worker_count: usize,
+    /// 3 s to 1 hour: the job lease (how long a crashed process's job waits to be reclaimed).
+    pub worker_lease: Duration,
     pub listen_addr: SocketAddr,
     pub log_format: LogFormat,
     pub json_body_limit: usize,
@@ -68,6 +70,14 @@ pub struct Settings {
     /// 100 ms to 25 s.
     pub deploy_answer_within: Duration,
     pub shutdown_timeout: Duration,
+    /// The reconciler: time between passes, grace before deleting, dry run.
+    pub reconcile_interval: Duration,
+    pub reconcile_grace: Duration,
+    pub reconcile_dry_run: bool,
+    /// `METRICS_LISTEN_ADDR`: where `/metrics` is served (never on the API listener); `None`: nowhere.
+    pub metrics_listen_addr: Option<SocketAddr>,
+    /// Per-customer and per-process limits on event streams and requests.
+    pub limits: mgmt_http::limits::LimitSettings,
     pub jwt: JwtSettings,
     pub customer_policy: CustomerPolicy,
     pub customer_cache_ttl: Duration,
@@ -82,6 +92,7 @@ pub struct Settings {
     pub billing: Option<BillingSettings>,
     /// The CLI login's providers and allowed redirect origins.
     pub login: LoginSettings,
+    pub signup: SignupSettings,
 }
 
 /// `GITHUB_*`, `GOOGLE_*`, `LOGIN_REDIRECT_ORIGINS`. A provider is `None` without its client id and
@@ -206,6 +217,19 @@ pub struct BillingSettings {
     pub paddle_api_key: SecretString,
 }
 
+/// Signup (`PADDLE_WEBHOOK_SECRET`, `PADDLE_CHECKOUT_URL`, `CHECKOUT_SESSION_TTL_SECS`). `Debug`
+/// redacts the secret.
+#[derive(Debug, Clone)]
+pub struct SignupSettings {
+    pub paddle_webhook_secret: Option<SecretString>,
+    pub paddle_checkout_url: Option<String>,
+    pub checkout_session_ttl: Duration,
+    /// `BILLING_SUSPEND_GRACE_SECS`, `BILLING_CANCEL_GRACE_SECS`, `BILLING_SWEEP_INTERVAL_SECS`.
+    pub suspend_grace: Duration,
+    pub cancel_grace: Duration,
+    pub sweep_interval: Duration,
+}
+
 /// Fly and the registry gateway (both exist only when the cloud is enabled).
 #[derive(Debug, Clone)]
 pub struct FlySettings {
@@ -294,6 +318,7 @@ impl Settings {
             migrate_on_start: raw.migrate_on_start,
             workers_enabled: raw.workers_enabled,
             worker_count: raw.worker_count,
+            worker_lease: raw.worker_lease,
             listen_addr: raw.listen_addr,
             log_format: raw.log_format,
             json_body_limit: raw.json_body_limit,
@@ -301,6 +326,16 @@ impl Settings {
             event_heartbeat: raw.event_heartbeat,
             deploy_answer_within: raw.deploy_answer_within,
             shutdown_timeout: raw.shutdown_timeout,
+            reconcile_interval: raw.reconcile_interval,
+            reconcile_grace: raw.reconcile_grace,
+            reconcile_dry_run: raw.reconcile_dry_run,
+            metrics_listen_addr: raw.metrics_listen_addr,
+            limits: mgmt_http::limits::LimitSettings {
+                streams_per_customer: raw.streams_per_customer,
+                streams_per_process: raw.streams_per_process,
+                requests_per_second: raw.customer_requests_per_second,
+                request_burst: raw.customer_request_burst,
+            },
             jwt,
             customer_policy: customer_policy(raw.auth_create_customers),
             customer_cache_ttl: raw.auth_customer_cache,
@@ -309,6 +344,14 @@ impl Settings {
             identity,
             fly,
             login,
+            signup: SignupSettings {
+                paddle_webhook_secret: raw.paddle_webhook_secret,
+                paddle_checkout_url: raw.paddle_checkout_url,
+                checkout_session_ttl: raw.checkout_session_ttl,
+                suspend_grace: raw.billing_suspend_grace,
+                cancel_grace: raw.billing_cancel_grace,
+                sweep_interval: raw.billing_sweep_interval,
+            },
             billing: raw.paddle_api_key.map(|key| BillingSettings {
                 paddle_api_url: raw.paddle_api_url,
                 paddle_api_key: key,

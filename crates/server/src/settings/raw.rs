@@ -46,6 +46,13 @@ pub struct RawSettings {
     pub workers_enabled: bool,
     #[serde(deserialize_with = "de::at_least::<_, 1>")]
     pub worker_count: usize,
+    /// `WORKER_LEASE_SECS`: a claimed job's lease (heartbeat every third of it); how long a job of a
+    /// crashed process waits before another worker reclaims it. 3 s to 1 hour.
+    #[serde(
+        rename = "worker_lease_secs",
+        deserialize_with = "de::secs::<_, 3, 3_600>"
+    )]
+    pub worker_lease: Duration,
     pub listen_addr: SocketAddr,
     #[serde(deserialize_with = "de::by_name")]
     pub log_format: LogFormat,
@@ -68,11 +75,37 @@ pub struct RawSettings {
         deserialize_with = "de::millis::<_, 100, 25_000>"
     )]
     pub deploy_answer_within: Duration,
+    /// `METRICS_LISTEN_ADDR`: the private `/metrics` listener; unset, metrics are not served.
+    pub metrics_listen_addr: Option<SocketAddr>,
+    /// `STREAMS_PER_CUSTOMER`: event streams one customer may have open at once per process.
+    #[serde(deserialize_with = "de::at_least::<_, 1>")]
+    pub streams_per_customer: usize,
+    /// `STREAMS_PER_PROCESS`: event streams one process serves at once.
+    #[serde(deserialize_with = "de::at_least::<_, 1>")]
+    pub streams_per_process: usize,
+    /// `CUSTOMER_REQUESTS_PER_SECOND`: sustained authenticated requests per customer (0: unlimited).
+    pub customer_requests_per_second: u32,
+    /// `CUSTOMER_REQUEST_BURST`: requests a customer may make at once above that rate.
+    pub customer_request_burst: u32,
     #[serde(
         rename = "shutdown_timeout_secs",
         deserialize_with = "de::secs::<_, 0, UNBOUNDED>"
     )]
     pub shutdown_timeout: Duration,
+    /// `RECONCILE_INTERVAL_SECS`: time between reconciler passes, 1 s to 1 day.
+    #[serde(
+        rename = "reconcile_interval_secs",
+        deserialize_with = "de::secs::<_, 1, 86_400>"
+    )]
+    pub reconcile_interval: Duration,
+    /// `RECONCILE_GRACE_SECS`: how long drift is seen before a resource is deleted, up to 7 days.
+    #[serde(
+        rename = "reconcile_grace_secs",
+        deserialize_with = "de::secs::<_, 0, 604_800>"
+    )]
+    pub reconcile_grace: Duration,
+    /// `RECONCILE_DRY_RUN`: report drift without acting.
+    pub reconcile_dry_run: bool,
 
     pub jwt_secret: Option<SecretString>,
     pub jwt_public_key_pem: Option<String>,
@@ -115,6 +148,38 @@ pub struct RawSettings {
     pub paddle_api_url: String,
     /// Paddle API key (`PADDLE_API_KEY`); billing is disabled without it.
     pub paddle_api_key: Option<SecretString>,
+    /// `PADDLE_WEBHOOK_SECRET`: the notification destination's secret key (`Paddle-Signature`);
+    /// webhooks answer 503 without it.
+    pub paddle_webhook_secret: Option<SecretString>,
+    /// `PADDLE_CHECKOUT_URL`: the payment page a paid checkout's link points at (`checkout.url` of
+    /// the transaction); unset: the Paddle account's default payment link.
+    pub paddle_checkout_url: Option<String>,
+    /// `CHECKOUT_SESSION_TTL_SECS`: how long a checkout session waits for its page or payment.
+    #[serde(
+        rename = "checkout_session_ttl_secs",
+        deserialize_with = "de::secs::<_, 60, 86_400>"
+    )]
+    pub checkout_session_ttl: Duration,
+    /// `BILLING_SUSPEND_GRACE_SECS`: how long a subscription may be past due or paused before its
+    /// tenant's machine is stopped (0 to 30 days).
+    #[serde(
+        rename = "billing_suspend_grace_secs",
+        deserialize_with = "de::secs::<_, 0, 2_592_000>"
+    )]
+    pub billing_suspend_grace: Duration,
+    /// `BILLING_CANCEL_GRACE_SECS`: how long after its subscription is canceled a tenant is deleted
+    /// (0 to 90 days).
+    #[serde(
+        rename = "billing_cancel_grace_secs",
+        deserialize_with = "de::secs::<_, 0, 7_776_000>"
+    )]
+    pub billing_cancel_grace: Duration,
+    /// `BILLING_SWEEP_INTERVAL_SECS`: how often the grace periods and stuck checkouts are looked at.
+    #[serde(
+        rename = "billing_sweep_interval_secs",
+        deserialize_with = "de::secs::<_, 1, 3_600>"
+    )]
+    pub billing_sweep_interval: Duration,
 
     /// CLI login through GitHub (`GITHUB_*`); not configured without client id and secret.
     pub github_client_id: Option<String>,
@@ -204,6 +269,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("migrate_on_start", "true"),
     ("workers_enabled", "true"),
     ("worker_count", "2"),
+    ("worker_lease_secs", "60"),
     ("listen_addr", "127.0.0.1:8080"),
     ("log_format", "pretty"),
     ("json_body_limit", "65536"),
@@ -211,6 +277,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("event_heartbeat_secs", "15"),
     ("deploy_answer_within_ms", "2000"),
     ("shutdown_timeout_secs", "30"),
+    ("reconcile_interval_secs", "60"),
+    ("reconcile_grace_secs", "600"),
+    ("reconcile_dry_run", "false"),
+    ("streams_per_customer", "20"),
+    ("streams_per_process", "10000"),
+    ("customer_requests_per_second", "50"),
+    ("customer_request_burst", "200"),
     ("jwt_leeway_secs", "30"),
     ("auth_create_customers", "true"),
     ("auth_customer_cache_secs", "30"),
@@ -218,6 +291,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("login_token_ttl_secs", "2592000"),
     ("exchange_token_ttl_secs", "300"),
     ("paddle_api_url", "https://api.paddle.com"),
+    ("checkout_session_ttl_secs", "3600"),
+    ("billing_suspend_grace_secs", "259200"),
+    ("billing_cancel_grace_secs", "604800"),
+    ("billing_sweep_interval_secs", "60"),
     ("dns_provider", "none"),
     ("cloudflare_api_url", "https://api.cloudflare.com/client/v4"),
     (

@@ -10,8 +10,10 @@
 //! are covered. `E2E_KEEP=1` keeps the logs of a passing run (a failing one always keeps them and prints
 //! their ends).
 
+mod browser;
 mod contract;
 mod login;
+mod signup;
 mod stack;
 mod upstream;
 
@@ -72,4 +74,20 @@ async fn cli_login_with_google() {
     )
     .await;
     report(&stack, "CLI login (Google)", started, outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_free_plan_in_chromium() {
+    let started = Instant::now();
+    let stack = Stack::start(Upstream::MockFly).await;
+    let outcome = signup::free_plan(&stack).await;
+    report(&stack, "signup (free plan)", started, outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_paid_plan_with_webhook_faults() {
+    let started = Instant::now();
+    let stack = Stack::start(Upstream::MockFly).await;
+    let outcome = signup::paid_plan(&stack).await;
+    report(&stack, "signup (paid plan)", started, outcome);
 }

@@ -22,6 +22,9 @@ use secrecy::SecretString;
 /// The shared registry repository (`FLY_SHARED_REGISTRY_APP`).
 pub const REPOSITORY: &str = "e2e-images";
 
+/// `PADDLE_WEBHOOK_SECRET`: the notification destination's secret mock-paddle signs with.
+pub const PADDLE_WEBHOOK_SECRET: &str = "pdl_ntfset_e2e_secret_0123456789";
+
 /// How long a process may take to start (a loaded 2-core CI machine, debug binaries).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -318,6 +321,7 @@ impl Stack {
             ("TOKEN_SIGNING_KEYS", self.signing_key()?),
             ("PADDLE_API_URL", paddle.url()),
             ("PADDLE_API_KEY", paddle.api_key().to_owned()),
+            ("PADDLE_WEBHOOK_SECRET", PADDLE_WEBHOOK_SECRET.to_owned()),
             ("SECRETS_ENCRYPTION_KEYS", sealing_keys()),
         ];
         let idp = self.idp.iter().flat_map(mgmt_mock_idp::MockIdp::settings);
@@ -433,6 +437,63 @@ impl Stack {
         Ok(sub.id)
     }
 
+    /// mock-paddle (Paddle's stand-in, in this process).
+    pub fn paddle(&self) -> anyhow::Result<&mgmt_mock_paddle::MockPaddle> {
+        self.paddle.as_ref().context("mock-paddle is not running")
+    }
+
+    /// Points mock-paddle's notification destination at the API's webhook endpoint (signed with
+    /// [`PADDLE_WEBHOOK_SECRET`]) and its payment page's success redirect at the API's return page, as
+    /// an operator configures Paddle's dashboard.
+    pub fn paddle_to_api(&self) -> anyhow::Result<()> {
+        let paddle = self.paddle()?;
+        paddle.configure_webhooks(
+            &format!("{}/api/v1/webhooks/paddle", self.api_url),
+            PADDLE_WEBHOOK_SECRET,
+        );
+        paddle.set_success_url(&format!("{}/checkout/return", self.api_url));
+        Ok(())
+    }
+
+    /// The status of the tenant's subscription as the API's database holds it.
+    pub async fn subscription_status(&self, tenant_id: &str) -> anyhow::Result<Option<String>> {
+        use diesel::sql_types::Text;
+        use diesel_async::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            status: String,
+        }
+        let db = self.db.as_ref().context("the stack has no database")?;
+        let mut conn = mgmt_test_support::db::connect(db.url()).await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT status::text AS status FROM management.subscriptions WHERE tenant_id = $1::uuid",
+        )
+        .bind::<Text, _>(tenant_id)
+        .load(&mut conn)
+        .await?;
+        Ok(rows.into_iter().next().map(|r| r.status))
+    }
+
+    /// How many webhook events the API stored (each once, by event id).
+    pub async fn billing_event_count(&self) -> anyhow::Result<i64> {
+        use diesel::sql_types::BigInt;
+        use diesel_async::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let db = self.db.as_ref().context("the stack has no database")?;
+        let mut conn = mgmt_test_support::db::connect(db.url()).await?;
+        let row: Count = diesel::sql_query("SELECT count(*) AS n FROM management.billing_events")
+            .get_result(&mut conn)
+            .await?;
+        Ok(row.n)
+    }
+
     /// How many deployments the API recorded for the tenant (read from its database).
     pub async fn deployment_count(&self, tenant_id: &str) -> anyhow::Result<i64> {
         use diesel::sql_types::{BigInt, Text};
@@ -531,6 +592,11 @@ impl Stack {
             eprintln!("----- last lines of docker-registry -----");
             eprintln!("{}", lines[lines.len().saturating_sub(25)..].join("\n"));
         }
+    }
+
+    /// A file in the logs directory (kept with the other logs on failure).
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.log_path(name)
     }
 
     fn log_path(&self, name: &str) -> PathBuf {

@@ -121,7 +121,6 @@ async fn bad_tokens_are_401_on_every_protected_route() {
     let public = [
         "/api/v1/health",
         "/api/v1/ready",
-        "/metrics",
         "/api/v1/openapi.json",
         // The tokens we issue: public keys, and the exchange (its subject token is in the form).
         "/.well-known/jwks.json",
@@ -130,6 +129,12 @@ async fn bad_tokens_are_401_on_every_protected_route() {
         // back to the callback.
         "/api/v1/auth/oauth/{provider}",
         "/api/v1/auth/oauth/{provider}/callback",
+        // Browser pages of the checkout: a browser carries no bearer; the unguessable, single-use
+        // checkout session id (or Paddle's transaction id) is the key.
+        "/checkout/return",
+        "/checkout/{session}",
+        // Paddle's webhooks are authenticated by their `Paddle-Signature`, not a bearer.
+        "/api/v1/webhooks/paddle",
     ];
     let tokens: Vec<(&str, Option<String>)> = vec![
         ("none", None),

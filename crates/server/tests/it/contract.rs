@@ -281,7 +281,7 @@ async fn health_ready_metrics_and_openapi_answer() {
     assert!(doc["paths"]["/api/v1/tenants/{id}/registry-token"]["get"].is_object());
     let text = app
         .http
-        .get(app.url("/metrics"))
+        .get(app.metrics_url())
         .send()
         .await
         .unwrap()

@@ -55,6 +55,8 @@ impl Default for Options {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub gateway: Option<SocketAddr>,
+    /// The private `/metrics` listener.
+    pub metrics: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub state: AppState,
     pub mock: Option<MockFly>,
@@ -84,6 +86,7 @@ pub fn base_env(db_url: &SecretString) -> HashMap<String, String> {
         ("LOG_FORMAT", "json"),
         ("EVENT_POLL_INTERVAL_MS", "50"),
         ("SHUTDOWN_TIMEOUT_SECS", "5"),
+        ("METRICS_LISTEN_ADDR", "127.0.0.1:0"),
     ] {
         env.insert(k.to_owned(), v.to_owned());
     }
@@ -135,6 +138,7 @@ impl TestApp {
         let settings = Settings::load(None, Some(env)).expect("settings");
         let app = Application::build(settings).await.expect("application");
         let (addr, gateway, state) = (app.api_addr(), app.gateway_addr(), app.state().clone());
+        let metrics = app.metrics_addr();
         let shutdown = app.shutdown_token();
         let task = tokio::spawn(app.run_until_stopped());
         let http = reqwest::Client::builder()
@@ -144,6 +148,7 @@ impl TestApp {
         TestApp {
             addr,
             gateway,
+            metrics,
             http,
             state,
             mock,
@@ -155,6 +160,14 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `/metrics` on the private metrics listener.
+    pub fn metrics_url(&self) -> String {
+        format!(
+            "http://{}/metrics",
+            self.metrics.expect("METRICS_LISTEN_ADDR is set")
+        )
     }
 
     /// A valid token for `sub` (email `{sub}@example.test`).
@@ -230,7 +243,7 @@ impl TestApp {
         eventually(timeout, || async {
             let text = self
                 .http
-                .get(self.url("/metrics"))
+                .get(self.metrics_url())
                 .send()
                 .await
                 .unwrap()

@@ -180,6 +180,22 @@ impl HttpFlyMachines {
     }
 }
 
+impl HttpFlyMachines {
+    pub(super) async fn do_get_lease(&self, app: &str, id: &str) -> FlyResult<Option<Lease>> {
+        let req = Req::get(&["apps", app, "machines", id, "lease"]);
+        match self
+            .api
+            .json::<LeaseEnvelope>("get_lease", RetryMode::Idempotent, &req)
+            .await
+        {
+            Ok(wrapped) => Ok(Some(wrapped.data)),
+            // 404: no lease (or no machine, which the caller's next call reports as such).
+            Err(FlyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Lease answers are wrapped: `{"status": "success", "data": {...}}`.
 #[derive(Debug, Deserialize)]
 struct LeaseEnvelope {

@@ -232,6 +232,10 @@ impl FlyMachines for HttpFlyMachines {
         self.api.unit("release_lease", Idempotent, &req).await
     }
 
+    async fn get_lease(&self, app: &str, id: &str) -> FlyResult<Option<Lease>> {
+        self.do_get_lease(app, id).await
+    }
+
     fn circuit_state(&self) -> Option<BreakerState> {
         Some(self.breaker_state())
     }

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::types::{ApiErrorBody, Data, EventType, ProvisioningEvent, TenantStatus};
+use super::types::{ApiErrorBody, CheckoutEvent, Data, EventType, ProvisioningEvent, TenantStatus};
 
 /// What one call of the CLI ends in, besides success.
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +356,78 @@ impl CliClient {
                     EventType::TenantReady | EventType::ProvisioningFailed
                 ) {
                     return Ok(Some(event));
+                }
+            }
+        }
+    }
+}
+
+impl CliClient {
+    /// §5.2: the checkout stream, opened as the CLI opens it, until `infrastructure_ready`,
+    /// `tenant_ready` or `provisioning_failed`. Only the event name `provisioning` is read; any error or
+    /// end of the stream (the 30 s cap included) fails `tenant create` (no polling fallback here).
+    /// Returns the terminal event and how long after the request it came.
+    pub async fn checkout_stream(
+        &self,
+        session: &str,
+    ) -> anyhow::Result<(CheckoutEvent, Duration)> {
+        let started = Instant::now();
+        let mut resp = self
+            .http
+            .get(format!("{}/api/v1/checkout/{session}/events", self.api_url))
+            .bearer_auth(&self.token)
+            .header(header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .context("SSE stream error: opening the checkout stream")?;
+        if resp.status() != StatusCode::OK {
+            bail!("the checkout stream opened with {}", resp.status());
+        }
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let mime = content_type.split(';').next().unwrap_or_default().trim();
+        if !mime.eq_ignore_ascii_case("text/event-stream") {
+            bail!("the checkout stream's content type is {content_type}");
+        }
+        let mut parser = SseParser::default();
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => bail!("SSE stream closed unexpectedly"),
+                Err(e) => bail!(
+                    "SSE stream error after {:.1}s: {e}",
+                    started.elapsed().as_secs_f64()
+                ),
+            };
+            for (name, data) in parser.feed(&String::from_utf8_lossy(&chunk)) {
+                if name.as_deref() != Some("provisioning") {
+                    continue;
+                }
+                let event: CheckoutEvent = match serde_json::from_str(&data) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        println!(
+                            "    warning: skipped a checkout event that does not decode ({e}): {data}"
+                        );
+                        continue;
+                    }
+                };
+                println!(
+                    "    checkout event {:?} after {:.2}s: {}",
+                    event.event_type,
+                    started.elapsed().as_secs_f64(),
+                    event.message.as_deref().unwrap_or("")
+                );
+                if matches!(
+                    event.event_type,
+                    EventType::InfrastructureReady
+                        | EventType::TenantReady
+                        | EventType::ProvisioningFailed
+                ) {
+                    return Ok((event, started.elapsed()));
                 }
             }
         }

@@ -245,3 +245,37 @@ pub fn email_is_valid(email: &str) -> bool {
 pub fn is_masked(url: &str) -> bool {
     url.contains(":***@") || url.contains(":********@")
 }
+
+/// §3.9 `Plan`, an element of the bare array `GET /api/v1/checkout/plans` answers.
+#[derive(Debug, Deserialize)]
+pub struct Plan {
+    pub id: String,
+    pub name: String,
+    pub paddle_price_id: String,
+    #[serde(default)]
+    pub memory_mb_default: i32,
+    #[serde(default)]
+    pub volume_gb: i32,
+    pub max_tenants: Option<i32>,
+}
+
+/// §3.9 `CheckoutResponse` (bare).
+#[derive(Debug, Deserialize)]
+pub struct CheckoutResponse {
+    pub checkout_url: String,
+    pub transaction_id: String,
+    pub checkout_session_id: String,
+}
+
+/// §3.13 `CheckoutEvent` (an SSE `data:` of the checkout stream, event name `provisioning`).
+#[derive(Debug, Deserialize)]
+pub struct CheckoutEvent {
+    pub checkout_session_id: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub event_type: EventType,
+    pub status: String,
+    pub message: Option<String>,
+    pub app_url: Option<String>,
+    pub fly_app_name: Option<String>,
+}

@@ -1,0 +1,10 @@
+DROP TRIGGER jobs_count_truncate ON management.jobs;
+DROP TRIGGER jobs_count ON management.jobs;
+DROP FUNCTION management.reset_job_counts();
+DROP FUNCTION management.count_jobs();
+DROP TABLE management.job_counts;
+DROP TRIGGER tenants_notify_delete ON management.tenants;
+DROP TRIGGER tenants_notify_update ON management.tenants;
+DROP FUNCTION management.notify_tenant_change();
+DROP TRIGGER tenant_events_notify ON management.tenant_events;
+DROP FUNCTION management.notify_tenant_event();

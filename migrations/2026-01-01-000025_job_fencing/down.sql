@@ -1,0 +1,1 @@
+ALTER TABLE management.jobs DROP COLUMN fence;
