@@ -10,7 +10,7 @@
 //! Refusing must cost less than serving, or a flood of refused requests degrades everyone: a token
 //! already verified once is remembered by a keyed hash, so its next request is checked against its
 //! customer's rate *before* the signature is verified again ([`Limits::precheck`]); a refusal builds its
-//! message once, and is logged at debug plus one info summary every [`SUMMARY_EVERY`].
+//! message once, and is logged at debug plus one info summary every `SUMMARY_EVERY` (10 s).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
